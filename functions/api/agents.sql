@@ -1,0 +1,51 @@
+-- Agents (seed 002): one agent by name, the active agents of a tenant.
+
+create or replace function api.agent_by_name(p_tenant_id bigint, p_name text)
+returns table (id bigint, name text, type text, is_active boolean, config jsonb, created_at timestamptz)
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  perform app.require_tenant(p_tenant_id);
+  perform app.require_not_null(p_name, 'p_name');
+  if p_name !~ '[^[:space:]]' then
+    raise exception 'p_name must not be blank' using errcode = 'QB008';
+  end if;
+
+  return query
+  select a.id, a.name, a.type, a.is_active, a.config, a.created_at
+  from app.agents a
+  where a.tenant_id = p_tenant_id
+    and a.name = p_name;
+end
+$$;
+comment on function api.agent_by_name(bigint, text) is
+  'The agent of a tenant with this exact name (active or not): one row (id, name, type, is_active, config, created_at), or none. Errors: QB001 null tenant or name; QB005 unknown tenant; QB008 blank name. Index: agents_tenant_id_name_key.';
+
+create or replace function api.active_agents(p_tenant_id bigint, p_type text default null)
+returns table (id bigint, name text, type text, config jsonb, created_at timestamptz)
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  perform app.require_tenant(p_tenant_id);
+  -- the values of the agents_type_check constraint
+  if p_type is not null and p_type <> all (array['orchestrator', 'specialist', 'worker']) then
+    raise exception 'p_type % is not one of orchestrator, specialist, worker', quote_literal(p_type) using errcode = 'QB008';
+  end if;
+
+  return query
+  select a.id, a.name, a.type, a.config, a.created_at
+  from app.agents a
+  where a.tenant_id = p_tenant_id
+    and a.is_active
+    and (p_type is null or a.type = p_type)
+  order by a.type, a.id;
+end
+$$;
+comment on function api.active_agents(bigint, text) is
+  'The active agents of a tenant, of one type when p_type is given (orchestrator, specialist, worker; null: all), ordered by type then id. Returns (id, name, type, config, created_at). Errors: QB001 null tenant; QB005 unknown tenant; QB008 unknown type. Index: agents_tenant_id_is_active_type_idx.';

@@ -1,0 +1,73 @@
+-- Workflows and their tasks (seed 002): by status newest first (keyset on created_at), and a
+-- workflow's tasks in execution order.
+
+create or replace function api.workflows_by_status(
+  p_tenant_id bigint,
+  p_status text,
+  p_before timestamptz default null,
+  p_limit integer default 50)
+returns table (id bigint, agent_id bigint, name text, status text, created_at timestamptz, completed_at timestamptz)
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  perform app.require_tenant(p_tenant_id);
+  perform app.require_not_null(p_status, 'p_status');
+  perform app.require_limit(p_limit, 'p_limit');
+  -- the values of the workflows_status_check constraint
+  if p_status <> all (array['pending', 'executing', 'completed', 'failed', 'cancelled']) then
+    raise exception 'p_status % is not one of pending, executing, completed, failed, cancelled', quote_literal(p_status)
+      using errcode = 'QB008';
+  end if;
+  if not isfinite(p_before) then
+    raise exception 'p_before must be a finite timestamp, not %', p_before using errcode = 'QB006';
+  end if;
+
+  -- As in api.user_conversations: the index gives the first p_limit rows backwards; the outer
+  -- sort of those rows only orders equal created_at by id.
+  return query
+  select p.id, p.agent_id, p.name, p.status, p.created_at, p.completed_at
+  from (
+    select w.id, w.agent_id, w.name, w.status, w.created_at, w.completed_at
+    from app.workflows w
+    where w.tenant_id = p_tenant_id
+      and w.status = p_status
+      and w.created_at < coalesce(p_before, 'infinity'::timestamptz)
+    order by w.created_at desc
+    limit p_limit
+  ) p
+  order by p.created_at desc, p.id desc;
+end
+$$;
+comment on function api.workflows_by_status(bigint, text, timestamptz, integer) is
+  'A tenant''s workflows in one status (pending, executing, completed, failed, cancelled) newest first (created_at desc, id desc), at most p_limit (1..1000, default 50), created before p_before (null: from the newest). Next page: p_before = created_at of the last row; rows sharing that exact timestamp are skipped. Returns (id, agent_id, name, status, created_at, completed_at). Errors: QB001 null tenant, status or limit; QB004 limit out of range; QB005 unknown tenant; QB006 p_before not finite; QB008 unknown status. Index: workflows_tenant_id_status_created_at_idx, backward.';
+
+create or replace function api.workflow_tasks(p_tenant_id bigint, p_workflow_id bigint, p_status text default null)
+returns table (id bigint, workflow_id bigint, agent_id bigint, name text, status text, execution_order integer, created_at timestamptz)
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  perform app.require_tenant(p_tenant_id);
+  perform app.require_not_null(p_workflow_id, 'p_workflow_id');
+  -- the values of the workflow_tasks_status_check constraint
+  if p_status is not null and p_status <> all (array['pending', 'running', 'completed', 'failed', 'skipped']) then
+    raise exception 'p_status % is not one of pending, running, completed, failed, skipped', quote_literal(p_status)
+      using errcode = 'QB008';
+  end if;
+
+  return query
+  select t.id, t.workflow_id, t.agent_id, t.name, t.status, t.execution_order, t.created_at
+  from app.workflow_tasks t
+  where t.tenant_id = p_tenant_id
+    and t.workflow_id = p_workflow_id
+    and (p_status is null or t.status = p_status)
+  order by t.execution_order, t.id;
+end
+$$;
+comment on function api.workflow_tasks(bigint, bigint, text) is
+  'The tasks of a workflow in execution order (execution_order, then id), only those in p_status when given (pending, running, completed, failed, skipped; null: all). An unknown workflow gives no rows. Returns (id, workflow_id, agent_id, name, status, execution_order, created_at). Errors: QB001 null tenant or workflow; QB005 unknown tenant; QB008 unknown status. Index: workflow_tasks_tenant_id_workflow_id_status_idx.';

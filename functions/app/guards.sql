@@ -1,0 +1,82 @@
+-- Argument guards shared by the api functions. Each raises a documented SQLSTATE
+-- (docs/error-codes.md) before anything is read or changed; callers branch on the code.
+-- They live in app (private): applications never call them directly.
+
+create or replace function app.require_tenant(p_tenant_id bigint)
+returns bigint
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if p_tenant_id is null then
+    raise exception 'p_tenant_id must not be null' using errcode = 'QB001';
+  end if;
+  if not exists (select from app.tenants t where t.tenant_id = p_tenant_id) then
+    raise exception 'unknown tenant %', p_tenant_id using errcode = 'QB005';
+  end if;
+  -- The tenant the row level security policies admit for the rest of this transaction.
+  perform set_config('querybudget.tenant_id', p_tenant_id::text, true);
+  return p_tenant_id;
+end
+$$;
+comment on function app.require_tenant(bigint) is
+  'Guard: the tenant is given (QB001) and exists (QB005); sets querybudget.tenant_id for the row level security policies. Returns the tenant id.';
+
+create or replace function app.require_not_null(p_value anyelement, p_name text)
+returns anyelement
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if p_value is null then
+    raise exception '% must not be null', p_name using errcode = 'QB001';
+  end if;
+  return p_value;
+end
+$$;
+comment on function app.require_not_null(anyelement, text) is 'Guard: a required argument is not null (QB001). Returns the value.';
+
+create or replace function app.require_ids(p_ids anyarray, p_name text, p_max integer default 10000)
+returns anyarray
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if p_ids is null then
+    raise exception '% must not be null', p_name using errcode = 'QB001';
+  end if;
+  if cardinality(p_ids) = 0 then
+    raise exception '% must not be empty', p_name using errcode = 'QB002';
+  end if;
+  if cardinality(p_ids) > p_max then
+    raise exception '% has % elements; at most % are allowed', p_name, cardinality(p_ids), p_max using errcode = 'QB003';
+  end if;
+  if array_position(p_ids, null) is not null then
+    raise exception '% must not contain nulls', p_name using errcode = 'QB007';
+  end if;
+  return p_ids;
+end
+$$;
+comment on function app.require_ids(anyarray, text, integer) is
+  'Guard: an id array is not null (QB001), not empty (QB002), at most p_max long (QB003, default 10,000) and holds no null (QB007). Returns the array.';
+
+create or replace function app.require_limit(p_limit integer, p_name text, p_min integer default 1, p_max integer default 1000)
+returns integer
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if p_limit is null then
+    raise exception '% must not be null', p_name using errcode = 'QB001';
+  end if;
+  if p_limit < p_min or p_limit > p_max then
+    raise exception '% is %; it must be between % and %', p_name, p_limit, p_min, p_max using errcode = 'QB004';
+  end if;
+  return p_limit;
+end
+$$;
+comment on function app.require_limit(integer, text, integer, integer) is
+  'Guard: a page size or limit is given (QB001) and within p_min..p_max (QB004, default 1..1000). Returns the value.';

@@ -1,0 +1,136 @@
+-- TTL: rows whose expires_at has passed (user_sessions, conversations, messages) are deleted
+-- by the querybudget_ttl job (sql/30_jobs.sql, docs/jobs.md).
+--
+-- Batched, so no run holds many row locks or makes one huge transaction: each batch picks at
+-- most p_batch_size expired rows through the expires_at index (oldest first), skipping rows
+-- another transaction has locked, deletes them by primary key (ctid is not unique across the
+-- partitions of messages) and commits. A run makes at most p_max_batches batches per table;
+-- whatever is left waits for the next run. A procedure that commits can have neither a SET
+-- clause nor SECURITY DEFINER, so lock_timeout is set per transaction with set_config(.., true)
+-- and every name is schema-qualified. A batch that waits longer than lock_timeout for a lock
+-- ends that table's work for this run (a notice says so); the job runs again in 5 minutes.
+--
+-- The delete joins the batch to the table by primary key. Left alone, the planner hashes the
+-- whole table for that join (measured: a Seq Scan of every messages partition per batch, so
+-- each batch costs as much as the table); with hash and merge joins off for the transaction it
+-- takes a Nested Loop of primary key Index Scans, and for messages run-time partition pruning
+-- sends each row to the one partition that holds it: a batch costs what the batch is.
+--
+-- Order: expired messages first, then expired conversations (their remaining messages go with
+-- them, on delete cascade: these are not counted in messages_deleted), then sessions.
+create or replace procedure maint.purge_expired(
+  p_batch_size integer default 5000,
+  p_max_batches integer default 100,
+  inout messages_deleted bigint default null,
+  inout conversations_deleted bigint default null,
+  inout sessions_deleted bigint default null)
+language plpgsql
+as $$
+declare
+  n bigint;
+  batches integer;
+  v_lock_timeout constant text := '2s';
+begin
+  perform app.require_limit(p_batch_size, 'p_batch_size', 1, 100000);
+  perform app.require_limit(p_max_batches, 'p_max_batches', 1, 10000);
+  messages_deleted := 0;
+  conversations_deleted := 0;
+  sessions_deleted := 0;
+
+  -- messages: partitioned by created_at, primary key (tenant_id, id, created_at)
+  batches := 0;
+  loop
+    begin
+      perform pg_catalog.set_config('lock_timeout', v_lock_timeout, true),
+              pg_catalog.set_config('enable_hashjoin', 'off', true),
+              pg_catalog.set_config('enable_mergejoin', 'off', true);
+      with batch as (
+        select m.tenant_id, m.id, m.created_at
+        from app.messages m
+        where m.expires_at < pg_catalog.now()
+        order by m.expires_at
+        limit p_batch_size
+        for update skip locked
+      )
+      delete from app.messages m
+      using batch b
+      where m.tenant_id = b.tenant_id and m.id = b.id and m.created_at = b.created_at;
+      get diagnostics n = row_count;
+    exception when lock_not_available then
+      raise notice 'maint.purge_expired: app.messages: lock_timeout (%) reached; the rest waits for the next run', v_lock_timeout;
+      n := -1;
+    end;
+    exit when n < 0;
+    messages_deleted := messages_deleted + n;
+    batches := batches + 1;
+    commit;
+    exit when n < p_batch_size or batches >= p_max_batches;
+  end loop;
+
+  -- conversations: deleting one deletes its messages (foreign key on delete cascade)
+  batches := 0;
+  loop
+    begin
+      perform pg_catalog.set_config('lock_timeout', v_lock_timeout, true),
+              pg_catalog.set_config('enable_hashjoin', 'off', true),
+              pg_catalog.set_config('enable_mergejoin', 'off', true);
+      with batch as (
+        select c.tenant_id, c.id
+        from app.conversations c
+        where c.expires_at < pg_catalog.now()
+        order by c.expires_at
+        limit p_batch_size
+        for update skip locked
+      )
+      delete from app.conversations c
+      using batch b
+      where c.tenant_id = b.tenant_id and c.id = b.id;
+      get diagnostics n = row_count;
+    exception when lock_not_available then
+      raise notice 'maint.purge_expired: app.conversations: lock_timeout (%) reached; the rest waits for the next run', v_lock_timeout;
+      n := -1;
+    end;
+    exit when n < 0;
+    conversations_deleted := conversations_deleted + n;
+    batches := batches + 1;
+    commit;
+    exit when n < p_batch_size or batches >= p_max_batches;
+  end loop;
+
+  -- sessions
+  batches := 0;
+  loop
+    begin
+      perform pg_catalog.set_config('lock_timeout', v_lock_timeout, true),
+              pg_catalog.set_config('enable_hashjoin', 'off', true),
+              pg_catalog.set_config('enable_mergejoin', 'off', true);
+      with batch as (
+        select s.tenant_id, s.id
+        from app.user_sessions s
+        where s.expires_at < pg_catalog.now()
+        order by s.expires_at
+        limit p_batch_size
+        for update skip locked
+      )
+      delete from app.user_sessions s
+      using batch b
+      where s.tenant_id = b.tenant_id and s.id = b.id;
+      get diagnostics n = row_count;
+    exception when lock_not_available then
+      raise notice 'maint.purge_expired: app.user_sessions: lock_timeout (%) reached; the rest waits for the next run', v_lock_timeout;
+      n := -1;
+    end;
+    exit when n < 0;
+    sessions_deleted := sessions_deleted + n;
+    batches := batches + 1;
+    commit;
+    exit when n < p_batch_size or batches >= p_max_batches;
+  end loop;
+
+  raise notice 'maint.purge_expired: deleted % messages, % conversations (with their messages), % sessions',
+    messages_deleted, conversations_deleted, sessions_deleted;
+end
+$$;
+comment on procedure maint.purge_expired(integer, integer, bigint, bigint, bigint) is
+  'Job body of querybudget_ttl: deletes expired rows (expires_at < now()) of app.messages, then app.conversations (their messages cascade), then app.user_sessions, in batches of p_batch_size (1..100000, default 5000; QB001/QB004) picked through the expires_at indexes with FOR UPDATE SKIP LOCKED and deleted by primary key, a COMMIT after each batch, at most p_max_batches (1..10000, default 100) batches per table per run, lock_timeout 2s per batch (a timeout ends that table''s work for this run). INOUT messages_deleted, conversations_deleted, sessions_deleted: the rows it deleted (cascaded messages not counted); also raised as a notice. Call alone, outside a transaction block: CALL maint.purge_expired();';
+revoke all on procedure maint.purge_expired(integer, integer, bigint, bigint, bigint) from public;

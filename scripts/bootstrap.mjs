@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// The dependency-free first step of every npm script: it installs what the rest needs
+// (node_modules, the PostgreSQL 15 packages) before any of our TypeScript is loaded.
+// Plain Node only: nothing here may import a package.
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const PG_MAJOR = 15;
+const pgBin = `/usr/lib/postgresql/${PG_MAJOR}/bin`;
+const extDir = `/usr/share/postgresql/${PG_MAJOR}/extension`;
+
+// What a server of ours needs, as Debian packages, and a file that shows each is installed.
+const serverPackages = [
+  ["postgresql-15", `${pgBin}/postgres`],
+  ["postgresql-contrib", `${extDir}/pg_stat_statements.control`],
+  ["postgresql-15-cron", `${extDir}/pg_cron.control`],
+  ["postgresql-15-pgtap", `${extDir}/pgtap.control`],
+  ["postgresql-15-hypopg", `${extDir}/hypopg.control`],
+  ["postgresql-15-partman", `${extDir}/pg_partman.control`],
+];
+// With DATABASE_URL the server is someone else's; we still run psql and pg_dump here.
+const clientPackages = [["postgresql-client-15", `${pgBin}/psql`]];
+
+function say(msg) {
+  process.stderr.write(`[bootstrap] ${msg}\n`);
+}
+
+function ensureNodeModules() {
+  const lock = readFileSync(join(root, "package-lock.json"));
+  const want = createHash("sha256").update(lock).digest("hex");
+  const stamp = join(root, "node_modules", ".querybudget-lock-sha256");
+  if (existsSync(stamp) && readFileSync(stamp, "utf8") === want) return;
+  say("installing node_modules (npm ci) ...");
+  const r = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
+  if (r.status !== 0) {
+    say("npm ci failed; fix the error above and run the command again.");
+    process.exit(r.status ?? 1);
+  }
+  writeFileSync(stamp, want);
+}
+
+function ensureDebianPackages() {
+  const wanted = process.env.DATABASE_URL ? clientPackages : serverPackages;
+  const missing = wanted.filter(([, file]) => !existsSync(file)).map(([pkg]) => pkg);
+  if (missing.length === 0) return;
+  const command = `apt-get update && apt-get install -y ${missing.join(" ")}`;
+  const isRoot = process.getuid?.() === 0;
+  const hasApt = existsSync("/usr/bin/apt-get");
+  if (!isRoot || !hasApt) {
+    say(`missing PostgreSQL packages: ${missing.join(", ")}.`);
+    say(hasApt ? `run as root:\n\n    sudo sh -c '${command}'\n` :
+      `this is not a Debian system: install PostgreSQL ${PG_MAJOR} with pg_cron, pgTAP, hypopg and pg_partman, ` +
+      `or point DATABASE_URL at a server that has them (see README.md).`);
+    process.exit(1);
+  }
+  say(`installing ${missing.join(", ")} with apt-get ...`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
+  execFileSync("apt-get", ["install", "-y", "-qq", ...missing], { stdio: "inherit", env });
+}
+
+ensureNodeModules();
+ensureDebianPackages();

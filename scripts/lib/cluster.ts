@@ -1,0 +1,159 @@
+// The throwaway local cluster: initdb into a fresh temp folder, a free port and a unix
+// socket, the preload settings, removed again at exit. The default server of querybudget.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { elapsed, log } from "./log.ts";
+import { PG_BIN, PRELOAD_LIBRARIES, type Server } from "./server-contract.ts";
+
+/** The database every entry point works in; pg_cron is told to live there too. */
+export const MAIN_DATABASE = "querybudget";
+
+// TEST-ONLY speed settings: they trade crash safety for speed and must never reach a real
+// server. They are written only into the throwaway cluster's configuration.
+const TEST_ONLY_SPEED = {
+  fsync: "off",
+  synchronous_commit: "off",
+  full_page_writes: "off",
+  // No replication from a throwaway cluster: bulk loads write far less WAL.
+  wal_level: "minimal",
+  max_wal_senders: 0,
+};
+
+function serverSettings(port: number, socketDir: string): Record<string, string | number> {
+  return {
+    listen_addresses: "'127.0.0.1'",
+    port,
+    unix_socket_directories: `'${socketDir}'`,
+    max_connections: 200,
+    shared_preload_libraries: `'${PRELOAD_LIBRARIES.join(",")}'`,
+    "pg_stat_statements.track": "all",
+    "pg_stat_statements.max": 10000,
+    "cron.database_name": `'${MAIN_DATABASE}'`,
+    "cron.use_background_workers": "on",
+    max_worker_processes: 32,
+    shared_buffers: "'1GB'",
+    work_mem: "'16MB'",
+    maintenance_work_mem: "'512MB'",
+    max_wal_size: "'8GB'",
+    checkpoint_timeout: "'30min'",
+    timezone: "'UTC'",
+    log_min_messages: "warning",
+    ...TEST_ONLY_SPEED,
+  };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/** initdb and postgres refuse to run as root: then they run as the postgres OS user. */
+function serverUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const id = (flag: string) => Number(spawnSync("id", [flag, "postgres"], { encoding: "utf8" }).stdout.trim());
+  const uid = id("-u");
+  if (!Number.isInteger(uid) || uid <= 0) {
+    throw new Error("running as root, but there is no 'postgres' OS user to run the server as (apt-get install postgresql-15 creates it)");
+  }
+  return { uid, gid: id("-g") };
+}
+
+export async function startLocalCluster(): Promise<Server> {
+  const started = performance.now();
+  const user = serverUser();
+  // Under /tmp, not under the caller's home, so the postgres user can reach it.
+  const dir = mkdtempSync(join(tmpdir(), "querybudget-pg-"));
+  const dataDir = join(dir, "data");
+  const socketDir = dir;
+  if (user) {
+    chmodSync(dir, 0o700);
+    chownSync(dir, user.uid, user.gid);
+  }
+  const asServerUser = user ? { uid: user.uid, gid: user.gid } : {};
+  const initdb = spawnSync(
+    join(PG_BIN, "initdb"),
+    ["-D", dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
+    { encoding: "utf8", ...asServerUser, env: { ...process.env, HOME: dir } },
+  );
+  if (initdb.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`initdb failed:\n${initdb.stderr}`);
+  }
+  const afterInitdb = performance.now();
+  const port = await freePort();
+  const conf = Object.entries(serverSettings(port, socketDir)).map(([k, v]) => `${k} = ${v}`).join("\n");
+  writeFileSync(join(dataDir, "postgresql.auto.conf"), `# written by querybudget for a throwaway test cluster\n${conf}\n`);
+  if (user) chownSync(join(dataDir, "postgresql.auto.conf"), user.uid, user.gid);
+
+  const logFile = join(dir, "server.log");
+  const child: ChildProcess = spawn(join(PG_BIN, "postgres"), ["-D", dataDir], {
+    ...asServerUser,
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, HOME: dir },
+  });
+  let serverLog = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    serverLog += chunk.toString();
+    if (serverLog.length > 1_000_000) serverLog = serverLog.slice(-500_000);
+  });
+
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  await waitUntilReady(socketDir, port, child, () => serverLog);
+  createMainDatabase(socketDir, port);
+  log(`throwaway cluster on port ${port} (socket ${socketDir}) ready ${elapsed(afterInitdb)} after initdb, ${elapsed(started)} in all`);
+
+  let stopped = false;
+  const removeNow = () => {
+    if (stopped) return;
+    stopped = true;
+    if (child.exitCode === null) child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  };
+  // A sync fallback: whatever way the process ends, the temp folder goes with it.
+  process.once("exit", removeNow);
+  return {
+    kind: "local",
+    url: url.replace(/\/postgres$/, `/${MAIN_DATABASE}`),
+    adminUrl: url,
+    socketDir,
+    logFile,
+    serverLog: () => serverLog,
+    async stop() {
+      if (stopped) return;
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        child.kill("SIGINT"); // fast shutdown
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      }
+      removeNow();
+      process.removeListener("exit", removeNow);
+    },
+  };
+}
+
+async function waitUntilReady(socketDir: string, port: number, child: ChildProcess, serverLog: () => string): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  while (performance.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`postgres exited during start-up:\n${serverLog()}`);
+    const r = spawnSync(join(PG_BIN, "pg_isready"), ["-q", "-h", socketDir, "-p", String(port)]);
+    if (r.status === 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`postgres did not accept connections within 30 s:\n${serverLog()}`);
+}
+
+function createMainDatabase(socketDir: string, port: number): void {
+  const r = spawnSync(join(PG_BIN, "createdb"), ["-h", socketDir, "-p", String(port), "-U", "postgres", MAIN_DATABASE], {
+    encoding: "utf8",
+  });
+  if (r.status !== 0) throw new Error(`createdb ${MAIN_DATABASE} failed: ${r.stderr}`);
+}

@@ -1,0 +1,37 @@
+// Runs graphile-migrate with the settings of .gmrc against one database.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Logger, migrate, type Settings } from "graphile-migrate";
+// graphile-migrate keeps its pools open for a moment after use, and exits the process when
+// an idle pooled connection is terminated (as DROP DATABASE ... WITH (FORCE) does): close them.
+import { clearAllPools } from "graphile-migrate/dist/pgReal.js";
+import { ROOT } from "./sql-files.ts";
+
+function gmrc(): Settings {
+  // .gmrc is JSON with block comments, as graphile-migrate writes it.
+  const text = readFileSync(join(ROOT, ".gmrc"), "utf8").replace(/\/\*[\s\S]*?\*\//g, "");
+  return JSON.parse(text) as Settings;
+}
+
+const errorsOnly = new Logger(() => (level, message) => {
+  if (level === "error") process.stderr.write(`${message}\n`);
+});
+
+/** Committed migrations, then functions/ and sql/ (always, so edits reach the database). */
+export async function migrateDatabase(url: string, options: { quiet?: boolean } = {}): Promise<void> {
+  const settings: Settings = {
+    ...gmrc(),
+    connectionString: url,
+    migrationsFolder: join(ROOT, "migrations"),
+    ...(options.quiet ? { logger: errorsOnly } : {}),
+  };
+  // The afterAllMigrations command runs in the current folder: make that the repository.
+  const cwd = process.cwd();
+  if (cwd !== ROOT) process.chdir(ROOT);
+  try {
+    await migrate(settings, false, true);
+  } finally {
+    clearAllPools();
+    if (cwd !== ROOT) process.chdir(cwd);
+  }
+}

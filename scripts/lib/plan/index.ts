@@ -1,0 +1,7 @@
+// The plan library: docs/plans.md.
+export * from "./types.ts";
+export { parsePlanNode, parseExplainJson, parseAutoExplainNotice, walk, roots, allNodes } from "./parse.ts";
+export { explain, explainFunction, pinPlannerSettings, resolveNames, PINNED_PLANNER_SETTINGS } from "./explain.ts";
+export type { Queryable, ExplainOptions, ExplainFunctionOptions } from "./explain.ts";
+export * from "./analyze.ts";
+export { renderPlan, fingerprint } from "./render.ts";

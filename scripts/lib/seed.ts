@@ -1,0 +1,185 @@
+// Seeding: fills every app table with deterministic, realistically skewed data of a given
+// size (docs/seeding.md). The SQL lives in seed/*.sql, one set-based INSERT ... SELECT per
+// table, run in file-name order in ONE transaction; this file only passes the parameters,
+// times the files and runs VACUUM ANALYZE afterwards.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type postgres from "postgres";
+import { ROOT } from "./sql-files.ts";
+
+export const SEED_DIR = join(ROOT, "seed");
+
+export interface SeedOptions {
+  /** N: the number of chunks and of operations; every other table scales from it. */
+  rows: number;
+  /** Same seed, anchor and rows: the same data, row for row. Default 1. */
+  seed?: number;
+  /** The end of the 90-day data window. Default: the server's now(), to the second. */
+  anchor?: Date;
+  /** One line per table on stderr. */
+  progress?: boolean;
+  /**
+   * "set-based" (default): the inserts run with session_replication_role = replica, so the
+   * per-row foreign key triggers do not fire, and seed/80-check-foreign-keys.sql then checks
+   * every foreign key with one anti-join each (an orphan rolls everything back). Used only
+   * when the role may set session_replication_role and no app table has a trigger of its own
+   * (those would be skipped too); otherwise, or with "per-row", the triggers check each row.
+   */
+  foreignKeyChecks?: "set-based" | "per-row";
+}
+
+export interface SeedTableReport {
+  table: string;
+  rows: number;
+  seconds: number;
+}
+
+export interface SeedReport {
+  rows: number;
+  /** Wall time of everything: truncate, inserts, sequences, VACUUM ANALYZE. */
+  seconds: number;
+  tables: SeedTableReport[];
+  /** What to pass again to reproduce the data exactly. */
+  seed: number;
+  anchor: string;
+  /** The VACUUM ANALYZE of every app table (partitioned parents included), in seconds. */
+  vacuumSeconds: number;
+  /** How the foreign keys were checked in the end (see SeedOptions.foreignKeyChecks). */
+  foreignKeyChecks: "set-based" | "per-row";
+}
+
+export const MIN_ROWS = 100;
+export const MAX_ROWS = 100_000_000;
+
+/** The seed files in the order they run. */
+export function seedFiles(): string[] {
+  return readdirSync(SEED_DIR)
+    .filter((f) => f.endsWith(".sql"))
+    .sort();
+}
+
+// A file that fills a table starts a line with `insert into app.<table>`; the report takes the
+// table name from there and the row count from the statement's command tag.
+const INSERT_TARGET = /^insert\s+into\s+(app\.\w+)/im;
+
+const seconds = (startMs: number) => (performance.now() - startMs) / 1000;
+
+function progressLine(label: string, rows: number | undefined, secs: number, note = ""): string {
+  const count = rows === undefined ? "" : `${rows.toLocaleString("en-US")} rows`;
+  return `[seed] ${label.padEnd(26)} ${count.padStart(16)} ${secs.toFixed(2).padStart(7)} s${note ? `  ${note}` : ""}\n`;
+}
+
+export async function seedDatabase(sql: postgres.Sql, options: SeedOptions): Promise<SeedReport> {
+  const { rows, seed = 1, anchor, progress = false, foreignKeyChecks = "set-based" } = options;
+  if (!Number.isSafeInteger(rows) || rows < MIN_ROWS || rows > MAX_ROWS) {
+    throw new RangeError(`seed: rows must be an integer from ${MIN_ROWS} to ${MAX_ROWS}, not ${rows}`);
+  }
+  // hashint8extended takes a bigint seed; keep to integers JavaScript holds exactly.
+  if (!Number.isSafeInteger(seed)) throw new RangeError(`seed: seed must be a safe integer, not ${seed}`);
+  if (anchor !== undefined && Number.isNaN(anchor.getTime())) throw new RangeError("seed: anchor is an invalid date");
+
+  const say = (line: string) => {
+    if (progress) process.stderr.write(line);
+  };
+  const started = performance.now();
+  const tables: SeedTableReport[] = [];
+  let anchorUsed = "";
+  let fkMode: SeedReport["foreignKeyChecks"] = "per-row";
+
+  await sql.begin(async (tx) => {
+    // One transaction: all or nothing, and no commit wait until the end.
+    // enable_mergejoin = off: every join of the seed files is a big generated series against
+    // small lookup tables. The planner cannot estimate the series' computed keys and may
+    // choose a merge join, which sorts the series: slower, and rows no longer go in in id
+    // (time) order. A hash join keeps the probe side's order.
+    // jit = off: compiling the wide expressions costs more (~0.5 s a file) than it saves.
+    // synchronous_commit = on: hint bits, and so the all-visible bits the VACUUM below sets
+    // for index-only scans, cannot be written for a commit whose WAL is not yet flushed.
+    await tx.unsafe(`
+      set local synchronous_commit = on;
+      set local work_mem = '256MB';
+      set local maintenance_work_mem = '512MB';
+      set local jit = off;
+      set local enable_mergejoin = off`);
+    // Parameters reach the SQL files as settings, local to this transaction. The anchor is
+    // cut to the second so that the reported value reproduces it exactly.
+    await tx`
+      select set_config('seed.rows', ${String(rows)}, true),
+             set_config('seed.seed', ${String(seed)}, true),
+             set_config('seed.anchor',
+                        coalesce(${anchor?.toISOString() ?? null}::timestamptz, date_trunc('second', now()))::text,
+                        true)`;
+    const [params] = await tx<{ anchor: string }[]>`
+      select to_json(current_setting('seed.anchor')::timestamptz) #>> '{}' as anchor`;
+    anchorUsed = params!.anchor;
+
+    // Foreign keys: per-row triggers cost 40 % of the time at 1M rows (an executor start and
+    // an index probe per row and key); one anti-join per key afterwards costs about 1 s.
+    if (foreignKeyChecks === "set-based") {
+      const [fk] = await tx<{ allowed: boolean; own_triggers: boolean }[]>`
+        select has_parameter_privilege('session_replication_role', 'SET') as allowed,
+               exists (select from pg_trigger t join pg_class c on c.oid = t.tgrelid
+                       where c.relnamespace = 'app'::regnamespace and not t.tgisinternal) as own_triggers`;
+      if (fk?.allowed && !fk.own_triggers) {
+        await tx.unsafe("set local session_replication_role = replica");
+        fkMode = "set-based";
+      }
+    }
+
+    for (const file of seedFiles()) {
+      const text = readFileSync(join(SEED_DIR, file), "utf8");
+      const target = INSERT_TARGET.exec(text)?.[1];
+      const t = performance.now();
+      let result: postgres.RowList<postgres.Row[]>;
+      try {
+        result = await tx.unsafe(text);
+      } catch (error) {
+        throw new Error(`seed/${file}: ${(error as Error).message}`, { cause: error });
+      }
+      const secs = seconds(t);
+      if (target) {
+        if (result.command !== "INSERT") {
+          throw new Error(`seed/${file}: a table file must be one INSERT statement (got ${result.command})`);
+        }
+        tables.push({ table: target, rows: result.count, seconds: secs });
+        say(progressLine(target, result.count, secs));
+      } else {
+        say(progressLine(file, undefined, secs));
+      }
+    }
+  });
+
+  // VACUUM ANALYZE, outside the transaction: the visibility map (index-only scans) and the
+  // statistics, of partitioned parents too (autovacuum never analyzes those; VACUUM ANALYZE
+  // on a parent covers its partitions and the parent's own inheritance statistics).
+  const vacuumStart = performance.now();
+  const appTables = await sql<{ name: string }[]>`
+    select format('%I.%I', n.nspname, c.relname) as name
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'app' and c.relkind in ('r', 'p') and not c.relispartition
+    order by 1`;
+  if (appTables.length) await sql.unsafe(`vacuum (analyze) ${appTables.map((r) => r.name).join(", ")}`);
+  const vacuumSeconds = seconds(vacuumStart);
+  say(progressLine("vacuum analyze", undefined, vacuumSeconds));
+
+  // The statistics view would still hold the previous data's numbers.
+  const refreshStart = performance.now();
+  const [view] = await sql<{ exists: boolean }[]>`select to_regclass('app.collection_stats') is not null as exists`;
+  if (view?.exists) {
+    await sql`select maint.refresh_collection_stats()`;
+    say(progressLine("refresh app.collection_stats", undefined, seconds(refreshStart)));
+  }
+
+  const report: SeedReport = {
+    rows,
+    seconds: seconds(started),
+    tables,
+    seed,
+    anchor: anchorUsed,
+    vacuumSeconds,
+    foreignKeyChecks: fkMode,
+  };
+  const total = tables.reduce((sum, t) => sum + t.rows, 0);
+  say(progressLine("total", total, report.seconds, `(seed ${seed}, anchor ${anchorUsed}, foreign keys checked ${fkMode})`));
+  return report;
+}

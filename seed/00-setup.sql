@@ -1,0 +1,106 @@
+-- Seeding, step 0: empty the app tables, decide every table's size from seed.rows, and create
+-- the helper schema `seed` (dropped again by 90-finish.sql). Runs inside the one transaction
+-- of scripts/lib/seed.ts, which has set seed.rows, seed.seed and seed.anchor (set_config, local
+-- to that transaction). docs/seeding.md explains the ratios and the distributions.
+
+truncate app.tenants, app.users, app.user_sessions, app.connectors, app.collections,
+  app.documents, app.deleted_documents, app.chunks, app.operations, app.conversations,
+  app.messages, app.knowledge_gaps, app.gap_answers, app.agents, app.workflows,
+  app.workflow_tasks
+  cascade;
+
+drop schema if exists seed cascade;
+create schema seed;
+
+-- Table sizes. Each file reads its own size with current_setting('seed.<table>'), inside
+-- generate_series: the planner estimates a set-returning function from a stable argument
+-- (not from a column), so it knows the series is the big side of every join.
+select set_config('seed.tenants', s.tenants::text, true),
+       set_config('seed.users', greatest(2 * s.tenants, s.n / 200)::text, true),
+       set_config('seed.user_sessions', (s.n / 10)::text, true),
+       set_config('seed.collections', greatest(2 * s.tenants, s.n / 1000)::text, true),
+       set_config('seed.documents', ((s.n + 9) / 10)::text, true),
+       set_config('seed.deleted_documents', (s.n / 100)::text, true),
+       set_config('seed.conversations', greatest(1, s.n / 50)::text, true),
+       set_config('seed.messages', (s.n / 2)::text, true),
+       set_config('seed.knowledge_gaps', (s.n / 50)::text, true),
+       set_config('seed.gap_answers', (s.n / 100)::text, true),
+       set_config('seed.workflows', (s.n / 100)::text, true)
+from (select n, least(500, greatest(20, n / 5000)) as tenants
+      from (select current_setting('seed.rows')::bigint as n) r) s;
+
+-- The same figures as columns, for use inside expressions (a column costs nothing per row; a
+-- current_setting() call is evaluated again on every row).
+create table seed.params as
+select current_setting('seed.rows')::bigint as rows,
+       current_setting('seed.seed')::bigint as seed,
+       current_setting('seed.anchor')::timestamptz as anchor,
+       -- the data window: the 90 days before the anchor (in hours: no daylight-saving shifts)
+       current_setting('seed.anchor')::timestamptz - interval '2160 hours' as t0,
+       interval '2160 hours' as span,
+       current_setting('seed.tenants')::bigint as tenants,
+       current_setting('seed.users')::bigint as users,
+       current_setting('seed.user_sessions')::bigint as user_sessions,
+       current_setting('seed.collections')::bigint as collections,
+       current_setting('seed.documents')::bigint as documents,
+       current_setting('seed.deleted_documents')::bigint as deleted_documents,
+       current_setting('seed.conversations')::bigint as conversations,
+       current_setting('seed.messages')::bigint as messages,
+       current_setting('seed.knowledge_gaps')::bigint as knowledge_gaps,
+       current_setting('seed.gap_answers')::bigint as gap_answers,
+       current_setting('seed.workflows')::bigint as workflows;
+-- one row: without statistics the planner would guess hundreds and misjudge every join
+analyze seed.params;
+
+-- seed.u(i, stream): the deterministic uniform number in [0, 1) of row i in a stream (one
+-- stream per column or decision). 53 bits of hashint8extended, the hash PostgreSQL keeps stable
+-- for hash partitioning. The seed is written into the body as a literal, so the function is
+-- truly immutable: the planner inlines it and folds hashint8extended(stream, seed) to a constant.
+-- Streams are numbered <file number><two digits> (3007: 30-operations.sql, 7th), so no two
+-- decisions share one: the same stream on the same ids would correlate them (operation i and
+-- document i would land in the same tenant). seed.chunk_size uses 2301.
+do $do$
+begin
+  execute format($f$
+    create function seed.u(i bigint, stream integer) returns double precision
+    language sql immutable parallel safe
+    as $body$
+      select ((hashint8extended(i, hashint8extended(stream, %L::bigint)) >> 11) & 9007199254740991)::double precision
+             / 9007199254740992::double precision
+    $body$ $f$, current_setting('seed.seed')::bigint);
+end
+$do$;
+
+-- The label of the bucket u falls in: bounds are the cumulative probabilities, one fewer than
+-- labels. seed.pick(u, '{0.8,0.9}', '{a,b,c}') gives a 80 %, b 10 %, c 10 %.
+create function seed.pick(u double precision, bounds double precision[], labels text[]) returns text
+language sql immutable parallel safe
+as $$ select labels[width_bucket(u, bounds) + 1] $$;
+
+-- The tenant of a row: tenant 1 with probability first_share, else a Zipf-like tail over
+-- tenants 2..tenants (2 + floor((tenants - 1) * tail^3): tenant 2 large, the last ones tiny).
+create function seed.tenant(head double precision, tail double precision, tenants bigint,
+                            first_share double precision) returns bigint
+language sql immutable parallel safe
+as $$ select case when head < first_share then 1::bigint else 2 + floor((tenants - 1) * tail ^ 3)::bigint end $$;
+
+-- Size of a chunk (characters), 100..2000, most of them small: 100 + 1900 u^2 (median ~575).
+-- Shared by 22-documents.sql (content_size is the sum over a document's chunks) and 23-chunks.sql.
+create function seed.chunk_size(chunk_id bigint) returns integer
+language sql immutable parallel safe
+as $$ select 100 + floor(1900 * seed.u(chunk_id, 2301) ^ 2)::integer $$;
+
+-- "A user (collection) of tenant t": the users are numbered by (tenant_id, id) into slots, so a
+-- tenant's users hold the slots lo .. lo + n - 1 of its range, and its k-th user is slot lo + k.
+-- A file joins <x>_ranges on the tenant, then <x>_slots on lo + k: that order is the only one
+-- the join clauses allow, whatever the planner's estimates (a (tenant, k) pair would let it join
+-- the slots on the tenant alone first, multiplying rows).
+create view seed.user_slots as
+select row_number() over (order by tenant_id, id) - 1 as slot, tenant_id, id from app.users;
+create view seed.user_ranges as
+select tenant_id, min(slot) as lo, count(*) as n from seed.user_slots group by tenant_id;
+
+create view seed.collection_slots as
+select row_number() over (order by tenant_id, id) - 1 as slot, tenant_id, id from app.collections;
+create view seed.collection_ranges as
+select tenant_id, min(slot) as lo, count(*) as n from seed.collection_slots group by tenant_id;

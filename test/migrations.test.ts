@@ -1,0 +1,62 @@
+// Migrations: from scratch to the full schema, and a second run changes nothing.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { migrateDatabase } from "../scripts/lib/migrate.ts";
+import { PG_BIN, withDatabase } from "../scripts/lib/server-contract.ts";
+import { idempotentSqlFiles } from "../scripts/lib/sql-files.ts";
+
+const name = `qb_migrate_${process.pid}`;
+let url: string;
+
+function schemaDump(): string {
+  const r = spawnSync(join(PG_BIN, "pg_dump"), ["--schema-only", "--no-owner", "--restrict-key=querybudget", "-d", url], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return r.stdout;
+}
+
+beforeAll(async () => {
+  const admin = postgres(inject("server").adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  await admin.end();
+  url = withDatabase(inject("server").url, name);
+});
+
+afterAll(async () => {
+  const admin = postgres(inject("server").adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`drop database if exists ${name} with (force)`);
+  await admin.end();
+});
+
+describe("graphile-migrate", () => {
+  test("migrates an empty database to the whole schema", async () => {
+    await migrateDatabase(url, { quiet: true });
+    const sql = postgres(url, { max: 1 });
+    const [row] = await sql<{ migrations: number; tables: number }[]>`
+      select (select count(*)::int from graphile_migrate.migrations) as migrations,
+             (select count(*)::int from pg_class where relnamespace = 'app'::regnamespace and relkind in ('r', 'p')
+                and not relispartition) as tables`;
+    await sql.end();
+    expect(row?.migrations).toBeGreaterThan(0);
+    expect(row?.tables).toBe(16);
+  });
+
+  test("a second run changes nothing (the schema dump is identical)", async () => {
+    const before = schemaDump();
+    await migrateDatabase(url, { quiet: true });
+    const after = schemaDump();
+    expect(after).toBe(before);
+    expect(before).toContain("CREATE TABLE app.chunks");
+  });
+
+  test("functions/ and sql/ are applied after the migrations", async () => {
+    const files = idempotentSqlFiles();
+    expect(files.length).toBeGreaterThan(0);
+    const sql = postgres(url, { max: 1 });
+    const [row] = await sql<{ n: number }[]>`
+      select count(*)::int as n from pg_proc where pronamespace in ('api'::regnamespace, 'maint'::regnamespace, 'perf'::regnamespace)`;
+    await sql.end();
+    expect(row?.n).toBeGreaterThan(0);
+  });
+});

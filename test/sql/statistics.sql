@@ -1,0 +1,69 @@
+-- Statistics and chunk retrieval: the materialized stats view (exists, unique index, populated,
+-- refreshable concurrently), and the functions' contract (security definer, pinned
+-- search_path, a comment, the documented error codes).
+begin;
+select plan(28);
+
+select has_materialized_view('app', 'collection_stats', 'app.collection_stats exists');
+select index_is_unique('app', 'collection_stats', 'collection_stats_tenant_id_collection_id_idx',
+  'the view has a unique index (what refresh ... concurrently needs)');
+select has_index('app', 'collection_stats', 'collection_stats_tenant_id_collection_id_idx', array['tenant_id', 'collection_id'],
+  'the unique index is on (tenant_id, collection_id)');
+select ok((select relispopulated from pg_class where oid = 'app.collection_stats'::regclass), 'the view is populated');
+select matches(obj_description('app.collection_stats'::regclass, 'pg_class'), '^querybudget:collection_stats:[0-9a-f]{32} ',
+  'the view''s comment starts with the version of its definition');
+
+select isnt(maint.refresh_collection_stats(), null::interval, 'maint.refresh_collection_stats() refreshes and returns its duration');
+select is((select count(*) from app.collection_stats), (select count(*) from app.collections),
+  'after a refresh: one row per collection');
+select is((select count(*) from app.collection_stats v
+           where not exists (select from app.collections c where c.tenant_id = v.tenant_id and c.id = v.collection_id)),
+  0::bigint, 'every row is a collection (tenant_id, collection_id)');
+select is((select sum(chunks_total) from app.collection_stats)::bigint, (select count(*) from app.chunks),
+  'the chunk totals of the view add up to the chunks');
+select is((select sum(operations_total) from app.collection_stats)::bigint, (select count(*) from app.operations),
+  'the operation totals of the view add up to the operations');
+select is((select sum(chunking_total) from app.collection_stats)::bigint,
+  (select count(*) from app.operations where type = 'chunking'), 'the chunking totals add up to the chunking operations');
+
+-- every function of this family: exists, security definer, search_path pinned, commented
+create temp table family (signature text primary key);
+insert into family values
+  ('api.collection_statistics(bigint,bigint,boolean)'),
+  ('api.knowledge_gap_stats(bigint)'),
+  ('api.chunks_for_documents(bigint,bigint,bigint[],integer)'),
+  ('api.chunks_page(bigint,bigint,bigint,integer)'),
+  ('maint.refresh_collection_stats()');
+
+select is((select count(*) from family where to_regprocedure(signature) is not null), 5::bigint, 'every function exists');
+select is_empty($$ select signature from family f join pg_proc p on p.oid = to_regprocedure(f.signature) where not p.prosecdef $$,
+  'every function is security definer');
+select is_empty($$ select signature from family f join pg_proc p on p.oid = to_regprocedure(f.signature)
+                   where not coalesce('search_path=pg_catalog, pg_temp' = any (p.proconfig), false) $$,
+  'every function pins search_path = pg_catalog, pg_temp');
+select is_empty($$ select signature from family f where obj_description(to_regprocedure(f.signature), 'pg_proc') is null $$,
+  'every function has a comment (its contract)');
+select is((select prolang from pg_proc where oid = 'api.chunks_for_documents(bigint,bigint,bigint[],integer)'::regprocedure),
+  (select oid from pg_language where lanname = 'sql'), 'chunks_for_documents is language sql');
+select is((select prolang from pg_proc where oid = 'api.knowledge_gap_stats(bigint)'::regprocedure),
+  (select oid from pg_language where lanname = 'sql'), 'knowledge_gap_stats is language sql');
+
+-- results and errors
+select is(api.collection_statistics(1, 1) -> 'operations' -> 'total',
+  to_jsonb((select count(*) from app.operations where tenant_id = 1 and collection_id = 1 and type = 'chunking')),
+  'collection_statistics counts the chunking operations of the collection');
+select is(api.collection_statistics(1, 1) -> 'as_of', to_jsonb((select refreshed_at from app.collection_stats where tenant_id = 1 and collection_id = 1)),
+  'by default the numbers are the view''s, as of its refresh');
+select is((api.knowledge_gap_stats(1) ->> 'total')::bigint, (select count(*) from app.knowledge_gaps where tenant_id = 1),
+  'knowledge_gap_stats counts the gaps of the tenant');
+select throws_ok($$ select api.collection_statistics(1, -1) $$, 'QB009', null, 'unknown collection: QB009');
+select throws_ok($$ select api.collection_statistics(999999999, 1) $$, 'QB005', null, 'unknown tenant: QB005');
+select throws_ok($$ select api.knowledge_gap_stats(null) $$, 'QB001', null, 'null tenant: QB001');
+select throws_ok($$ select * from api.chunks_for_documents(1, 1, '{}') $$, 'QB002', null, 'no document ids: QB002');
+select throws_ok($$ select * from api.chunks_for_documents(1, 1, '{1,null}') $$, 'QB007', null, 'a null document id: QB007');
+select throws_ok($$ select * from api.chunks_for_documents(1, 1, '{1}', 10001) $$, 'QB004', null, 'limit above 10000: QB004');
+select throws_ok($$ select * from api.chunks_page(1, 1, -1) $$, 'QB006', null, 'negative cursor: QB006');
+select throws_ok($$ select * from api.chunks_page(1, 1, null, 1001) $$, 'QB004', null, 'page size above 1000: QB004');
+
+select * from finish();
+rollback;

@@ -1,0 +1,280 @@
+// api.collection_statistics, app.collection_stats with maint.refresh_collection_stats, and
+// api.knowledge_gap_stats, checked against the seeds' "before" code (scripts/lib/before/
+// statistics.ts: load everything and count in code; one COUNT per number) on the seeded data.
+import { beforeAll, describe, expect, test } from "vitest";
+import {
+  collectionStatistics as collectionStatisticsBefore,
+  GAP_CATEGORIES,
+  GAP_STATUSES,
+  knowledgeGapStats as knowledgeGapStatsBefore,
+  type CollectionStatistics,
+  type KnowledgeGapStats,
+} from "../scripts/lib/before/statistics.ts";
+import { useTestDatabase } from "./harness/database.ts";
+
+const db = useTestDatabase("statistics");
+
+/** mulberry32: a fixed-seed PRNG, so the "random" picks are the same on every run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function pick<T>(items: T[], n: number, random: () => number): T[] {
+  const pool = [...items];
+  const out: T[] = [];
+  while (out.length < n && pool.length > 0) out.push(pool.splice(Math.floor(random() * pool.length), 1)[0]!);
+  return out;
+}
+
+const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
+const time = (s: string | null) => (s === null ? null : new Date(s).getTime());
+
+/** Everything but as_of, floats within a relative 1e-9, timestamps as instants. */
+function expectSameStatistics(actual: CollectionStatistics, expected: CollectionStatistics, label: string) {
+  const { operations: a, chunks: c } = actual;
+  const { operations: e, chunks: f } = expected;
+  expect({ ...a, avg_processing_time: 0, first_operation_at: 0, last_operation_at: 0 }, label).toEqual({
+    ...e,
+    avg_processing_time: 0,
+    first_operation_at: 0,
+    last_operation_at: 0,
+  });
+  expect(close(a.avg_processing_time, e.avg_processing_time), `${label}: avg_processing_time ${a.avg_processing_time} vs ${e.avg_processing_time}`).toBe(true);
+  expect(time(a.first_operation_at), `${label}: first_operation_at`).toBe(time(e.first_operation_at));
+  expect(time(a.last_operation_at), `${label}: last_operation_at`).toBe(time(e.last_operation_at));
+  expect({ ...c, avg_size: 0 }, label).toEqual({ ...f, avg_size: 0 });
+  expect(close(c.avg_size, f.avg_size), `${label}: avg_size ${c.avg_size} vs ${f.avg_size}`).toBe(true);
+  expect(actual.strategies, label).toEqual(expected.strategies);
+}
+
+interface Collection {
+  tenant_id: string;
+  id: string;
+  chunks: number;
+  operations: number;
+}
+
+let collections: Collection[] = [];
+let emptyCollection: Collection;
+let biggest: Collection;
+let refreshedAt: number;
+
+async function stats(tenantId: string, collectionId: string, fresh?: boolean): Promise<CollectionStatistics> {
+  const [row] =
+    fresh === undefined
+      ? await db().sql<{ s: CollectionStatistics }[]>`select api.collection_statistics(${tenantId}, ${collectionId}) as s`
+      : await db().sql<{ s: CollectionStatistics }[]>`select api.collection_statistics(${tenantId}, ${collectionId}, ${fresh}) as s`;
+  return row!.s;
+}
+
+async function gapStats(tenantId: string | number): Promise<KnowledgeGapStats> {
+  const [row] = await db().sql<{ s: KnowledgeGapStats }[]>`select api.knowledge_gap_stats(${tenantId}) as s`;
+  return row!.s;
+}
+
+async function errorCode(query: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await query;
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+  return "no error";
+}
+
+beforeAll(async () => {
+  const { sql } = db();
+  // An empty collection of tenant 2 (no documents, chunks or operations), made before the refresh.
+  const [made] = await sql<{ tenant_id: string; id: string }[]>`
+    insert into app.collections (tenant_id, owner_id, name)
+    select u.tenant_id, u.id, 'statistics test: empty' from app.users u where u.tenant_id = 2 order by u.id limit 1
+    returning tenant_id, id`;
+  // The template was seeded after the view was created: fill it now.
+  await sql`select maint.refresh_collection_stats()`;
+  collections = await sql<Collection[]>`
+    select c.tenant_id, c.id,
+           (select count(*)::int from app.chunks k where k.tenant_id = c.tenant_id and k.collection_id = c.id) as chunks,
+           (select count(*)::int from app.operations o where o.tenant_id = c.tenant_id and o.collection_id = c.id) as operations
+    from app.collections c order by c.tenant_id, c.id`;
+  emptyCollection = collections.find((c) => c.id === made!.id)!;
+  biggest = collections.reduce((a, b) => (b.chunks + b.operations > a.chunks + a.operations ? b : a));
+  const [r] = await sql<{ t: Date }[]>`select max(refreshed_at) as t from app.collection_stats`;
+  refreshedAt = r!.t.getTime();
+});
+
+describe("api.collection_statistics", () => {
+  test("the seeded data has what the tests need: a big collection, an empty one, several tenants", () => {
+    expect(biggest.chunks).toBeGreaterThan(500);
+    expect(biggest.operations).toBeGreaterThan(500);
+    expect(emptyCollection.chunks + emptyCollection.operations).toBe(0);
+    expect(new Set(collections.map((c) => c.tenant_id)).size).toBeGreaterThan(3);
+  });
+
+  test("equals the before side (load all, count in code), from the view and fresh, on random collections, the biggest and an empty one", async () => {
+    const random = prng(20240501);
+    const chosen = [biggest, emptyCollection, ...pick(collections.filter((c) => c !== biggest && c !== emptyCollection), 8, random)];
+    for (const c of chosen) {
+      const label = `tenant ${c.tenant_id} collection ${c.id}`;
+      const expected = await collectionStatisticsBefore(db().sql, c.tenant_id, c.id);
+      // the reference agrees with a plain count
+      expect([expected.chunks.total, expected.operations.total <= c.operations], label).toEqual([c.chunks, true]);
+      expectSameStatistics(await stats(c.tenant_id, c.id), expected, `${label} (view)`);
+      expectSameStatistics(await stats(c.tenant_id, c.id, true), expected, `${label} (fresh)`);
+    }
+  });
+
+  test("the biggest collection has real numbers (a sanity check on the reference itself)", async () => {
+    const s = await stats(biggest.tenant_id, biggest.id, true);
+    expect(s.operations.total).toBeGreaterThan(0);
+    expect(s.operations.completed).toBeGreaterThan(0);
+    expect(s.operations.success_rate).toBeGreaterThan(0);
+    expect(s.operations.success_rate).toBeLessThanOrEqual(100);
+    expect(s.chunks.total).toBe(biggest.chunks);
+    expect(Object.keys(s.strategies).length).toBeGreaterThan(0);
+  });
+
+  test("an empty collection: zeros, null first/last, no strategies", async () => {
+    for (const fresh of [false, true]) {
+      const s = await stats(emptyCollection.tenant_id, emptyCollection.id, fresh);
+      expect(s.operations).toEqual({
+        total: 0, completed: 0, failed: 0, processing: 0, success_rate: 0, avg_processing_time: 0,
+        first_operation_at: null, last_operation_at: null,
+      });
+      expect(s.chunks).toEqual({ total: 0, avg_size: 0, min_size: 0, max_size: 0, unique_documents: 0 });
+      expect(s.strategies).toEqual({});
+    }
+  });
+
+  test("as_of: the refresh time from the view, now when fresh", async () => {
+    const c = collections[0]!;
+    expect(time((await stats(c.tenant_id, c.id)).as_of)).toBe(refreshedAt);
+    const before = Date.now();
+    const fresh = time((await stats(c.tenant_id, c.id, true)).as_of)!;
+    expect(fresh).toBeGreaterThanOrEqual(refreshedAt);
+    expect(Math.abs(fresh - before)).toBeLessThan(60_000);
+  });
+
+  test("a collection made after the last refresh is computed live (zeros), not refused", async () => {
+    const [made] = await db().sql<{ id: string }[]>`
+      insert into app.collections (tenant_id, owner_id, name)
+      select u.tenant_id, u.id, 'statistics test: after refresh' from app.users u where u.tenant_id = 3 order by u.id limit 1
+      returning id`;
+    const [inView] = await db().sql<{ n: number }[]>`select count(*)::int as n from app.collection_stats where collection_id = ${made!.id}`;
+    expect(inView!.n).toBe(0);
+    const s = await stats("3", made!.id);
+    expect(s.operations.total).toBe(0);
+    expect(s.chunks.total).toBe(0);
+  });
+
+  test("errors: QB001 null arguments, QB005 unknown tenant, QB009 unknown collection or another tenant's", async () => {
+    const { sql } = db();
+    const other = collections.find((c) => c.tenant_id !== biggest.tenant_id)!;
+    expect(await errorCode(sql`select api.collection_statistics(null, ${biggest.id})`)).toBe("QB001");
+    expect(await errorCode(sql`select api.collection_statistics(${biggest.tenant_id}, null)`)).toBe("QB001");
+    expect(await errorCode(sql`select api.collection_statistics(${biggest.tenant_id}, ${biggest.id}, null)`)).toBe("QB001");
+    expect(await errorCode(sql`select api.collection_statistics(999999999, ${biggest.id})`)).toBe("QB005");
+    expect(await errorCode(sql`select api.collection_statistics(${biggest.tenant_id}, 999999999)`)).toBe("QB009");
+    expect(await errorCode(sql`select api.collection_statistics(${biggest.tenant_id}, 999999999, true)`)).toBe("QB009");
+    expect(await errorCode(sql`select api.collection_statistics(${biggest.tenant_id}, ${other.id})`)).toBe("QB009");
+    expect(await errorCode(sql`select api.collection_statistics(${biggest.tenant_id}, ${other.id}, true)`)).toBe("QB009");
+  });
+});
+
+describe("app.collection_stats and maint.refresh_collection_stats", () => {
+  test("one row per collection, and after a refresh it equals p_fresh => true for every collection of two tenants", async () => {
+    const { sql } = db();
+    const [counts] = await sql<{ view: number; collections: number }[]>`
+      select (select count(*)::int from app.collection_stats) as view, (select count(*)::int from app.collections) as collections`;
+    // every collection but the one the previous test made after the refresh
+    expect(counts!.view).toBe(counts!.collections - 1);
+
+    const random = prng(7);
+    const tenants = [biggest.tenant_id, ...pick([...new Set(collections.map((c) => c.tenant_id))].filter((t) => t !== biggest.tenant_id), 1, random)];
+    for (const tenant of tenants) {
+      const ofTenant = collections.filter((c) => c.tenant_id === tenant);
+      expect(ofTenant.length).toBeGreaterThan(0);
+      for (const c of ofTenant) {
+        expectSameStatistics(await stats(c.tenant_id, c.id), await stats(c.tenant_id, c.id, true), `tenant ${tenant} collection ${c.id}`);
+      }
+    }
+  });
+
+  test("the view is what the default reads: a change shows only after maint.refresh_collection_stats()", async () => {
+    const { sql } = db();
+    const c = biggest;
+    const old = await stats(c.tenant_id, c.id);
+    await sql`
+      insert into app.operations (tenant_id, collection_id, type, status, processing_time, metadata)
+      values (${c.tenant_id}, ${c.id}, 'chunking', 'completed', 1.5, '{"strategy": "statistics-test"}')`;
+    expectSameStatistics(await stats(c.tenant_id, c.id), old, "stale until refreshed");
+    const fresh = await stats(c.tenant_id, c.id, true);
+    expect(fresh.operations.total).toBe(old.operations.total + 1);
+    expect(fresh.strategies["statistics-test"]).toBe(1);
+
+    const [r] = await sql<{ took: string }[]>`select maint.refresh_collection_stats()::text as took`;
+    expect(r!.took).toMatch(/^\d\d:\d\d:\d\d/);
+    const now = await stats(c.tenant_id, c.id);
+    expectSameStatistics(now, fresh, "refreshed");
+    expectSameStatistics(now, await collectionStatisticsBefore(sql, c.tenant_id, c.id), "refreshed vs before");
+    expect(time(now.as_of)!).toBeGreaterThan(refreshedAt);
+  });
+
+  test("operations by status and by type in the view add up to the operations of the collection", async () => {
+    const rows = await db().sql<{ collection_id: string; operations_total: string; by_status: string; by_type: string; naive: string }[]>`
+      select v.collection_id, v.operations_total::text,
+             (select coalesce(sum(value::bigint), 0) from jsonb_each_text(v.operations_by_status))::text as by_status,
+             (select coalesce(sum(value::bigint), 0) from jsonb_each_text(v.operations_by_type))::text as by_type,
+             (select count(*) from app.operations o where o.tenant_id = v.tenant_id and o.collection_id = v.collection_id)::text as naive
+      from app.collection_stats v`;
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) {
+      expect([r.operations_total, r.by_status, r.by_type], `collection ${r.collection_id}`).toEqual([r.naive, r.naive, r.naive]);
+    }
+  });
+});
+
+describe("api.knowledge_gap_stats", () => {
+  test("equals the before side (one COUNT per number) on random tenants, the biggest one and one without gaps", async () => {
+    const { sql } = db();
+    const [empty] = await sql<{ tenant_id: string }[]>`insert into app.tenants (name) values ('statistics test: no gaps') returning tenant_id`;
+    const tenants = await sql<{ tenant_id: string; n: number }[]>`
+      select t.tenant_id, (select count(*)::int from app.knowledge_gaps g where g.tenant_id = t.tenant_id) as n
+      from app.tenants t order by t.tenant_id`;
+    const withGaps = tenants.filter((t) => t.n > 0);
+    expect(withGaps.length).toBeGreaterThan(3);
+    const most = withGaps.reduce((a, b) => (b.n > a.n ? b : a));
+    const chosen = [most.tenant_id, empty!.tenant_id, ...pick(withGaps.map((t) => t.tenant_id), 6, prng(42))];
+    for (const tenant of chosen) {
+      const actual = await gapStats(tenant);
+      const expected = await knowledgeGapStatsBefore(sql, tenant);
+      expect(actual, `tenant ${tenant}`).toEqual(expected);
+      expect(Object.keys(actual.by_category).sort()).toEqual([...GAP_CATEGORIES].sort());
+      expect(Object.keys(actual.by_status).sort()).toEqual([...GAP_STATUSES].sort());
+    }
+    expect((await gapStats(most.tenant_id)).total).toBe(most.n);
+    expect(await gapStats(empty!.tenant_id)).toEqual({
+      total: 0, open: 0, closed: 0,
+      by_status: Object.fromEntries(GAP_STATUSES.map((s) => [s, 0])),
+      by_category: Object.fromEntries(GAP_CATEGORIES.map((c) => [c, 0])),
+    });
+  });
+
+  test("the categories and statuses it lists are exactly those the table allows", async () => {
+    const [row] = await db().sql<{ defs: string }[]>`
+      select string_agg(pg_get_constraintdef(oid), ' ') as defs from pg_constraint
+      where conrelid = 'app.knowledge_gaps'::regclass and contype = 'c'`;
+    const allowed = [...row!.defs.matchAll(/'(\w+)'::text/g)].map((m) => m[1]).sort();
+    expect(allowed).toEqual([...GAP_CATEGORIES, ...GAP_STATUSES].sort());
+  });
+
+  test("errors: QB001 null tenant, QB005 unknown tenant", async () => {
+    expect(await errorCode(db().sql`select api.knowledge_gap_stats(null)`)).toBe("QB001");
+    expect(await errorCode(db().sql`select api.knowledge_gap_stats(999999999)`)).toBe("QB005");
+  });
+});
