@@ -1,6 +1,6 @@
 -- Bulk document operations (seed 004, priorities 1, 5 and 6): classify, confirm and delete
 -- many documents at once, purge a tenant's documents in batches, and the connector sync's
--- "which of these external ids are new" check. Documentation: docs/api.d/30-documents.md.
+-- "which of these external ids are new" check. Documentation: docs/api.md.
 --
 -- Every bulk function runs a constant number of statements, whatever the number of ids
 -- (1 or 10,000): the guards, then one statement (a chain of CTEs) that does the work.
