@@ -1,0 +1,111 @@
+// Seeding: sizes by the documented ratios, realistic skew, deterministic for a seed, and
+// analyzed afterwards (partitioned parents included).
+import { describe, expect, test } from "vitest";
+import { seedDatabase, type SeedReport } from "../scripts/lib/seed.ts";
+import { useTestDatabase } from "./harness/database.ts";
+
+const db = useTestDatabase("seed");
+const ROWS = 4000;
+const ANCHOR = new Date("2026-11-01T12:00:00Z");
+
+// A checksum per table, over every column, in key order.
+async function checksums(): Promise<Record<string, string>> {
+  const { sql } = db();
+  const rows = await sql<{ t: string; sum: string }[]>`
+    select 'chunks' as t, md5(string_agg(c::text, ',' order by c.tenant_id, c.collection_id, c.id)) as sum from app.chunks c
+    union all select 'operations', md5(string_agg(o::text, ',' order by o.id)) from app.operations o
+    union all select 'documents', md5(string_agg(d::text, ',' order by d.id)) from app.documents d
+    union all select 'messages', md5(string_agg(m::text, ',' order by m.id)) from app.messages m
+    union all select 'user_sessions', md5(string_agg(s::text, ',' order by s.id)) from app.user_sessions s`;
+  return Object.fromEntries(rows.map((r) => [r.t, r.sum]));
+}
+
+describe("seeding", () => {
+  let first: SeedReport;
+
+  test("fills every table by the ratios of docs/seeding.md", async () => {
+    const { sql } = db();
+    first = await seedDatabase(sql, { rows: ROWS, seed: 7, anchor: ANCHOR });
+    const count = (table: string) => first.tables.find((t) => t.table === table)?.rows;
+    expect(count("app.chunks")).toBe(ROWS);
+    expect(count("app.operations")).toBe(ROWS);
+    expect(count("app.documents")).toBe(Math.ceil(ROWS / 10));
+    expect(count("app.messages")).toBe(ROWS / 2);
+    expect(count("app.user_sessions")).toBe(ROWS / 10);
+    expect(count("app.tenants")).toBe(20);
+    expect(first.tables.length).toBe(16);
+    // What the report says is what the tables hold.
+    const [actual] = await sql<{ chunks: number; operations: number }[]>`
+      select (select count(*)::int from app.chunks) as chunks, (select count(*)::int from app.operations) as operations`;
+    expect(actual).toEqual({ chunks: ROWS, operations: ROWS });
+  });
+
+  test("one tenant holds about half the rows, and the rest is a long tail", async () => {
+    const { sql } = db();
+    const shares = await sql<{ tenant_id: number; share: number }[]>`
+      select tenant_id::int, count(*)::float8 / sum(count(*)) over () as share
+      from app.chunks group by tenant_id order by share desc`;
+    expect(shares[0]!.tenant_id).toBe(1);
+    expect(shares[0]!.share).toBeGreaterThan(0.4);
+    expect(shares[0]!.share).toBeLessThan(0.6);
+    expect(shares.at(-1)!.share).toBeLessThan(shares[1]!.share / 2);
+  });
+
+  test("operations are mostly completed, with some failed, pending and processing, over 90 days", async () => {
+    const { sql } = db();
+    const statuses = await sql<{ status: string; share: number }[]>`
+      select status, count(*)::float8 / sum(count(*)) over () as share from app.operations group by status`;
+    const share = Object.fromEntries(statuses.map((s) => [s.status, s.share]));
+    expect(share.completed).toBeGreaterThan(0.75);
+    for (const s of ["failed", "pending", "processing"]) expect(share[s]).toBeGreaterThan(0.01);
+    const [span] = await sql<{ oldest: Date; newest: Date }[]>`
+      select min(created_at) as oldest, max(created_at) as newest from app.operations`;
+    expect(span!.newest.getTime()).toBeLessThanOrEqual(ANCHOR.getTime());
+    expect(ANCHOR.getTime() - span!.oldest.getTime()).toBeGreaterThan(80 * 86400_000);
+    expect(ANCHOR.getTime() - span!.oldest.getTime()).toBeLessThanOrEqual(90 * 86400_000);
+  });
+
+  test("some sessions, conversations and messages have already expired", async () => {
+    const { sql } = db();
+    const [expired] = await sql<{ sessions: number; conversations: number; messages: number }[]>`
+      select (select count(*)::int from app.user_sessions where expires_at < now()) as sessions,
+             (select count(*)::int from app.conversations where expires_at < now()) as conversations,
+             (select count(*)::int from app.messages where expires_at < now()) as messages`;
+    expect(expired!.sessions).toBeGreaterThan(0);
+    expect(expired!.conversations).toBeGreaterThan(0);
+    expect(expired!.messages).toBeGreaterThan(0);
+  });
+
+  test("ends analyzed: partitioned parents have inheritance statistics", async () => {
+    const { sql } = db();
+    const parents = await sql<{ relname: string; analyzed: boolean }[]>`
+      select c.relname, exists (select from pg_stats s where s.schemaname = 'app' and s.tablename = c.relname and s.inherited) as analyzed
+      from pg_class c where c.relnamespace = 'app'::regnamespace and c.relkind = 'p' order by 1`;
+    expect(parents.map((p) => p.relname)).toEqual(["chunks", "messages", "operations"]);
+    expect(parents.every((p) => p.analyzed)).toBe(true);
+  });
+
+  test("is deterministic: the same seed and anchor give the same rows, another seed other rows", async () => {
+    const { sql } = db();
+    const once = await checksums();
+    await seedDatabase(sql, { rows: ROWS, seed: 7, anchor: ANCHOR });
+    expect(await checksums()).toEqual(once);
+    await seedDatabase(sql, { rows: ROWS, seed: 8, anchor: ANCHOR });
+    const other = await checksums();
+    for (const table of Object.keys(once)) expect(other[table], table).not.toBe(once[table]);
+  });
+
+  test("the app's own inserts work after seeding (identity sequences are past the seeded ids)", async () => {
+    const { sql } = db();
+    const [row] = await sql<{ id: string }[]>`
+      insert into app.knowledge_gaps (tenant_id, title, category) values (1, 'new', 'technical') returning id`;
+    const [max] = await sql<{ max: string }[]>`select max(id)::text as max from app.knowledge_gaps where id <> ${row!.id}`;
+    expect(BigInt(row!.id)).toBeGreaterThan(BigInt(max!.max));
+  });
+
+  test("refuses a size it cannot seed, before changing anything", async () => {
+    const { sql } = db();
+    await expect(seedDatabase(sql, { rows: 10, seed: 1 })).rejects.toThrow(RangeError);
+    await expect(seedDatabase(sql, { rows: 1.5e3 + 0.5, seed: 1 })).rejects.toThrow(RangeError);
+  });
+});
