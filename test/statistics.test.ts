@@ -7,6 +7,8 @@ import {
   GAP_CATEGORIES,
   GAP_STATUSES,
   knowledgeGapStats as knowledgeGapStatsBefore,
+  documentStatusCounts as documentStatusCountsBefore,
+  DOCUMENT_STATUSES,
   type CollectionStatistics,
   type KnowledgeGapStats,
 } from "../scripts/lib/before/statistics.ts";
@@ -276,5 +278,31 @@ describe("api.knowledge_gap_stats", () => {
   test("errors: QB001 null tenant, QB005 unknown tenant", async () => {
     expect(await errorCode(db().sql`select api.knowledge_gap_stats(null)`)).toBe("QB001");
     expect(await errorCode(db().sql`select api.knowledge_gap_stats(999999999)`)).toBe("QB005");
+  });
+});
+
+describe("api.document_status_counts", () => {
+  test("equals the before side (one COUNT per status) on every tenant, soft-deleted documents left out of the total", async () => {
+    const { sql } = db();
+    // Some soft-deleted documents, so the total's rule is exercised.
+    await sql`update app.documents set status = 'deleted'
+              where id in (select id from app.documents where status <> 'deleted' order by id limit 25)`;
+    const [all] = await sql<{ n: number }[]>`select count(*)::int as n from app.documents where status = 'deleted'`;
+    const tenants = await sql<{ tenant_id: string }[]>`select tenant_id from app.tenants order by tenant_id`;
+    let deleted = 0;
+    for (const { tenant_id } of tenants) {
+      const [row] = await sql<{ s: { total: number; by_status: Record<string, number> } }[]>`
+        select api.document_status_counts(${tenant_id}) as s`;
+      const expected = await documentStatusCountsBefore(sql, tenant_id);
+      expect(row!.s, `tenant ${tenant_id}`).toEqual(expected);
+      expect(Object.keys(row!.s.by_status).sort()).toEqual([...DOCUMENT_STATUSES].sort());
+      deleted += row!.s.by_status.deleted ?? 0;
+    }
+    expect(deleted).toBe(all!.n);
+  });
+
+  test("errors: QB001 null tenant, QB005 unknown tenant", async () => {
+    expect(await errorCode(db().sql`select api.document_status_counts(null)`)).toBe("QB001");
+    expect(await errorCode(db().sql`select api.document_status_counts(999999999)`)).toBe("QB005");
   });
 });

@@ -20,6 +20,7 @@ returns table (
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set jit = off
 as $$
   select n.nspname::text,
          t.relname::text,
@@ -68,6 +69,7 @@ returns table (
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set jit = off
 as $$
 begin
   if p_min_index_share is null or p_min_rows is null then
@@ -134,6 +136,7 @@ returns table (
 language sql
 stable
 set search_path = pg_catalog, pg_temp
+set jit = off
 as $$
   with tables as (
     select t.oid, n.nspname::text as schema_name, t.relname::text as table_name, t.relkind, t.reltuples,
@@ -201,6 +204,7 @@ returns table (
 language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
+set jit = off
 as $$
 begin
   if p_min_ratio is null then

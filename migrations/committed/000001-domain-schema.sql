@@ -1,5 +1,5 @@
 --! Previous: -
---! Hash: sha1:e52a73ae8fcce1197227017c4dc9b4668bab001c
+--! Hash: sha1:2d2d6d848a86a196bcb6456950afe4ca5f6f89b5
 --! Message: domain schema
 
 -- querybudget: the domain schema (DESIGN.md "Domain model").
@@ -113,7 +113,7 @@ comment on table app.documents is
 
 create index documents_tenant_id_status_idx on app.documents (tenant_id, status);
 comment on index app.documents_tenant_id_status_idx is
-  'Documents of a tenant in one status (seeds 000, 001, 004): the review queue, api.purge_documents batches by tenant.';
+  'api.document_status_counts: a tenant''s documents counted by status (seeds 001, 004) as an index-only scan.';
 
 create table app.deleted_documents (
   tenant_id bigint not null,

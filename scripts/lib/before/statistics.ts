@@ -103,3 +103,22 @@ export async function knowledgeGapStats(sql: postgres.Sql, tenantId: number | st
   for (const category of GAP_CATEGORIES) by_category[category] = await count("category", category);
   return { total, open: by_status.open ?? 0, closed: by_status.closed ?? 0, by_status, by_category };
 }
+
+export interface DocumentStatusCounts {
+  total: number;
+  by_status: Record<string, number>;
+}
+
+export const DOCUMENT_STATUSES = ["pending", "processing", "classified", "confirmed", "failed", "deleted"] as const;
+
+/** Seeds 001 and 004 before: one `select count(id)` per status, the total summed in code. */
+export async function documentStatusCounts(sql: postgres.Sql, tenantId: number | string): Promise<DocumentStatusCounts> {
+  const by_status: Record<string, number> = {};
+  for (const status of DOCUMENT_STATUSES) {
+    const [row] = await sql<{ n: number }[]>`
+      select count(id)::int as n from app.documents where tenant_id = ${tenantId} and status = ${status}`;
+    by_status[status] = row?.n ?? 0;
+  }
+  const total = Object.entries(by_status).reduce((sum, [status, n]) => (status === "deleted" ? sum : sum + n), 0);
+  return { total, by_status };
+}

@@ -1,0 +1,247 @@
+// The "before" side, paired: for every api routine, the seeds' slow pattern that does the same
+// job (scripts/lib/before/<family>.ts), how it does it, and a uniform way to call it. The
+// benchmark (`npm start`, scripts/lib/report/) runs both sides of each pair on the same data
+// and reports the ratio; tests use the family modules directly as their reference.
+//
+// Arguments: `run(sql, args)` takes the before function's own arguments, positionally (after
+// `sql`). They are the api routine's arguments, except that
+// - the paging functions take a page number where the api takes a keyset cursor
+//   (`args: "page"`): chunks_page a 1-based page, the others a 0-based page;
+// - purge_documents has no batch size (the seed deleted everything in one statement).
+// Run the ones that change data (`modifies`) inside a transaction on one connection (BEGIN
+// on a max: 1 or reserved client) to get the seed's single commit, and roll it back to keep
+// the data for the next call.
+import type postgres from "postgres";
+import * as chunks from "./chunks.ts";
+import * as documents from "./documents.ts";
+import * as reads from "./reads.ts";
+import * as statistics from "./statistics.ts";
+
+/** The api routines, schema-qualified as in pg_proc (`api.` + proname). */
+export const API_ROUTINES = [
+  "api.collection_statistics",
+  "api.knowledge_gap_stats",
+  "api.chunks_for_documents",
+  "api.chunks_page",
+  "api.classify_documents",
+  "api.confirm_classifications",
+  "api.delete_documents",
+  "api.purge_documents",
+  "api.new_external_ids",
+  "api.validate_session",
+  "api.user_conversations",
+  "api.conversation_messages",
+  "api.agent_by_name",
+  "api.active_agents",
+  "api.workflows_by_status",
+  "api.workflow_tasks",
+] as const;
+export type ApiRoutine = (typeof API_ROUTINES)[number];
+
+export interface BeforeSide {
+  /** The api routine it is paired with. */
+  api: ApiRoutine;
+  /** The before function, as `<module>.<export>` of scripts/lib/before/. */
+  name: string;
+  /** The seed it comes from. */
+  seed: string;
+  /** The slow pattern, in a few words (for the report). */
+  pattern: string;
+  /** "same": the api's arguments; "page": a page number instead of the cursor; "tenant": the tenant only. */
+  args: "same" | "page" | "tenant";
+  /** It writes: run it in a transaction and roll back. */
+  modifies: boolean;
+  /** Statements per call: a formula in the input size, for the report ("2n + 1"). */
+  statements: string;
+  run: (sql: postgres.Sql, args: readonly unknown[]) => Promise<unknown>;
+}
+
+type Id = number | string;
+const id = (v: unknown) => v as Id;
+const ids = (v: unknown) => v as Id[];
+const text = (v: unknown) => v as string;
+const optText = (v: unknown) => (v ?? null) as string | null;
+const int = (v: unknown, fallback: number) => (v === undefined || v === null ? fallback : Number(v));
+
+export const BEFORE: Record<ApiRoutine, BeforeSide> = {
+  "api.collection_statistics": {
+    api: "api.collection_statistics",
+    name: "statistics.collectionStatistics",
+    seed: "000 get_statistics",
+    pattern: "load every chunking operation and every chunk of the collection, count in code",
+    args: "same",
+    modifies: false,
+    statements: "2",
+    run: (sql, [t, c]) => statistics.collectionStatistics(sql, id(t), id(c)),
+  },
+  "api.knowledge_gap_stats": {
+    api: "api.knowledge_gap_stats",
+    name: "statistics.knowledgeGapStats",
+    seed: "004 gap statistics",
+    pattern: "one COUNT query per number (total, 4 statuses, 6 categories)",
+    args: "same",
+    modifies: false,
+    statements: "11",
+    run: (sql, [t]) => statistics.knowledgeGapStats(sql, id(t)),
+  },
+  "api.chunks_for_documents": {
+    api: "api.chunks_for_documents",
+    name: "chunks.chunksForDocuments",
+    seed: "000 chunk retrieval",
+    pattern: "one query per document (N+1), sorted and cut in code",
+    args: "same",
+    modifies: false,
+    statements: "n",
+    run: (sql, [t, c, d, limit]) => chunks.chunksForDocuments(sql, id(t), id(c), ids(d), int(limit, 1000)),
+  },
+  "api.chunks_page": {
+    api: "api.chunks_page",
+    name: "chunks.chunksPage",
+    seed: "000 get_chunks_paginated",
+    pattern: "OFFSET paging with count(*) over () (reads the whole collection)",
+    args: "page",
+    modifies: false,
+    statements: "1",
+    run: (sql, [t, c, page, size]) => chunks.chunksPage(sql, id(t), id(c), int(page, 1), int(size, 100)),
+  },
+  "api.classify_documents": {
+    api: "api.classify_documents",
+    name: "documents.classifyDocuments",
+    seed: "004 fix 1.1",
+    pattern: "per id: select the document, then update it (N+1)",
+    args: "same",
+    modifies: true,
+    statements: "2n",
+    run: (sql, [t, d, classification]) => documents.classifyDocuments(sql, id(t), ids(d), text(classification)),
+  },
+  "api.confirm_classifications": {
+    api: "api.confirm_classifications",
+    name: "documents.confirmClassifications",
+    seed: "004 fix 1.3",
+    pattern: "per id: select the document, then update it (N+1)",
+    args: "same",
+    modifies: true,
+    statements: "2n",
+    run: (sql, [t, d]) => documents.confirmClassifications(sql, id(t), ids(d)),
+  },
+  "api.delete_documents": {
+    api: "api.delete_documents",
+    name: "documents.deleteDocuments",
+    seed: "004 fix 1.2",
+    pattern: "a validation loop and a deletion loop, a tombstone check per id (N+1 twice over)",
+    args: "same",
+    modifies: true,
+    statements: "3n to 5n",
+    run: (sql, [t, d, hard]) => documents.deleteDocuments(sql, id(t), ids(d), hard === true),
+  },
+  "api.purge_documents": {
+    api: "api.purge_documents",
+    name: "documents.purgeDocuments",
+    seed: "004 priority 5",
+    pattern: "one DELETE of every document (and chunk) of the tenant, all rows locked until it ends",
+    args: "tenant",
+    modifies: true,
+    statements: "1",
+    run: (sql, [t]) => documents.purgeDocuments(sql, id(t)),
+  },
+  "api.new_external_ids": {
+    api: "api.new_external_ids",
+    name: "documents.newExternalIds",
+    seed: "004 priority 6",
+    pattern: "per external id: an existence check on documents, then on tombstones",
+    args: "same",
+    modifies: false,
+    statements: "n to 2n",
+    run: (sql, [t, connector, externalIds]) => documents.newExternalIds(sql, id(t), id(connector), externalIds as string[]),
+  },
+  "api.validate_session": {
+    api: "api.validate_session",
+    name: "reads.validateSession",
+    seed: "001/003 session check",
+    pattern: "the session, expiry checked in code, then the user: two round trips",
+    args: "same",
+    modifies: false,
+    statements: "2",
+    run: (sql, [token]) => reads.validateSession(sql, text(token)),
+  },
+  "api.user_conversations": {
+    api: "api.user_conversations",
+    name: "reads.userConversations",
+    seed: "003 history endpoints",
+    pattern: "LIMIT/OFFSET paging",
+    args: "page",
+    modifies: false,
+    statements: "1",
+    run: (sql, [t, u, page, limit]) => reads.userConversations(sql, id(t), id(u), int(page, 0), int(limit, 50)),
+  },
+  "api.conversation_messages": {
+    api: "api.conversation_messages",
+    name: "reads.conversationMessages",
+    seed: "003 history endpoints",
+    pattern: "LIMIT/OFFSET paging",
+    args: "page",
+    modifies: false,
+    statements: "1",
+    run: (sql, [t, c, page, limit]) => reads.conversationMessages(sql, id(t), id(c), int(page, 0), int(limit, 50)),
+  },
+  "api.agent_by_name": {
+    api: "api.agent_by_name",
+    name: "reads.agentByName",
+    seed: "002 agent registry",
+    pattern: "every agent of the tenant loaded, the name found in code",
+    args: "same",
+    modifies: false,
+    statements: "1",
+    run: (sql, [t, name]) => reads.agentByName(sql, id(t), text(name)),
+  },
+  "api.active_agents": {
+    api: "api.active_agents",
+    name: "reads.activeAgents",
+    seed: "002 agent registry",
+    pattern: "every agent of the tenant loaded, filtered and sorted in code",
+    args: "same",
+    modifies: false,
+    statements: "1",
+    run: (sql, [t, type]) => reads.activeAgents(sql, id(t), optText(type)),
+  },
+  "api.workflows_by_status": {
+    api: "api.workflows_by_status",
+    name: "reads.workflowsByStatus",
+    seed: "002 workflow router",
+    pattern: "LIMIT/OFFSET paging",
+    args: "page",
+    modifies: false,
+    statements: "1",
+    run: (sql, [t, status, page, limit]) => reads.workflowsByStatus(sql, id(t), text(status), int(page, 0), int(limit, 50)),
+  },
+  "api.workflow_tasks": {
+    api: "api.workflow_tasks",
+    name: "reads.workflowTasks",
+    seed: "002 workflow tasks",
+    pattern: "the task ids, then one query per task (N+1)",
+    args: "same",
+    modifies: false,
+    statements: "n + 1",
+    run: (sql, [t, w, status]) => reads.workflowTasks(sql, id(t), id(w), optText(status)),
+  },
+};
+
+/** Other before forms kept for comparison (not paired by default). */
+export const BEFORE_ALTERNATIVES: Partial<Record<ApiRoutine, BeforeSide[]>> = {
+  "api.new_external_ids": [
+    {
+      api: "api.new_external_ids",
+      name: "documents.newExternalIdsLoadAll",
+      seed: "004 priority 6 (original)",
+      pattern: "every stored and tombstoned external id of the connector loaded into sets",
+      args: "same",
+      modifies: false,
+      statements: "2",
+      run: (sql, [t, connector, externalIds]) => documents.newExternalIdsLoadAll(sql, id(t), id(connector), externalIds as string[]),
+    },
+  ],
+};
+
+export function beforeSide(api: string): BeforeSide | undefined {
+  return (BEFORE as Record<string, BeforeSide>)[api];
+}
