@@ -4,27 +4,10 @@
 import { beforeAll, describe, expect, test } from "vitest";
 import { chunksForDocuments as chunksForDocumentsBefore, chunksPage as chunksPageBefore, type ChunkPageRow, type ChunkRow } from "../scripts/lib/before/chunks.ts";
 import { useTestDatabase } from "./harness/database.ts";
+import { prng, pick } from "./harness/random.ts";
+import { sqlState as errorCode } from "./harness/errors.ts";
 
 const db = useTestDatabase("chunks");
-
-/** mulberry32: a fixed-seed PRNG, so the "random" picks are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function pick<T>(items: T[], n: number, random: () => number): T[] {
-  const pool = [...items];
-  const out: T[] = [];
-  while (out.length < n && pool.length > 0) out.push(pool.splice(Math.floor(random() * pool.length), 1)[0]!);
-  return out;
-}
 
 interface Collection {
   tenant_id: string;
@@ -55,14 +38,6 @@ async function allChunks(c: { tenant_id: string; id: string }): Promise<ChunkPag
     where tenant_id = ${c.tenant_id} and collection_id = ${c.id} order by id`;
 }
 
-async function errorCode(query: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await query;
-  } catch (error) {
-    return (error as { code?: string }).code;
-  }
-  return "no error";
-}
 
 beforeAll(async () => {
   const { sql } = db();

@@ -22,20 +22,11 @@ import {
 } from "../scripts/lib/plan/index.ts";
 import { useTestDatabase } from "./harness/database.ts";
 import "./harness/plan-matchers.ts";
+import { prng } from "./harness/random.ts";
 
 const db = useTestDatabase("plan_lib");
 
-// mulberry32: random subjects, the same on every run.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Random subjects, the same on every run.
 const rand = prng(20240604);
 const pickOne = <T>(items: readonly T[]): T => {
   if (items.length === 0) throw new Error("nothing to pick from: has the seed changed?");

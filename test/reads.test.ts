@@ -6,27 +6,9 @@ import type postgres from "postgres";
 import { describe, expect, test } from "vitest";
 import * as before from "../scripts/lib/before/reads.ts";
 import { useTestDatabase } from "./harness/database.ts";
+import { prng, pick } from "./harness/random.ts";
 
 const db = useTestDatabase("reads");
-
-// mulberry32: a small PRNG, so the subjects are random but the same on every run.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function pick<T>(rand: () => number, items: readonly T[], n: number): T[] {
-  const pool = [...items];
-  const out: T[] = [];
-  while (out.length < n && pool.length) out.push(pool.splice(Math.floor(rand() * pool.length), 1)[0]!);
-  return out;
-}
 
 const int = (rand: () => number, lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
 
@@ -129,7 +111,7 @@ describe.each(families)("$name (keyset)", (family) => {
   test("a walk to the end equals the naive ordered list, page for page, and the before side's OFFSET pages", async () => {
     const { sql } = db();
     const rand = prng(family.name.length * 7919);
-    const subjects = pick(rand, await family.subjects(sql), 8);
+    const subjects = pick(await family.subjects(sql), 8, rand);
     expect(subjects.length).toBeGreaterThan(0);
     let pagesSeen = 0;
     for (const { tenant, key } of subjects) {
@@ -150,7 +132,7 @@ describe.each(families)("$name (keyset)", (family) => {
   test("a cursor between rows: the rows strictly older, newest first", async () => {
     const { sql } = db();
     const rand = prng(family.name.length * 104729);
-    for (const { tenant, key } of pick(rand, await family.subjects(sql), 6)) {
+    for (const { tenant, key } of pick(await family.subjects(sql), 6, rand)) {
       const all = await family.naive(sql, tenant, key);
       if (all.length < 2) continue;
       // a cursor 1 microsecond after a random row's created_at: that row is the first one out
@@ -241,7 +223,7 @@ describe("expired rows", () => {
     const conversations = await sql<{ tenant_id: string; conversation_id: string }[]>`
       select distinct tenant_id, conversation_id from app.messages where expires_at <= now() order by 1, 2`;
     expect(conversations.length).toBeGreaterThan(0);
-    for (const { tenant_id, conversation_id } of pick(rand, conversations, 8)) {
+    for (const { tenant_id, conversation_id } of pick(conversations, 8, rand)) {
       const got = await sql<{ id: string }[]>`select id from api.conversation_messages(${tenant_id}, ${conversation_id}, null, 1000)`;
       const want = await sql<{ id: string; expired: boolean }[]>`
         select id, coalesce(expires_at <= now(), false) as expired from app.messages where tenant_id = ${tenant_id} and conversation_id = ${conversation_id}`;
@@ -258,7 +240,7 @@ describe("api.validate_session", () => {
     const live = await sql<{ token: string; tenant_id: string; user_id: string }[]>`
       select token::text, tenant_id, user_id from app.user_sessions where expires_at > now() + interval '1 minute' order by id`;
     expect(live.length).toBeGreaterThan(0);
-    for (const s of pick(rand, live, 10)) {
+    for (const s of pick(live, 10, rand)) {
       const got = await sql`select * from api.validate_session(${s.token}::uuid)`;
       expect(got.length).toBe(1);
       expect(got[0]).toMatchObject({ tenant_id: s.tenant_id, user_id: s.user_id });
@@ -274,7 +256,7 @@ describe("api.validate_session", () => {
     const expired = await sql<{ token: string }[]>`
       select token::text from app.user_sessions where expires_at < now() - interval '1 minute' order by id`;
     expect(expired.length).toBeGreaterThan(0);
-    for (const s of pick(rand, expired, 10)) {
+    for (const s of pick(expired, 10, rand)) {
       expect([...(await sql`select * from api.validate_session(${s.token}::uuid)`)]).toEqual([]);
       expect(await before.validateSession(sql, s.token)).toEqual([]);
     }
@@ -304,9 +286,9 @@ describe("api.agent_by_name and api.active_agents", () => {
     const { sql } = db();
     const rand = prng(2001);
     const tenants = await sql<{ tenant_id: string }[]>`select distinct tenant_id from app.agents order by 1`;
-    for (const { tenant_id } of pick(rand, tenants, 5)) {
+    for (const { tenant_id } of pick(tenants, 5, rand)) {
       const agents = await sql<{ name: string; id: string }[]>`select name, id from app.agents where tenant_id = ${tenant_id} order by id`;
-      for (const agent of pick(rand, agents, 3)) {
+      for (const agent of pick(agents, 3, rand)) {
         const got = await sql`select * from api.agent_by_name(${tenant_id}, ${agent.name})`;
         expect(got.length).toBe(1);
         expect(got[0]!.id).toBe(agent.id); // the same names exist in every tenant
@@ -323,7 +305,7 @@ describe("api.agent_by_name and api.active_agents", () => {
     const rand = prng(2002);
     const tenants = await sql<{ tenant_id: string }[]>`select tenant_id from app.tenants order by 1`;
     let rows = 0;
-    for (const { tenant_id } of pick(rand, tenants, 6)) {
+    for (const { tenant_id } of pick(tenants, 6, rand)) {
       for (const type of [null, "orchestrator", "specialist", "worker"]) {
         const got = await sql`select * from api.active_agents(${tenant_id}, ${type})`;
         expect([...got], `tenant ${tenant_id} type ${type}`).toEqual(await before.activeAgents(sql, tenant_id, type));
@@ -356,7 +338,7 @@ describe("api.workflow_tasks", () => {
     const rand = prng(3001);
     const workflows = await sql<{ tenant_id: string; id: string }[]>`select tenant_id, id from app.workflows order by id`;
     let rows = 0;
-    for (const w of pick(rand, workflows, 10)) {
+    for (const w of pick(workflows, 10, rand)) {
       for (const status of [null, "pending", "running", "completed", "failed", "skipped"]) {
         const got = await sql`select * from api.workflow_tasks(${w.tenant_id}, ${w.id}, ${status})`;
         expect([...got], `workflow ${w.id} status ${status}`).toEqual(await before.workflowTasks(sql, w.tenant_id, w.id, status));

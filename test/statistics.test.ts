@@ -13,27 +13,10 @@ import {
   type KnowledgeGapStats,
 } from "../scripts/lib/before/statistics.ts";
 import { useTestDatabase } from "./harness/database.ts";
+import { prng, pick } from "./harness/random.ts";
+import { sqlState as errorCode } from "./harness/errors.ts";
 
 const db = useTestDatabase("statistics");
-
-/** mulberry32: a fixed-seed PRNG, so the "random" picks are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function pick<T>(items: T[], n: number, random: () => number): T[] {
-  const pool = [...items];
-  const out: T[] = [];
-  while (out.length < n && pool.length > 0) out.push(pool.splice(Math.floor(random() * pool.length), 1)[0]!);
-  return out;
-}
 
 const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
 const time = (s: string | null) => (s === null ? null : new Date(s).getTime());
@@ -81,14 +64,6 @@ async function gapStats(tenantId: string | number): Promise<KnowledgeGapStats> {
   return row!.s;
 }
 
-async function errorCode(query: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await query;
-  } catch (error) {
-    return (error as { code?: string }).code;
-  }
-  return "no error";
-}
 
 beforeAll(async () => {
   const { sql } = db();
