@@ -9,10 +9,7 @@ set search_path = pg_catalog, pg_temp
 as $$
 begin
   perform app.require_tenant(p_tenant_id);
-  perform app.require_not_null(p_name, 'p_name');
-  if p_name !~ '[^[:space:]]' then
-    raise exception 'p_name must not be blank' using errcode = 'QB008';
-  end if;
+  perform app.require_not_blank(p_name, 'p_name');
 
   return query
   select a.id, a.name, a.type, a.is_active, a.config, a.created_at
@@ -34,9 +31,7 @@ as $$
 begin
   perform app.require_tenant(p_tenant_id);
   -- the values of the agents_type_check constraint
-  if p_type is not null and p_type <> all (array['orchestrator', 'specialist', 'worker']) then
-    raise exception 'p_type % is not one of orchestrator, specialist, worker', quote_literal(p_type) using errcode = 'QB008';
-  end if;
+  perform app.require_one_of(p_type, 'p_type', array['orchestrator', 'specialist', 'worker']);
 
   return query
   select a.id, a.name, a.type, a.config, a.created_at

@@ -18,9 +18,7 @@ begin
   perform app.require_tenant(p_tenant_id);
   perform app.require_not_null(p_user_id, 'p_user_id');
   perform app.require_limit(p_limit, 'p_limit');
-  if not isfinite(p_before) then
-    raise exception 'p_before must be a finite timestamp, not %', p_before using errcode = 'QB006';
-  end if;
+  perform app.require_cursor(p_before, 'p_before');
 
   -- The inner query is what the index serves: the first p_limit rows backwards, then it stops.
   -- The outer sort (of p_limit rows at most) only orders rows of equal created_at by id; put in
@@ -58,9 +56,7 @@ begin
   perform app.require_tenant(p_tenant_id);
   perform app.require_not_null(p_conversation_id, 'p_conversation_id');
   perform app.require_limit(p_limit, 'p_limit');
-  if not isfinite(p_before) then
-    raise exception 'p_before must be a finite timestamp, not %', p_before using errcode = 'QB006';
-  end if;
+  perform app.require_cursor(p_before, 'p_before');
 
   -- messages is RANGE-partitioned by month on created_at: the bound on created_at prunes the
   -- newer partitions, and each remaining one is read backwards on its index under a Merge

@@ -43,10 +43,7 @@ declare
 begin
   perform app.require_tenant(p_tenant_id);
   perform app.require_ids(p_document_ids, 'p_document_ids');
-  perform app.require_not_null(p_classification, 'p_classification');
-  if btrim(p_classification) = '' then
-    raise exception 'p_classification must not be blank' using errcode = 'QB008';
-  end if;
+  perform app.require_not_blank(p_classification, 'p_classification');
 
   -- Lock the targets in id order first (see the top of this file), then update them.
   with target as materialized (

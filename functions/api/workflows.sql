@@ -17,13 +17,8 @@ begin
   perform app.require_not_null(p_status, 'p_status');
   perform app.require_limit(p_limit, 'p_limit');
   -- the values of the workflows_status_check constraint
-  if p_status <> all (array['pending', 'executing', 'completed', 'failed', 'cancelled']) then
-    raise exception 'p_status % is not one of pending, executing, completed, failed, cancelled', quote_literal(p_status)
-      using errcode = 'QB008';
-  end if;
-  if not isfinite(p_before) then
-    raise exception 'p_before must be a finite timestamp, not %', p_before using errcode = 'QB006';
-  end if;
+  perform app.require_one_of(p_status, 'p_status', array['pending', 'executing', 'completed', 'failed', 'cancelled']);
+  perform app.require_cursor(p_before, 'p_before');
 
   -- As in api.user_conversations: the index gives the first p_limit rows backwards; the outer
   -- sort of those rows only orders equal created_at by id.
@@ -55,10 +50,7 @@ begin
   perform app.require_tenant(p_tenant_id);
   perform app.require_not_null(p_workflow_id, 'p_workflow_id');
   -- the values of the workflow_tasks_status_check constraint
-  if p_status is not null and p_status <> all (array['pending', 'running', 'completed', 'failed', 'skipped']) then
-    raise exception 'p_status % is not one of pending, running, completed, failed, skipped', quote_literal(p_status)
-      using errcode = 'QB008';
-  end if;
+  perform app.require_one_of(p_status, 'p_status', array['pending', 'running', 'completed', 'failed', 'skipped']);
 
   return query
   select t.id, t.workflow_id, t.agent_id, t.name, t.status, t.execution_order, t.created_at

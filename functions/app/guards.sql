@@ -80,3 +80,57 @@ end
 $$;
 comment on function app.require_limit(integer, text, integer, integer) is
   'Guard: a page size or limit is given (QB001) and within p_min..p_max (QB004, default 1..1000). Returns the value.';
+
+create or replace function app.require_not_blank(p_value text, p_name text)
+returns text
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if p_value is null then
+    raise exception '% must not be null', p_name using errcode = 'QB001';
+  end if;
+  if p_value !~ '[^[:space:]]' then
+    raise exception '% must not be blank', p_name using errcode = 'QB008';
+  end if;
+  return p_value;
+end
+$$;
+comment on function app.require_not_blank(text, text) is
+  'Guard: a required text is not null (QB001) and not blank (QB008). Returns the value.';
+
+create or replace function app.require_one_of(p_value text, p_name text, p_allowed text[])
+returns text
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  -- null passes: callers whose argument is required call app.require_not_null first
+  if p_value is not null and p_value <> all (p_allowed) then
+    raise exception '% % is not one of %', p_name, quote_literal(p_value), array_to_string(p_allowed, ', ')
+      using errcode = 'QB008';
+  end if;
+  return p_value;
+end
+$$;
+comment on function app.require_one_of(text, text, text[]) is
+  'Guard: an optional text argument, when given, is one of p_allowed (QB008), e.g. the values of a status check constraint. Returns the value.';
+
+create or replace function app.require_cursor(p_before timestamptz, p_name text)
+returns timestamptz
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  -- null means "from the newest"; infinity would make a cursor that pages nothing
+  if not isfinite(p_before) then
+    raise exception '% must be a finite timestamp, not %', p_name, p_before using errcode = 'QB006';
+  end if;
+  return p_before;
+end
+$$;
+comment on function app.require_cursor(timestamptz, text) is
+  'Guard: a keyset cursor timestamp is null (start from the newest) or finite (QB006). Returns the value.';
