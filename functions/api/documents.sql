@@ -143,6 +143,19 @@ begin
     -- this one statement; the chunk delete joins on (tenant_id, collection_id, document_id),
     -- so each probe reaches one chunk partition through the partition key. Soft-deleted
     -- documents are targets too: hard delete is how they are removed for good.
+    --
+    -- The rows are locked by a statement of their own first. A chunk inserted for a target
+    -- document holds a KEY SHARE lock on it until it commits; a delete that waited for that lock
+    -- and then deleted the chunks in the same statement would not see the new chunk (its
+    -- snapshot is older), and the foreign key check would fail with 23503 (test/concurrency).
+    -- Locked first, the next statement's snapshot sees every chunk committed before the locks
+    -- were granted, and no new chunk can reference a locked document. Same id order.
+    perform d.id
+    from app.documents d
+    where d.tenant_id = p_tenant_id
+      and d.id = any ((select p_document_ids)::bigint[])
+    order by d.id
+    for update;
     with target as materialized (
       select d.id, d.collection_id, d.connector_id, d.external_id
       from app.documents d
@@ -221,12 +234,14 @@ comment on function api.delete_documents(bigint, bigint[], boolean) is
 -- purge_documents (seed: delete_all_documents, batched) -----------------------------------
 
 -- An exception to the api conventions: a procedure that COMMITs cannot be SECURITY DEFINER
--- nor carry a SET clause (PostgreSQL forbids transaction control in both), so this one runs
--- with the caller's rights and search_path. Every name in it is schema-qualified, and it
--- changes no setting itself (only app.require_tenant's transaction-local tenant setting, made
--- again in each batch's transaction); who may call it is decided by the grants (sql/), not by
--- definer rights. It must be CALLed outside a transaction block (else COMMIT raises 2D000), and as a
--- pg_cron job the CALL must be the whole command.
+-- nor carry a SET clause (PostgreSQL forbids transaction control in both), so
+-- api.purge_documents runs with the caller's rights, and the caller (querybudget_app) has no
+-- privilege on any table (docs/security.md). So the procedure only loops and commits; each
+-- batch is one call of api.purge_documents_batch, a security definer function like every
+-- other api function (guards first, row level security as the tenant). The procedure names
+-- everything schema-qualified and changes no setting itself. It must be CALLed outside a
+-- transaction block (else COMMIT raises 2D000), and as a pg_cron job the CALL must be the
+-- whole command.
 --
 -- Each batch is set-based and committed on its own, so no lock is held for longer than one
 -- batch: up to p_batch_size documents of the tenant in primary-key order (keyset: after the
@@ -239,90 +254,104 @@ comment on function api.delete_documents(bigint, bigint[], boolean) is
 -- back, as the seed's delete_all_documents did) and it keeps the tombstones already written
 -- (documents a user deleted one by one stay deleted). Documents inserted while it runs are
 -- removed if they are committed before it reaches the end.
+create or replace function api.purge_documents_batch(
+  p_tenant_id bigint, p_batch_size integer default 1000, p_after_id bigint default null, p_wait boolean default false)
+returns table (documents_deleted bigint, chunks_deleted bigint, last_id bigint, documents_left boolean)
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_ids bigint[];
+  v_collection_ids bigint[];
+begin
+  perform app.require_tenant(p_tenant_id);
+  perform app.require_limit(p_batch_size, 'p_batch_size', 1, 10000);
+  perform app.require_not_null(p_wait, 'p_wait');
+  if p_after_id < 0 then
+    raise exception 'p_after_id is %; a cursor is a document id, never negative', p_after_id using errcode = 'QB006';
+  end if;
+
+  -- 1. Lock the batch, in id order, in a statement of its own (as api.delete_documents does):
+  -- the delete below then runs with a newer snapshot that sees every chunk committed before the
+  -- locks were granted, and no chunk can be added to a locked document meanwhile. Rows other
+  -- transactions hold are passed over, unless p_wait (the batches at the end wait for them).
+  if p_wait then
+    select array_agg(b.id order by b.id), array_agg(b.collection_id order by b.id)
+    into v_ids, v_collection_ids
+    from (select d.id, d.collection_id from app.documents d
+          where d.tenant_id = p_tenant_id and d.id > coalesce(p_after_id, -9223372036854775808)
+          order by d.id limit p_batch_size
+          for update) b;
+  else
+    select array_agg(b.id order by b.id), array_agg(b.collection_id order by b.id)
+    into v_ids, v_collection_ids
+    from (select d.id, d.collection_id from app.documents d
+          where d.tenant_id = p_tenant_id and d.id > coalesce(p_after_id, -9223372036854775808)
+          order by d.id limit p_batch_size
+          for update skip locked) b;
+  end if;
+
+  -- 2. Their chunks (through the partition key) and the documents, in one statement. The arrays
+  -- are read through scalar subqueries: planned as a handful of rows (see the top of this file).
+  with chunks_deleted as (
+    delete from app.chunks c
+    using unnest((select v_ids), (select v_collection_ids)) as b (id, collection_id)
+    where c.tenant_id = p_tenant_id
+      and c.collection_id = b.collection_id
+      and c.document_id = b.id
+    returning 1
+  ), documents_deleted as (
+    delete from app.documents d
+    where d.tenant_id = p_tenant_id
+      and d.id = any ((select v_ids)::bigint[])
+    returning d.id
+  )
+  select (select count(*) from documents_deleted), (select count(*) from chunks_deleted), (select max(id) from documents_deleted)
+  into documents_deleted, chunks_deleted, last_id;
+
+  if documents_deleted > 0 then
+    documents_left := true;
+  else
+    -- past the last id: are rows left (passed over because others held them, or committed meanwhile)?
+    documents_left := exists (select from app.documents d where d.tenant_id = p_tenant_id);
+  end if;
+  return next;
+end
+$$;
+comment on function api.purge_documents_batch(bigint, integer, bigint, boolean) is
+  'One batch of api.purge_documents, in the caller''s transaction: deletes up to p_batch_size (1..10,000, default 1,000) documents of the tenant with id > p_after_id (null: from the first) in id order, and their chunks: the rows are locked by one statement, then deleted by the next. '
+  'p_wait false (default): rows other transactions hold are passed over (FOR UPDATE SKIP LOCKED); true: waited for. No tombstones are written. '
+  'Returns one row (documents_deleted, chunks_deleted, last_id: the highest id deleted or null, documents_left: whether the tenant still has documents). '
+  'Errors: QB001 null tenant, batch size or p_wait; QB004 batch size out of 1..10,000; QB005 unknown tenant; QB006 negative p_after_id.';
+
 create or replace procedure api.purge_documents(p_tenant_id bigint, p_batch_size integer default 1000, inout p_deleted bigint default 0)
 language plpgsql
 as $$
 declare
-  v_after bigint := -9223372036854775808;  -- keyset: the last id of the previous batch
-  v_wait boolean := false;                 -- a batch that waits for rows others hold
-  v_documents bigint;
-  v_chunks bigint;
-  v_last bigint;
+  v_after bigint;            -- keyset: the last id of the previous batch (null: from the first)
+  v_wait boolean := false;   -- a batch that waits for rows others hold
+  v_batch record;
 begin
-  perform app.require_tenant(p_tenant_id);
-  perform app.require_limit(p_batch_size, 'p_batch_size', 1, 10000);
   p_deleted := 0;
   loop
-    -- require_tenant's setting (for the row level security policies) is transaction-local:
-    -- set it again in each transaction.
-    perform app.require_tenant(p_tenant_id);
-    if not v_wait then
-      with batch as materialized (
-        select d.id, d.collection_id
-        from app.documents d
-        where d.tenant_id = p_tenant_id
-          and d.id > v_after
-        order by d.id
-        limit p_batch_size
-        for update skip locked
-      ), ids as (
-        -- the batch as arrays, read back through scalar subqueries: planned as a handful of rows
-        select array_agg(b.id) as ids, array_agg(b.collection_id) as collection_ids from batch b
-      ), chunks_deleted as (
-        delete from app.chunks c
-        using unnest((select i.ids from ids i), (select i.collection_ids from ids i)) as b (id, collection_id)
-        where c.tenant_id = p_tenant_id
-          and c.collection_id = b.collection_id
-          and c.document_id = b.id
-        returning 1
-      ), documents_deleted as (
-        delete from app.documents d
-        where d.tenant_id = p_tenant_id
-          and d.id = any ((select i.ids from ids i)::bigint[])
-        returning d.id
-      )
-      select (select count(*) from documents_deleted), (select count(*) from chunks_deleted), (select max(id) from documents_deleted)
-      into v_documents, v_chunks, v_last;
-    else
-      with batch as materialized (
-        select d.id, d.collection_id
-        from app.documents d
-        where d.tenant_id = p_tenant_id
-        order by d.id
-        limit p_batch_size
-        for update
-      ), ids as (
-        -- the batch as arrays, read back through scalar subqueries: planned as a handful of rows
-        select array_agg(b.id) as ids, array_agg(b.collection_id) as collection_ids from batch b
-      ), chunks_deleted as (
-        delete from app.chunks c
-        using unnest((select i.ids from ids i), (select i.collection_ids from ids i)) as b (id, collection_id)
-        where c.tenant_id = p_tenant_id
-          and c.collection_id = b.collection_id
-          and c.document_id = b.id
-        returning 1
-      ), documents_deleted as (
-        delete from app.documents d
-        where d.tenant_id = p_tenant_id
-          and d.id = any ((select i.ids from ids i)::bigint[])
-        returning d.id
-      )
-      select (select count(*) from documents_deleted), (select count(*) from chunks_deleted), (select max(id) from documents_deleted)
-      into v_documents, v_chunks, v_last;
-    end if;
+    -- the guards run in the first call, before anything is deleted
+    select b.documents_deleted, b.chunks_deleted, b.last_id, b.documents_left
+    into v_batch
+    from api.purge_documents_batch(p_tenant_id, p_batch_size, case when v_wait then null else v_after end, v_wait) b;
 
-    if v_documents > 0 then
-      p_deleted := p_deleted + v_documents;
+    if v_batch.documents_deleted > 0 then
+      p_deleted := p_deleted + v_batch.documents_deleted;
       raise notice 'purge_documents: tenant %: deleted % documents and % chunks in this batch, % documents in all',
-        p_tenant_id, v_documents, v_chunks, p_deleted;
+        p_tenant_id, v_batch.documents_deleted, v_batch.chunks_deleted, p_deleted;
       if not v_wait then
-        v_after := v_last;
+        v_after := v_batch.last_id;
       end if;
       commit;
     else
       -- Past the last id: done, unless rows were passed over because others held them (or a
       -- waiting batch found them gone meanwhile). Then wait for those, from the first id on.
-      exit when not exists (select from app.documents d where d.tenant_id = p_tenant_id);
+      exit when not v_batch.documents_left;
       v_wait := true;
       commit;
     end if;
@@ -332,7 +361,7 @@ $$;
 comment on procedure api.purge_documents(bigint, integer, bigint) is
   'Deletes all documents of the tenant and their chunks in batches of p_batch_size (1..10,000, default 1,000), committing after each batch so no lock is held longer than one batch; '
   'p_deleted (INOUT) returns how many documents it deleted, and a notice reports each batch. No tombstones are written; existing ones are kept. '
-  'CALL it outside a transaction block (COMMIT inside). Security invoker without a SET clause (transaction control forbids both). '
+  'CALL it outside a transaction block (COMMIT inside). Security invoker without a SET clause (transaction control forbids both): each batch is a call of the security definer api.purge_documents_batch. '
   'Errors: QB001 null tenant or batch size; QB004 batch size out of 1..10,000; QB005 unknown tenant.';
 
 -- new_external_ids (seed: sync deduplication) -------------------------------------------

@@ -11,11 +11,14 @@ begin
   if p_tenant_id is null then
     raise exception 'p_tenant_id must not be null' using errcode = 'QB001';
   end if;
+  -- The tenant the row level security policies admit for the rest of this transaction
+  -- (docs/security.md). Set before the check: app.tenants is under those policies too, so the
+  -- tenant's own row is visible only once it is set. An unknown tenant raises below, and the
+  -- error undoes the setting with the rest of the (sub)transaction.
+  perform set_config('querybudget.tenant_id', p_tenant_id::text, true);
   if not exists (select from app.tenants t where t.tenant_id = p_tenant_id) then
     raise exception 'unknown tenant %', p_tenant_id using errcode = 'QB005';
   end if;
-  -- The tenant the row level security policies admit for the rest of this transaction.
-  perform set_config('querybudget.tenant_id', p_tenant_id::text, true);
   return p_tenant_id;
 end
 $$;

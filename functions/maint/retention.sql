@@ -49,8 +49,10 @@ begin
     commit;
   end loop;
 
-  -- partitions made just now lack the extended statistics of their parent
+  -- partitions made just now lack the extended statistics of their parent, and its row level
+  -- security (a partition named directly applies its own policies: docs/security.md)
   perform maint.ensure_partition_statistics();
+  perform maint.ensure_row_level_security();
   perform pg_catalog.set_config('search_path', v_search_path, false);
   commit;
   raise notice 'maint.run_partition_maintenance: % partitions created, % dropped', partitions_created, partitions_dropped;

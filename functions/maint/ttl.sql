@@ -16,6 +16,13 @@
 -- takes a Nested Loop of primary key Index Scans, and for messages run-time partition pruning
 -- sends each row to the one partition that holds it: a batch costs what the batch is.
 --
+-- Row level security (docs/security.md): expired rows of every tenant are deleted, so each
+-- batch runs as querybudget_maint (BYPASSRLS), switched to for that batch's transaction only
+-- (set_config('role', ..., true) is SET LOCAL ROLE; COMMIT ends it). Whoever runs the job (a
+-- superuser, or querybudget_owner, a member of querybudget_maint) may switch; an application
+-- may not (querybudget_app is no member, and an api function is security definer, where SET
+-- ROLE is refused).
+--
 -- Order: expired messages first, then expired conversations (their remaining messages go with
 -- them, on delete cascade: these are not counted in messages_deleted), then sessions.
 create or replace procedure maint.purge_expired(
@@ -41,7 +48,8 @@ begin
   batches := 0;
   loop
     begin
-      perform pg_catalog.set_config('lock_timeout', v_lock_timeout, true),
+      perform pg_catalog.set_config('role', 'querybudget_maint', true),  -- across tenants: see above
+              pg_catalog.set_config('lock_timeout', v_lock_timeout, true),
               pg_catalog.set_config('enable_hashjoin', 'off', true),
               pg_catalog.set_config('enable_mergejoin', 'off', true);
       with batch as (
@@ -71,7 +79,8 @@ begin
   batches := 0;
   loop
     begin
-      perform pg_catalog.set_config('lock_timeout', v_lock_timeout, true),
+      perform pg_catalog.set_config('role', 'querybudget_maint', true),  -- across tenants: see above
+              pg_catalog.set_config('lock_timeout', v_lock_timeout, true),
               pg_catalog.set_config('enable_hashjoin', 'off', true),
               pg_catalog.set_config('enable_mergejoin', 'off', true);
       with batch as (
@@ -101,7 +110,8 @@ begin
   batches := 0;
   loop
     begin
-      perform pg_catalog.set_config('lock_timeout', v_lock_timeout, true),
+      perform pg_catalog.set_config('role', 'querybudget_maint', true),  -- across tenants: see above
+              pg_catalog.set_config('lock_timeout', v_lock_timeout, true),
               pg_catalog.set_config('enable_hashjoin', 'off', true),
               pg_catalog.set_config('enable_mergejoin', 'off', true);
       with batch as (

@@ -43,7 +43,8 @@ as $$
   select c.database, c.application, c.state,
          count(*)::integer,
          (count(*) filter (where c.wait_event_type = 'Lock'))::integer,
-         max(now() - c.state_change),
+         -- now() is the start of this transaction: the calling session changed state after it
+         max(greatest(now() - c.state_change, interval '0')),
          l.total, l.max_connections, l.reserved,
          round(100.0 * l.total / nullif(l.max_connections - l.reserved, 0), 1),
          case when l.total >= 0.95 * (l.max_connections - l.reserved) then 'error'

@@ -107,6 +107,7 @@ returns table (
   scans bigint,
   size_bytes bigint,
   size text,
+  table_rows bigint,
   table_writes bigint,
   supports_foreign_key boolean,
   stats_reset timestamptz,
@@ -127,17 +128,24 @@ begin
   end if;
   return query
   select u.schema_name, u.table_name, u.index_name, u.scans, u.size_bytes, u.size,
+         (select coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint from pg_class c
+          where c.oid in (select p.relid from pg_partition_tree(t.oid) p where p.isleaf union all select t.oid where t.relkind <> 'p')),
          -- rows written to the table (all partitions) since the counters began: what the index costs
          (select coalesce(sum(pg_stat_get_tuples_inserted(leaf.oid) + pg_stat_get_tuples_updated(leaf.oid)
                               + pg_stat_get_tuples_deleted(leaf.oid)), 0)::bigint
           from (select p.relid as oid from pg_partition_tree(t.oid) p where p.isleaf
                 union all select t.oid where t.relkind <> 'p') leaf),
-         -- its leading columns are those of a foreign key of the table: dropping it makes
-         -- deletes in the referenced table scan this one (docs/monitoring.md)
-         exists (select from pg_constraint con
-                 where con.conrelid = t.oid and con.contype = 'f'
-                   and (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(con.conkey)] @> con.conkey
-                   and (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(con.conkey)] <@ con.conkey),
+         -- the only index whose leading columns are those of a foreign key of the table (and
+         -- not partial): dropping it makes deletes in the referenced table scan this one
+         i.indpred is null
+         and exists (select from pg_constraint con
+                     where con.conrelid = t.oid and con.contype = 'f' and con.conparentid = 0
+                       and (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(con.conkey)] @> con.conkey
+                       and (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(con.conkey)] <@ con.conkey
+                       and not exists (select from pg_index o
+                                       where o.indrelid = t.oid and o.indexrelid <> i.indexrelid and o.indisvalid and o.indpred is null
+                                         and (string_to_array(o.indkey::text, ' ')::int2[])[1:cardinality(con.conkey)] @> con.conkey
+                                         and (string_to_array(o.indkey::text, ' ')::int2[])[1:cardinality(con.conkey)] <@ con.conkey)),
          s.stats_reset, s.stats_age, s.stats_age_exact,
          format('drop index %s%I.%I;', case when t.relkind = 'p' then '' else 'concurrently ' end, u.schema_name, u.index_name)
   from perf.index_usage() u
@@ -155,8 +163,9 @@ end
 $$;
 comment on function perf.unused_indexes(bigint) is
   'Indexes scanned at most p_max_scans times (default 0) since the counters began, that are not unique and back no constraint (those enforce something even when never scanned), and are valid '
-  '(invalid ones: perf.invalid_indexes). Per index: scans, size, table_writes (rows inserted, updated and deleted in the table meanwhile: each one also wrote this index), '
-  'supports_foreign_key (its leading columns are a foreign key''s: deletes in the referenced table need it even if nothing else scans it), the age of the statistics '
+  '(invalid ones: perf.invalid_indexes). Per index: scans, size, table_rows (estimate: on a small table the planner rightly reads the table whole and the index waits for the table to grow), '
+  'table_writes (rows inserted, updated and deleted in the table meanwhile: each one also wrote this index), '
+  'supports_foreign_key (it is the only non-partial index leading with a foreign key''s columns: deletes in the referenced table need it even if nothing else scans it), the age of the statistics '
   '(stats_reset, stats_age, stats_age_exact: see perf.statistics_age) and a drop statement. Largest first. Errors: QB001 null p_max_scans, QB008 negative p_max_scans.';
 revoke all on function perf.unused_indexes(bigint) from public;
 

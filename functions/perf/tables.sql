@@ -4,7 +4,13 @@
 --
 -- A partitioned table is one row, its partitions summed: pg_stat_user_tables counts per
 -- partition. Same scope and privileges as functions/perf/indexes.sql: security invoker (the
--- catalog, sizes and cumulative statistics are readable by every role), search_path pinned.
+-- catalog, sizes and cumulative statistics are readable by every role), search_path pinned;
+-- except tables_needing_analyze, security definer, as it reads pg_statistic (superusers only).
+--
+-- A database made by CREATE DATABASE ... TEMPLATE (a test copy, the advisor's validation copy)
+-- starts with all cumulative statistics at zero, while pg_class and pg_statistic are copied: so
+-- row counts take the larger of the live-row counter and pg_class.reltuples, and "analyzed" is
+-- read from pg_statistic, not from the last-analyze times.
 
 create or replace function perf.table_sizes()
 returns table (
@@ -83,7 +89,9 @@ begin
   with per_table as (
     select n.nspname::text as schema_name, t.relname::text as table_name,
            case when t.relkind = 'p' then count(leaf.oid)::integer else 1 end as partitions,
-           coalesce(sum(pg_stat_get_live_tuples(leaf.oid)), 0)::bigint as live_rows,
+           -- the live-row counter, or the planner's estimate when larger: the counters of a
+           -- database made by CREATE DATABASE ... TEMPLATE start at zero, pg_class is copied
+           coalesce(sum(greatest(pg_stat_get_live_tuples(leaf.oid), lc.reltuples)), 0)::bigint as live_rows,
            coalesce(sum(pg_stat_get_numscans(leaf.oid)), 0)::bigint as seq_scans,
            coalesce(sum(pg_stat_get_tuples_returned(leaf.oid)), 0)::bigint as seq_rows_read,
            -- index scans of the table: the sum over its indexes (pg_stat_get_numscans of a table is its seq scans)
@@ -96,6 +104,7 @@ begin
       union all
       select t.oid where t.relkind <> 'p'
     ) leaf on true
+    left join pg_class lc on lc.oid = leaf.oid
     where t.relkind in ('r', 'p', 'm')
       and not t.relispartition
       and n.nspname not in ('pg_catalog', 'information_schema')
@@ -117,7 +126,7 @@ begin
 end
 $$;
 comment on function perf.seq_scan_tables(numeric, bigint) is
-  'Tables (partitions summed) with at least p_min_rows live rows (default 10,000) whose scans are less than p_min_index_share percent index scans (default 95): '
+  'Tables (partitions summed) with at least p_min_rows live rows (default 10,000; the live-row counter, or pg_class.reltuples when larger, as in a freshly copied database) whose scans are less than p_min_index_share percent index scans (default 95): '
   'partitions, live_rows, seq_scans, seq_rows_read, rows_per_seq_scan, index_scans, index_share (percent), size; most rows read by sequential scans first. '
   'Smaller tables are left out: reading a few pages whole is often the best plan. Counters since the last pg_stat_reset() (perf.statistics_age). '
   'Errors: QB001 a null argument, QB008 p_min_index_share outside 0..100 or negative p_min_rows.';
@@ -135,6 +144,7 @@ returns table (
   reason text)
 language sql
 stable
+security definer
 set search_path = pg_catalog, pg_temp
 set jit = off
 as $$
@@ -145,7 +155,11 @@ as $$
                     current_setting('autovacuum_analyze_threshold')::float8)
            + coalesce((select o.option_value::float8 from pg_options_to_table(t.reloptions) o where o.option_name = 'autovacuum_analyze_scale_factor'),
                       current_setting('autovacuum_analyze_scale_factor')::float8) * greatest(t.reltuples, 0) as threshold,
-           greatest(pg_stat_get_last_analyze_time(t.oid), pg_stat_get_last_autoanalyze_time(t.oid)) as last_analyze
+           greatest(pg_stat_get_last_analyze_time(t.oid), pg_stat_get_last_autoanalyze_time(t.oid)) as last_analyze,
+           -- analyzed at least once: the planner's column statistics exist (pg_statistic is
+           -- copied with the database, the analyze times of the cumulative statistics are not);
+           -- a partitioned table's are those over all its partitions (stainherit)
+           exists (select from pg_statistic st where st.starelid = t.oid and st.stainherit = (t.relkind = 'p')) as analyzed
     from pg_class t
     join pg_namespace n on n.oid = t.relnamespace
     where t.relkind in ('r', 'p', 'm')
@@ -155,43 +169,46 @@ as $$
                       where d.classid = 'pg_class'::regclass and d.objid = t.oid and d.deptype = 'e')
   ), leaves as (
     -- tables, partitions and materialized views: what autovacuum analyzes on its own
-    select t.*, pg_stat_get_live_tuples(t.oid) as live_rows, pg_stat_get_mod_since_analyze(t.oid) as modified
+    select t.*, greatest(pg_stat_get_live_tuples(t.oid), t.reltuples)::bigint as live_rows, pg_stat_get_mod_since_analyze(t.oid) as modified
     from tables t
     where t.relkind <> 'p'
   ), parents as (
     -- partitioned tables: autovacuum never analyzes them; their statistics (reltuples and the
     -- whole-table column statistics the planner uses before pruning) come from a manual ANALYZE
-    select t.*, coalesce(sum(pg_stat_get_live_tuples(p.relid)), 0)::float8 as live_rows
+    select t.*, coalesce(sum(greatest(pg_stat_get_live_tuples(p.relid), c.reltuples)), 0)::float8 as live_rows
     from tables t
     left join lateral pg_partition_tree(t.oid) p on p.isleaf
+    left join pg_class c on c.oid = p.relid
     where t.relkind = 'p'
-    group by t.oid, t.schema_name, t.table_name, t.relkind, t.reltuples, t.threshold, t.last_analyze
+    group by t.oid, t.schema_name, t.table_name, t.relkind, t.reltuples, t.threshold, t.last_analyze, t.analyzed
   )
   select l.schema_name, l.table_name,
          case when l.relkind = 'm' then 'materialized view' when exists (select from pg_inherits h where h.inhrelid = l.oid) then 'partition' else 'table' end,
          l.live_rows, l.modified, l.threshold::bigint, l.last_analyze,
-         case when l.last_analyze is null then 'never analyzed'
+         case when not l.analyzed then 'never analyzed: the planner guesses its row counts and value distributions'
               else 'rows modified since the last analyze exceed autovacuum''s threshold (autovacuum is behind or off)' end
   from leaves l
-  where (l.last_analyze is null and (l.live_rows > 0 or l.modified > 0))
+  where (not l.analyzed and (l.live_rows > 0 or l.modified > 0))
      or l.modified > l.threshold
   union all
   select p.schema_name, p.table_name, 'partitioned table', p.live_rows::bigint,
          null::bigint,
          p.threshold::bigint,
          p.last_analyze,
-         case when p.last_analyze is null or p.reltuples < 0 then 'partitioned table never analyzed (autovacuum never does: maint.analyze_partitioned_parents)'
+         case when not p.analyzed or p.reltuples < 0 then 'partitioned table never analyzed (autovacuum never does: maint.analyze_partitioned_parents)'
               else 'partitioned table''s row count is stale: its partitions hold ' || p.live_rows::bigint || ' rows, its statistics say ' || p.reltuples::bigint end
   from parents p
   where p.live_rows > 0
-    and (p.last_analyze is null or p.reltuples < 0 or abs(p.live_rows - p.reltuples) > p.threshold)
+    and (not p.analyzed or p.reltuples < 0 or abs(p.live_rows - p.reltuples) > p.threshold)
   order by 1, 2
 $$;
 comment on function perf.tables_needing_analyze() is
-  'Tables whose planner statistics are missing or stale: a table, partition or materialized view never analyzed although it has rows, or with more rows modified since its last analyze '
-  'than autovacuum''s threshold (autovacuum_analyze_threshold + autovacuum_analyze_scale_factor x rows, with the table''s own storage options): autovacuum is behind or off; '
-  'and partitioned tables, which autovacuum never analyzes, when never analyzed or when their partitions'' live rows differ from the parent''s row count by more than that threshold. '
-  'Per table: kind, live_rows, modified_since_analyze (null for a partitioned table), threshold, last_analyze (manual or auto), reason.';
+  'Tables whose planner statistics are missing or stale: a table, partition or materialized view never analyzed (no column statistics in pg_statistic) although it has rows, or with more rows '
+  'modified since its last analyze than autovacuum''s threshold (autovacuum_analyze_threshold + autovacuum_analyze_scale_factor x rows, with the table''s own storage options): autovacuum is behind or off; '
+  'and partitioned tables, which autovacuum never analyzes, when never analyzed or when their partitions'' rows differ from the parent''s row count by more than that threshold. '
+  'Per table: kind, live_rows (the live-row counter, or pg_class.reltuples when larger), modified_since_analyze (null for a partitioned table), threshold, '
+  'last_analyze (manual or auto, from the cumulative statistics: null in a freshly copied database), reason. '
+  'Security definer: pg_statistic is readable by superusers only.';
 revoke all on function perf.tables_needing_analyze() from public;
 
 create or replace function perf.cache_hit_ratio(p_min_ratio numeric default 0.99)

@@ -1,7 +1,7 @@
 // The throwaway local cluster: initdb into a fresh temp folder, a free port and a unix
 // socket, the preload settings, removed again at exit. The default server of querybudget.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,7 +67,51 @@ function serverUser(): { uid: number; gid: number } | undefined {
   return { uid, gid: id("-g") };
 }
 
-export async function startLocalCluster(): Promise<Server> {
+export interface LocalClusterOptions {
+  /**
+   * postgresql.conf settings written over the defaults above, as they would appear in the file
+   * (strings quoted: `"'on'"` or `"on"` for a bare word). The fault tests start a cluster of
+   * their own with `synchronous_commit: "on"`, so that a commit acknowledged before a crash is
+   * one recovery must bring back.
+   */
+  settings?: Record<string, string | number>;
+}
+
+/** A throwaway cluster, plus what the fault tests need: crash it, start it again on its data. */
+export interface LocalCluster extends Server {
+  kind: "local";
+  dataDir: string;
+  /** What postgres wrote to stderr, over every start. */
+  serverLog: () => string;
+  /** The postmaster's process id (changes with every restart). */
+  pid(): number;
+  /**
+   * A crash: SIGKILL to the postmaster and to every process it started, all at once (nothing
+   * is flushed, no shutdown checkpoint). Resolves when the postmaster is gone.
+   */
+  kill(): Promise<void>;
+  /** Starts postgres again on the same data folder (crash recovery if it was killed). */
+  restart(): Promise<void>;
+}
+
+/** Process ids whose parent is `pid` (Linux /proc). */
+function childProcesses(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) children.push(Number(entry));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return children;
+}
+
+export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
   const started = performance.now();
   const user = serverUser();
   // Under /tmp, not under the caller's home, so the postgres user can reach it.
@@ -90,21 +134,26 @@ export async function startLocalCluster(): Promise<Server> {
   }
   const afterInitdb = performance.now();
   const port = await freePort();
-  const conf = Object.entries(serverSettings(port, socketDir)).map(([k, v]) => `${k} = ${v}`).join("\n");
+  const conf = Object.entries({ ...serverSettings(port, socketDir), ...options.settings }).map(([k, v]) => `${k} = ${v}`).join("\n");
   writeFileSync(join(dataDir, "postgresql.auto.conf"), `# written by querybudget for a throwaway test cluster\n${conf}\n`);
   if (user) chownSync(join(dataDir, "postgresql.auto.conf"), user.uid, user.gid);
 
   const logFile = join(dir, "server.log");
-  const child: ChildProcess = spawn(join(PG_BIN, "postgres"), ["-D", dataDir], {
-    ...asServerUser,
-    stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, HOME: dir },
-  });
   let serverLog = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    serverLog += chunk.toString();
-    if (serverLog.length > 1_000_000) serverLog = serverLog.slice(-500_000);
-  });
+  const startPostgres = (): ChildProcess => {
+    const proc = spawn(join(PG_BIN, "postgres"), ["-D", dataDir], {
+      ...asServerUser,
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, HOME: dir },
+    });
+    proc.stderr?.on("data", (chunk: Buffer) => {
+      serverLog += chunk.toString();
+      if (serverLog.length > 1_000_000) serverLog = serverLog.slice(-500_000);
+    });
+    return proc;
+  };
+  let child: ChildProcess = startPostgres();
+  const running = () => child.exitCode === null && child.signalCode === null;
 
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   await waitUntilReady(socketDir, port, child, () => serverLog);
@@ -115,7 +164,7 @@ export async function startLocalCluster(): Promise<Server> {
   const removeNow = () => {
     if (stopped) return;
     stopped = true;
-    if (child.exitCode === null) child.kill("SIGKILL");
+    if (running()) child.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
   };
   // A sync fallback: whatever way the process ends, the temp folder goes with it.
@@ -126,10 +175,39 @@ export async function startLocalCluster(): Promise<Server> {
     adminUrl: url,
     socketDir,
     logFile,
+    dataDir,
     serverLog: () => serverLog,
+    pid: () => child.pid ?? -1,
+    async kill() {
+      if (stopped || !running()) return;
+      const postmaster = child.pid;
+      if (postmaster === undefined) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      const backends = childProcesses(postmaster);
+      process.kill(postmaster, "SIGKILL");
+      for (const pid of backends) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // gone already
+        }
+      }
+      await exited;
+      // The backends must be gone too before a new postmaster may attach to the data folder.
+      const deadline = performance.now() + 10_000;
+      while (backends.some((pid) => existsProcess(pid)) && performance.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async restart() {
+      if (stopped) throw new Error("the cluster was stopped and removed; it cannot be restarted");
+      if (running()) throw new Error("postgres is still running; kill() it first");
+      child = startPostgres();
+      await waitUntilReady(socketDir, port, child, () => serverLog);
+    },
     async stop() {
       if (stopped) return;
-      if (child.exitCode === null) {
+      if (running()) {
         const exited = new Promise((resolve) => child.once("exit", resolve));
         child.kill("SIGINT"); // fast shutdown
         await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
@@ -140,10 +218,20 @@ export async function startLocalCluster(): Promise<Server> {
   };
 }
 
+/** The process exists and is not a zombie (a zombie holds no shared memory). */
+function existsProcess(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
 async function waitUntilReady(socketDir: string, port: number, child: ChildProcess, serverLog: () => string): Promise<void> {
   const deadline = performance.now() + 30_000;
   while (performance.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`postgres exited during start-up:\n${serverLog()}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`postgres exited during start-up:\n${serverLog()}`);
     const r = spawnSync(join(PG_BIN, "pg_isready"), ["-q", "-h", socketDir, "-p", String(port)]);
     if (r.status === 0) return;
     await new Promise((r) => setTimeout(r, 50));

@@ -1,0 +1,131 @@
+-- Ownership and privileges (docs/security.md). Revoke first, then grant per function. Applied
+-- on every migrate, in the same transaction as functions/ (so a function made in this run is
+-- never executable by PUBLIC, not even for a moment); a second run changes nothing.
+
+-- 1. Ownership -----------------------------------------------------------------------------
+-- querybudget_owner owns schemas app and api, every relation and statistics object of app and
+-- every routine of app and api: the api functions are security definer, so they run as
+-- querybudget_owner, under the forced row level security of the tables it owns. The
+-- exceptions belong to querybudget_maint (BYPASSRLS), because their work crosses tenants:
+--   app.collection_stats            a refresh computes the view as its owner: all tenants
+--   maint.refresh_collection_stats  security definer: only the view's owner may refresh it
+--   app.session_tenant_id           security definer: finds the tenant of a session token
+-- The rest of maint and perf stays with the role that migrates (their security definer
+-- functions read pg_stat_activity, pg_stat_statements and cron.job, which need that role).
+-- A new owner needs CREATE on the schema when a non-superuser (querybudget_owner) hands
+-- objects over: querybudget_maint gets it on app and maint.
+grant usage, create on schema app, maint to querybudget_maint;
+do $$
+declare
+  r record;
+begin
+  for r in
+    select format('alter schema %I owner to %I', n.nspname, 'querybudget_owner') as ddl
+    from pg_namespace n
+    where n.nspname in ('app', 'api')
+      and n.nspowner <> 'querybudget_owner'::regrole
+    union all
+    select format('alter %s %s owner to %I',
+                  case c.relkind when 'm' then 'materialized view' when 'S' then 'sequence' else 'table' end,
+                  c.oid::regclass, o.owner)
+    from pg_class c
+    cross join lateral (select case when c.oid = 'app.collection_stats'::regclass then 'querybudget_maint'
+                                    else 'querybudget_owner' end as owner) o
+    where c.relnamespace = 'app'::regnamespace
+      and c.relkind in ('r', 'p', 'm', 'S')
+      -- identity sequences follow their table
+      and not (c.relkind = 'S' and exists (select from pg_depend d where d.classid = 'pg_class'::regclass
+                                            and d.objid = c.oid and d.deptype in ('a', 'i')))
+      and c.relowner <> o.owner::regrole
+    union all
+    select format('alter statistics %I.%I owner to %I', 'app', s.stxname, 'querybudget_owner')
+    from pg_statistic_ext s
+    where s.stxnamespace = 'app'::regnamespace
+      and s.stxowner <> 'querybudget_owner'::regrole
+    union all
+    select format('alter routine %s owner to %I', p.oid::regprocedure, o.owner)
+    from pg_proc p
+    cross join lateral (select case when p.oid in ('maint.refresh_collection_stats()'::regprocedure,
+                                                   'app.session_tenant_id(uuid)'::regprocedure)
+                                    then 'querybudget_maint' else 'querybudget_owner' end as owner) o
+    where (p.pronamespace in ('app'::regnamespace, 'api'::regnamespace)
+           or p.oid = 'maint.refresh_collection_stats()'::regprocedure)
+      and p.proowner <> o.owner::regrole
+  loop
+    execute r.ddl;
+  end loop;
+end
+$$;
+
+-- 2. Revoke -------------------------------------------------------------------------------
+-- New routines of the owning roles are not executable by PUBLIC (PostgreSQL's default is that
+-- they are). Not for the migrating role itself: a superuser's default privileges would reach
+-- every extension installed later in this database (pgTAP's functions, say); its routines in
+-- our schemas are revoked one by one below, in this same transaction.
+alter default privileges for role querybudget_owner revoke execute on functions from public;
+alter default privileges for role querybudget_maint revoke execute on functions from public;
+
+revoke all on schema app, api, maint, perf from public;
+revoke all on all tables in schema app from public, querybudget_app, querybudget_monitor;
+revoke all on all sequences in schema app from public, querybudget_app, querybudget_monitor;
+revoke all on all routines in schema app, api, maint, perf from public;
+revoke all on all routines in schema app, maint, perf from querybudget_app;
+revoke all on all routines in schema app, api, maint from querybudget_monitor;
+revoke all on schema app, maint from querybudget_app, querybudget_monitor;
+revoke all on schema perf from querybudget_app;
+revoke all on schema api from querybudget_monitor;
+-- nothing of ours lives in public, and nobody creates there (the PostgreSQL 15 default, made sure)
+revoke create on schema public from public;
+
+-- 3. Grant ----------------------------------------------------------------------------------
+-- The application: the api routines, one by one (every routine of schema api is part of the
+-- api: test/sql/security.sql lists them), and nothing else: no table, no sequence, nothing in
+-- app, maint, perf or public.
+grant usage on schema api to querybudget_app;
+do $$
+declare
+  r record;
+begin
+  for r in
+    select p.oid::regprocedure as routine
+    from pg_proc p
+    where p.pronamespace = 'api'::regnamespace
+      and not has_function_privilege('querybudget_app', p.oid, 'execute')
+    order by p.oid
+  loop
+    execute format('grant execute on routine %s to querybudget_app', r.routine);
+  end loop;
+end
+$$;
+
+-- Monitoring: the perf routines, one by one.
+grant usage on schema perf to querybudget_monitor;
+do $$
+declare
+  r record;
+begin
+  for r in
+    select p.oid::regprocedure as routine
+    from pg_proc p
+    where p.pronamespace = 'perf'::regnamespace
+      and not has_function_privilege('querybudget_monitor', p.oid, 'execute')
+    order by p.oid
+  loop
+    execute format('grant execute on routine %s to querybudget_monitor', r.routine);
+  end loop;
+end
+$$;
+
+-- Cross-tenant maintenance (querybudget_maint, BYPASSRLS): what the stats view reads, what the
+-- TTL job deletes (FOR UPDATE needs UPDATE on a column), what the token lookup reads.
+grant select on app.collections, app.operations, app.chunks to querybudget_maint;
+grant select, delete on app.messages, app.conversations, app.user_sessions to querybudget_maint;
+grant update (expires_at) on app.messages, app.conversations, app.user_sessions to querybudget_maint;
+-- the api functions read the view querybudget_maint owns
+grant select on app.collection_stats to querybudget_owner;
+
+do $$
+begin
+  execute format('grant connect on database %I to querybudget_app, querybudget_monitor', current_database());
+end
+$$;
