@@ -121,6 +121,8 @@ $$;
 grant select on app.collections, app.operations, app.chunks to querybudget_maint;
 grant select, delete on app.messages, app.conversations, app.user_sessions to querybudget_maint;
 grant update (expires_at) on app.messages, app.conversations, app.user_sessions to querybudget_maint;
+-- the TTL batch, which maint.purge_expired calls after switching to querybudget_maint
+grant execute on function maint.delete_expired_batch(regclass, integer) to querybudget_maint;
 -- the api functions read the view querybudget_maint owns
 grant select on app.collection_stats to querybudget_owner;
 

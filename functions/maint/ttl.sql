@@ -25,6 +25,40 @@
 --
 -- Order: expired messages first, then expired conversations (their remaining messages go with
 -- them, on delete cascade: these are not counted in messages_deleted), then sessions.
+create or replace function maint.delete_expired_batch(p_table regclass, p_batch_size integer)
+returns bigint
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_key text[];
+  n bigint;
+begin
+  -- the table's primary key columns, in key order
+  select array_agg(quote_ident(a.attname) order by k.ord)
+  into v_key
+  from pg_constraint c
+  cross join unnest(c.conkey) with ordinality as k(attnum, ord)
+  join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
+  where c.conrelid = p_table and c.contype = 'p';
+
+  execute format(
+    'with batch as (select %1$s from %2$s where expires_at < now() order by expires_at limit $1 for update skip locked) '
+    'delete from %2$s t using batch b where %3$s',
+    array_to_string(v_key, ', '),
+    p_table,
+    (select string_agg(format('t.%1$s = b.%1$s', col), ' and ') from unnest(v_key) col))
+  using p_batch_size;
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+comment on function maint.delete_expired_batch(regclass, integer) is
+  'One TTL batch of maint.purge_expired: deletes at most p_batch_size rows of p_table whose expires_at has passed, oldest first, '
+  'picked through its expires_at index with FOR UPDATE SKIP LOCKED and deleted by primary key. Returns how many it deleted. '
+  'Runs in the caller''s transaction, with the caller''s settings (role, lock_timeout, join methods).';
+revoke all on function maint.delete_expired_batch(regclass, integer) from public;
+
 create or replace procedure maint.purge_expired(
   p_batch_size integer default 5000,
   p_max_batches integer default 100,
@@ -34,107 +68,41 @@ create or replace procedure maint.purge_expired(
 language plpgsql
 as $$
 declare
+  v_table regclass;
+  v_deleted bigint;
   n bigint;
   batches integer;
   v_lock_timeout constant text := '2s';
 begin
   perform app.require_limit(p_batch_size, 'p_batch_size', 1, 100000);
   perform app.require_limit(p_max_batches, 'p_max_batches', 1, 10000);
-  messages_deleted := 0;
-  conversations_deleted := 0;
-  sessions_deleted := 0;
 
-  -- messages: partitioned by created_at, primary key (tenant_id, id, created_at)
-  batches := 0;
-  loop
-    begin
-      perform pg_catalog.set_config('role', 'querybudget_maint', true),  -- across tenants: see above
-              pg_catalog.set_config('lock_timeout', v_lock_timeout, true),
-              pg_catalog.set_config('enable_hashjoin', 'off', true),
-              pg_catalog.set_config('enable_mergejoin', 'off', true);
-      with batch as (
-        select m.tenant_id, m.id, m.created_at
-        from app.messages m
-        where m.expires_at < pg_catalog.now()
-        order by m.expires_at
-        limit p_batch_size
-        for update skip locked
-      )
-      delete from app.messages m
-      using batch b
-      where m.tenant_id = b.tenant_id and m.id = b.id and m.created_at = b.created_at;
-      get diagnostics n = row_count;
-    exception when lock_not_available then
-      raise notice 'maint.purge_expired: app.messages: lock_timeout (%) reached; the rest waits for the next run', v_lock_timeout;
-      n := -1;
-    end;
-    exit when n < 0;
-    messages_deleted := messages_deleted + n;
-    batches := batches + 1;
-    commit;
-    exit when n < p_batch_size or batches >= p_max_batches;
-  end loop;
-
-  -- conversations: deleting one deletes its messages (foreign key on delete cascade)
-  batches := 0;
-  loop
-    begin
-      perform pg_catalog.set_config('role', 'querybudget_maint', true),  -- across tenants: see above
-              pg_catalog.set_config('lock_timeout', v_lock_timeout, true),
-              pg_catalog.set_config('enable_hashjoin', 'off', true),
-              pg_catalog.set_config('enable_mergejoin', 'off', true);
-      with batch as (
-        select c.tenant_id, c.id
-        from app.conversations c
-        where c.expires_at < pg_catalog.now()
-        order by c.expires_at
-        limit p_batch_size
-        for update skip locked
-      )
-      delete from app.conversations c
-      using batch b
-      where c.tenant_id = b.tenant_id and c.id = b.id;
-      get diagnostics n = row_count;
-    exception when lock_not_available then
-      raise notice 'maint.purge_expired: app.conversations: lock_timeout (%) reached; the rest waits for the next run', v_lock_timeout;
-      n := -1;
-    end;
-    exit when n < 0;
-    conversations_deleted := conversations_deleted + n;
-    batches := batches + 1;
-    commit;
-    exit when n < p_batch_size or batches >= p_max_batches;
-  end loop;
-
-  -- sessions
-  batches := 0;
-  loop
-    begin
-      perform pg_catalog.set_config('role', 'querybudget_maint', true),  -- across tenants: see above
-              pg_catalog.set_config('lock_timeout', v_lock_timeout, true),
-              pg_catalog.set_config('enable_hashjoin', 'off', true),
-              pg_catalog.set_config('enable_mergejoin', 'off', true);
-      with batch as (
-        select s.tenant_id, s.id
-        from app.user_sessions s
-        where s.expires_at < pg_catalog.now()
-        order by s.expires_at
-        limit p_batch_size
-        for update skip locked
-      )
-      delete from app.user_sessions s
-      using batch b
-      where s.tenant_id = b.tenant_id and s.id = b.id;
-      get diagnostics n = row_count;
-    exception when lock_not_available then
-      raise notice 'maint.purge_expired: app.user_sessions: lock_timeout (%) reached; the rest waits for the next run', v_lock_timeout;
-      n := -1;
-    end;
-    exit when n < 0;
-    sessions_deleted := sessions_deleted + n;
-    batches := batches + 1;
-    commit;
-    exit when n < p_batch_size or batches >= p_max_batches;
+  -- messages before conversations: a conversation's delete cascades to its messages
+  foreach v_table in array array['app.messages', 'app.conversations', 'app.user_sessions']::regclass[] loop
+    v_deleted := 0;
+    batches := 0;
+    loop
+      begin
+        perform pg_catalog.set_config('role', 'querybudget_maint', true),  -- across tenants: see above
+                pg_catalog.set_config('lock_timeout', v_lock_timeout, true),
+                pg_catalog.set_config('enable_hashjoin', 'off', true),
+                pg_catalog.set_config('enable_mergejoin', 'off', true);
+        n := maint.delete_expired_batch(v_table, p_batch_size);
+      exception when lock_not_available then
+        raise notice 'maint.purge_expired: %: lock_timeout (%) reached; the rest waits for the next run', v_table, v_lock_timeout;
+        n := -1;
+      end;
+      exit when n < 0;
+      v_deleted := v_deleted + n;
+      batches := batches + 1;
+      commit;
+      exit when n < p_batch_size or batches >= p_max_batches;
+    end loop;
+    case v_table
+      when 'app.messages'::regclass then messages_deleted := v_deleted;
+      when 'app.conversations'::regclass then conversations_deleted := v_deleted;
+      else sessions_deleted := v_deleted;
+    end case;
   end loop;
 
   raise notice 'maint.purge_expired: deleted % messages, % conversations (with their messages), % sessions',

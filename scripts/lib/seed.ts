@@ -167,6 +167,7 @@ export async function seedDatabase(sql: postgres.Sql, options: SeedOptions): Pro
   const [view] = await sql<{ exists: boolean }[]>`select to_regclass('app.collection_stats') is not null as exists`;
   if (view?.exists) {
     await sql`select maint.refresh_collection_stats()`;
+    await sql`analyze app.collection_stats`;
     say(progressLine("refresh app.collection_stats", undefined, seconds(refreshStart)));
   }
 
