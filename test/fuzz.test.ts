@@ -69,6 +69,7 @@ interface Subject {
   user: string;
   conversation: string;
   workflow: string;
+  gap: string;
   agentName: string;
   connector: string;
   otherConnector: string; // a connector of another tenant
@@ -210,6 +211,8 @@ const ROUTINES: Routine[] = [
     params: [tenant, required("p_conversation_id", "bigint", (s) => s.conversation), timeCursor, limit("p_limit", 1000)],
   },
   { name: "document_status_counts", params: [tenant] },
+  { name: "active_operations", params: [tenant, required("p_user_id", "bigint", (s) => s.user), limit("p_limit", 1000)] },
+  { name: "gap_answers", params: [tenant, required("p_knowledge_gap_id", "bigint", (s) => s.gap)] },
   { name: "knowledge_gap_stats", params: [tenant] },
   {
     name: "workflows_by_status",
@@ -278,6 +281,7 @@ beforeAll(async () => {
              (select u.user_id from app.conversations u where u.tenant_id = t.tenant_id order by u.id limit 1) as "user",
              (select m.conversation_id from app.messages m where m.tenant_id = t.tenant_id order by m.id limit 1) as conversation,
              (select w.workflow_id from app.workflow_tasks w where w.tenant_id = t.tenant_id order by w.id limit 1) as workflow,
+             (select g.knowledge_gap_id from app.gap_answers g where g.tenant_id = t.tenant_id order by g.id limit 1) as gap,
              (select a.name from app.agents a where a.tenant_id = t.tenant_id order by a.id limit 1) as agent_name,
              (select d.connector_id from app.documents d where d.tenant_id = t.tenant_id and d.connector_id is not null order by d.id limit 1) as connector,
              (select s.token::text from app.user_sessions s where s.tenant_id = t.tenant_id order by s.id limit 1) as token
@@ -286,13 +290,13 @@ beforeAll(async () => {
     select t.tenant_id::text as tenant, t.collection::text as collection,
            (select c.id::text from app.collections c where c.tenant_id <> t.tenant_id order by c.id limit 1) as "otherCollection",
            array(select d.id::text from app.documents d where d.tenant_id = t.tenant_id and d.collection_id = t.collection order by d.id limit 50) as documents,
-           t."user"::text as "user", t.conversation::text as conversation, t.workflow::text as workflow, t.agent_name as "agentName",
+           t."user"::text as "user", t.conversation::text as conversation, t.workflow::text as workflow, t.gap::text as gap, t.agent_name as "agentName",
            t.connector::text as connector,
            (select c.id::text from app.connectors c where c.tenant_id <> t.tenant_id order by c.id limit 1) as "otherConnector",
            array(select d.external_id from app.documents d where d.tenant_id = t.tenant_id and d.connector_id = t.connector order by d.id limit 50) as "externalIds",
            t.token
     from t
-    where t.collection is not null and t."user" is not null and t.conversation is not null and t.workflow is not null
+    where t.collection is not null and t."user" is not null and t.conversation is not null and t.workflow is not null and t.gap is not null
       and t.agent_name is not null and t.connector is not null and t.token is not null
     order by t.tenant_id`;
   subjects = [...rows];

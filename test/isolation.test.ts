@@ -45,6 +45,8 @@ interface Holdings {
   connectors: string[];
   externalIds: string[];
   gaps: number;
+  answeredGaps: string[];
+  activeUsers: string[];
   documentCount: number;
   tokens: string[];
 }
@@ -69,6 +71,8 @@ async function holdings(sql: postgres.Sql, tenant: string): Promise<Holdings> {
     connectors: await ids("connectors", "id", "and exists (select from app.documents d where d.tenant_id = connectors.tenant_id and d.connector_id = connectors.id)"),
     externalIds: await ids("documents", "external_id", "and external_id is not null"),
     gaps: (await ids("knowledge_gaps")).length,
+    answeredGaps: await ids("gap_answers", "knowledge_gap_id"),
+    activeUsers: await ids("operations", "user_id", "and status in ('pending', 'processing') and user_id is not null"),
     documentCount: (await ids("documents")).length,
     tokens: await ids("user_sessions", "token", "and expires_at > now() + interval '1 hour'"),
   };
@@ -181,6 +185,20 @@ const MATRIX: Record<string, Check[]> = {
       return { result: counted, bIds: [], expect: (r) => expect(r).toBe(a.documentCount) };
     },
   ],
+  active_operations: [
+    async (a, b, app) => ({
+      result: rowsOf(await app`select * from api.active_operations(${a.tenant}, ${first(b.activeUsers)}, ${1000})`),
+      bIds: [],
+      expect: (r) => expect(r).toEqual([]),
+    }),
+  ],
+  gap_answers: [
+    async (a, b, app) => ({
+      result: rowsOf(await app`select * from api.gap_answers(${a.tenant}, ${first(b.answeredGaps)})`),
+      bIds: [],
+      expect: (r) => expect(r).toEqual([]),
+    }),
+  ],
   knowledge_gap_stats: [
     async (a, _b, app) => {
       const [row] = await app<{ s: { total: number } }[]>`select api.knowledge_gap_stats(${a.tenant}) as s`;
@@ -281,6 +299,8 @@ beforeAll(async () => {
       and exists (select from app.documents d where d.tenant_id = t.tenant_id and d.connector_id is not null)
       and exists (select from app.user_sessions s where s.tenant_id = t.tenant_id and s.expires_at > now() + interval '1 hour')
       and exists (select from app.conversations c where c.tenant_id = t.tenant_id)
+      and exists (select from app.gap_answers g where g.tenant_id = t.tenant_id)
+      and exists (select from app.operations o where o.tenant_id = t.tenant_id and o.status in ('pending', 'processing'))
     order by t.tenant_id`;
   const random = prng(5005);
   const chosen = pick(candidates.map((c) => c.tenant), 5, random);

@@ -18,12 +18,7 @@ const workloadDb = useTestDatabase("perf_workload");
  * "Indexes the api workload does not use"). The test fails when one of them starts being used
  * (remove it here) or another index is unused (a query lost its index, or an index lost its query).
  */
-const UNUSED_BY_API = {
-  operations_tenant_id_user_id_status_idx:
-    "a user's active operations (seed 000): no api function lists them yet; being partial, it does not serve the (tenant_id, user_id) foreign key either",
-  gap_answers_tenant_id_knowledge_gap_id_idx:
-    "the answers of a gap, and the cascade when a gap is deleted (seed 004): no api function reads answers or deletes gaps",
-} as const;
+const UNUSED_BY_API: Record<string, string> = {};
 
 /** A client of its own: its statistics are flushed when it ends (a backend flushes at exit). */
 async function onOwnConnection<T>(url: string, body: (sql: postgres.Sql) => Promise<T>, options: postgres.Options<{}> = {}): Promise<T> {

@@ -77,11 +77,13 @@ export interface Subjects {
   agents: { tenant_id: string; name: string; type: string }[];
   sessions: { token: string }[];
   connectorIds: { tenant_id: string; connector_id: string; external_id: string }[];
+  activeUsers: { tenant_id: string; user_id: string }[];
+  answeredGaps: { tenant_id: string; gap_id: string }[];
 }
 
 /** Subjects from the data: evenly spread rows of each table, in key order. */
 export async function sampleSubjects(sql: postgres.Sql): Promise<Subjects> {
-  const [tenants, collections, documents, chunks, conversationUsers, conversations, workflows, agents, sessions, connectorIds] = await Promise.all([
+  const [tenants, collections, documents, chunks, conversationUsers, conversations, workflows, agents, sessions, connectorIds, activeUsers, answeredGaps] = await Promise.all([
     sql<{ tenant_id: string }[]>`select tenant_id from app.tenants order by tenant_id`,
     spread<Subjects["collections"][number]>(sql, "select tenant_id, id from app.collections order by tenant_id, id"),
     spread<Subjects["documents"][number]>(sql, "select tenant_id, collection_id, id from app.documents where status <> 'deleted' order by tenant_id, id", 2000),
@@ -98,8 +100,16 @@ export async function sampleSubjects(sql: postgres.Sql): Promise<Subjects> {
       sql,
       "select tenant_id, connector_id, external_id from app.documents where connector_id is not null order by tenant_id, id",
     ),
+    spread<Subjects["activeUsers"][number]>(
+      sql,
+      "select distinct tenant_id, user_id from app.operations where status in ('pending', 'processing') and user_id is not null order by tenant_id, user_id",
+    ),
+    spread<Subjects["answeredGaps"][number]>(sql, "select distinct tenant_id, knowledge_gap_id as gap_id from app.gap_answers order by 1, 2"),
   ]);
-  return { tenants: tenants.map((t) => t.tenant_id), collections, documents, chunks, conversationUsers, conversations, workflows, agents, sessions, connectorIds };
+  return {
+    tenants: tenants.map((t) => t.tenant_id),
+    collections, documents, chunks, conversationUsers, conversations, workflows, agents, sessions, connectorIds, activeUsers, answeredGaps,
+  };
 }
 
 const WORKFLOW_STATUSES = ["pending", "executing", "completed", "failed", "cancelled"];
@@ -188,6 +198,28 @@ export function apiWorkload(subjects: Subjects, options: WorkloadOptions = {}): 
       sql: "select api.document_status_counts($1::bigint)",
       params: [pickOne(rand, s.tenants)],
     }));
+  }
+  if (s.activeUsers.length) {
+    repeat(() => {
+      const u = pickOne(rand, s.activeUsers);
+      return {
+        name: "api.active_operations",
+        signature: "api.active_operations(bigint,bigint,integer)",
+        sql: "select * from api.active_operations($1::bigint, $2::bigint, $3::integer)",
+        params: [u.tenant_id, u.user_id, 100],
+      };
+    });
+  }
+  if (s.answeredGaps.length) {
+    repeat(() => {
+      const g = pickOne(rand, s.answeredGaps);
+      return {
+        name: "api.gap_answers",
+        signature: "api.gap_answers(bigint,bigint)",
+        sql: "select * from api.gap_answers($1::bigint, $2::bigint)",
+        params: [g.tenant_id, g.gap_id],
+      };
+    });
   }
   if (s.conversationUsers.length) {
     repeat((i) => {

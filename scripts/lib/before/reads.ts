@@ -149,3 +149,43 @@ function compareIds(a: string, b: string): number {
   const y = BigInt(b);
   return x < y ? -1 : x > y ? 1 : 0;
 }
+
+export interface ActiveOperationRow {
+  id: string;
+  collection_id: string;
+  type: string;
+  status: string;
+  metadata: unknown;
+  created_at: Date;
+}
+
+/** Seed 000 before: every operation of the user loaded, the active ones kept and sorted in code. */
+export async function activeOperations(sql: postgres.Sql, tenantId: Id, userId: Id, limit = 100): Promise<ActiveOperationRow[]> {
+  const all = await sql<(ActiveOperationRow & { created_text: string })[]>`
+    select id, collection_id, type, status, metadata, created_at, created_at::text as created_text
+    from app.operations where tenant_id = ${tenantId} and user_id = ${userId}`;
+  return all
+    .filter((o) => o.status === "pending" || o.status === "processing")
+    .sort((a, b) => (a.created_text === b.created_text ? Number(BigInt(b.id) - BigInt(a.id)) : a.created_text < b.created_text ? 1 : -1))
+    .slice(0, limit)
+    .map(({ created_text: _t, ...row }) => row);
+}
+
+export interface GapAnswerRow {
+  id: string;
+  knowledge_gap_id: string;
+  content: string;
+  created_at: Date;
+}
+
+/** Seed 004 before: the gap loaded first (is it ours?), then its answers, sorted in code. */
+export async function gapAnswers(sql: postgres.Sql, tenantId: Id, gapId: Id): Promise<GapAnswerRow[]> {
+  const [gap] = await sql`select id from app.knowledge_gaps where tenant_id = ${tenantId} and id = ${gapId}`;
+  if (!gap) return [];
+  const answers = await sql<(GapAnswerRow & { created_text: string })[]>`
+    select id, knowledge_gap_id, content, created_at, created_at::text as created_text
+    from app.gap_answers where tenant_id = ${tenantId} and knowledge_gap_id = ${gapId}`;
+  return answers
+    .sort((a, b) => (a.created_text === b.created_text ? Number(BigInt(a.id) - BigInt(b.id)) : a.created_text < b.created_text ? -1 : 1))
+    .map(({ created_text: _t, ...row }) => row);
+}
