@@ -34,10 +34,13 @@ function ensureNodeModules() {
   const want = createHash("sha256").update(lock).digest("hex");
   const stamp = join(root, "node_modules", ".querybudget-lock-sha256");
   if (existsSync(stamp) && readFileSync(stamp, "utf8") === want) return;
-  say("installing node_modules (npm ci) ...");
-  const r = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
+  // `npm install`, not `npm ci`: both install the versions package-lock.json pins, but `npm ci`
+  // refuses a lock that lacks the optional per-platform packages a registry does not serve
+  // (squawk-cli's builds for other systems), where `npm install` skips them as optional.
+  say("installing node_modules (npm install, the versions of package-lock.json) ...");
+  const r = spawnSync("npm", ["install", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
   if (r.status !== 0) {
-    say("npm ci failed; fix the error above and run the command again.");
+    say("npm install failed; fix the error above and run the command again.");
     process.exit(r.status ?? 1);
   }
   writeFileSync(stamp, want);

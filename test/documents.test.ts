@@ -5,7 +5,7 @@
 // and the before code on the same starting state, each in a transaction that is rolled back,
 // and compares the results and a checksum of the rows they could have touched.
 import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   classifyDocuments as classifyBefore,
   confirmClassifications as confirmBefore,
@@ -403,12 +403,8 @@ describe("api.delete_documents", () => {
     expect(nodes(target!).flatMap((n) => n["Index Name"] ?? [])).toEqual(["documents_pkey"]);
     // With that estimate, the chunk delete is a nested loop pruned at run time to one partition
     // per document. At the 10k tier all 16 chunk partitions are small enough that scanning
-    // them whole may rightly cost less; from the 1M tier on it must not.
-    if (inject("server").templateRows >= 1_000_000) {
-      const chunkScans = nodes(main!.Plan).filter((n) => n["Relation Name"]?.startsWith("chunks_p") && (n["Actual Loops"] ?? 0) > 0);
-      expect(chunkScans.map((n) => n["Node Type"]).filter((t) => !/^(Index Scan|Index Only Scan)$/.test(t))).toEqual([]);
-      expect(chunkScans.reduce((sum, n) => sum + (n["Actual Loops"] ?? 0), 0), "one lookup per document").toBe(ids.length);
-    }
+    // them whole may rightly cost less; at the 1M tier it must not: test/plans.test.ts,
+    // "api.delete_documents (hard) of 300 ids at 1M".
   });
 
   test("locks its rows in id order, whatever the order of the ids given", async () => {

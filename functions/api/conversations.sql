@@ -14,11 +14,15 @@ stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+  -- a plain value: unlike coalesce(...), a comparison with it is leakproof, so it stays an
+  -- index condition under row level security (a security barrier)
+  v_before timestamptz;
 begin
   perform app.require_tenant(p_tenant_id);
   perform app.require_not_null(p_user_id, 'p_user_id');
   perform app.require_limit(p_limit, 'p_limit');
-  perform app.require_cursor(p_before, 'p_before');
+  v_before := coalesce(app.require_cursor(p_before, 'p_before'), 'infinity');
 
   -- The inner query is what the index serves: the first p_limit rows backwards, then it stops.
   -- The outer sort (of p_limit rows at most) only orders rows of equal created_at by id; put in
@@ -30,7 +34,7 @@ begin
     from app.conversations c
     where c.tenant_id = p_tenant_id
       and c.user_id = p_user_id
-      and c.created_at < coalesce(p_before, 'infinity'::timestamptz)
+      and c.created_at < v_before
       and (c.expires_at is null or c.expires_at > now())
     order by c.created_at desc
     limit p_limit
@@ -52,11 +56,15 @@ stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+  -- a plain value: unlike coalesce(...), a comparison with it is leakproof, so it stays an
+  -- index condition under row level security (a security barrier)
+  v_before timestamptz;
 begin
   perform app.require_tenant(p_tenant_id);
   perform app.require_not_null(p_conversation_id, 'p_conversation_id');
   perform app.require_limit(p_limit, 'p_limit');
-  perform app.require_cursor(p_before, 'p_before');
+  v_before := coalesce(app.require_cursor(p_before, 'p_before'), 'infinity');
 
   -- messages is RANGE-partitioned by month on created_at: the bound on created_at prunes the
   -- newer partitions, and each remaining one is read backwards on its index under a Merge
@@ -68,7 +76,7 @@ begin
     from app.messages m
     where m.tenant_id = p_tenant_id
       and m.conversation_id = p_conversation_id
-      and m.created_at < coalesce(p_before, 'infinity'::timestamptz)
+      and m.created_at < v_before
       and (m.expires_at is null or m.expires_at > now())
     order by m.created_at desc
     limit p_limit

@@ -12,13 +12,17 @@ stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+  -- a plain value: unlike coalesce(...), a comparison with it is leakproof, so it stays an
+  -- index condition under row level security (a security barrier)
+  v_before timestamptz;
 begin
   perform app.require_tenant(p_tenant_id);
   perform app.require_not_null(p_status, 'p_status');
   perform app.require_limit(p_limit, 'p_limit');
   -- the values of the workflows_status_check constraint
   perform app.require_one_of(p_status, 'p_status', array['pending', 'executing', 'completed', 'failed', 'cancelled']);
-  perform app.require_cursor(p_before, 'p_before');
+  v_before := coalesce(app.require_cursor(p_before, 'p_before'), 'infinity');
 
   -- As in api.user_conversations: the index gives the first p_limit rows backwards; the outer
   -- sort of those rows only orders equal created_at by id.
@@ -29,7 +33,7 @@ begin
     from app.workflows w
     where w.tenant_id = p_tenant_id
       and w.status = p_status
-      and w.created_at < coalesce(p_before, 'infinity'::timestamptz)
+      and w.created_at < v_before
     order by w.created_at desc
     limit p_limit
   ) p

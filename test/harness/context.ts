@@ -1,4 +1,20 @@
 // What the global setup hands to every test file.
+
+/** The seeded tiers: 10k rows (every test file's default) and 1M rows (plan and budget tests). */
+export type Tier = "10k" | "1M";
+
+export interface TierTemplate {
+  /** The template database, migrated and seeded at this tier. */
+  template: string;
+  /** Rows (chunks and operations) it is seeded with. */
+  rows: number;
+  /**
+   * false: made on first use (test/harness/global-setup.ts, ensureTierTemplate), by the first
+   * test file that asks for the tier, so runs that do not need it do not pay for seeding it.
+   */
+  eager: boolean;
+}
+
 export interface TestServer {
   /** Where the server came from: DATABASE_URL, a container or a throwaway local cluster. */
   kind: "external" | "container" | "local";
@@ -6,10 +22,12 @@ export interface TestServer {
   url: string;
   /** The maintenance database, for CREATE DATABASE. */
   adminUrl: string;
-  /** Migrated and seeded at the 10k tier; per-file databases are copies of it. */
+  /** Migrated and seeded at the 10k tier; per-file databases are copies of it (tiers["10k"].template). */
   template: string;
   /** Rows the template was seeded with. */
   templateRows: number;
+  /** Every tier's template; `useTestDatabase(label, { tier: "1M" })` copies the 1M one. */
+  tiers: Record<Tier, TierTemplate>;
 }
 
 declare module "vitest" {

@@ -21,6 +21,7 @@ import * as statistics from "./statistics.ts";
 export const API_ROUTINES = [
   "api.collection_statistics",
   "api.knowledge_gap_stats",
+  "api.document_status_counts",
   "api.chunks_for_documents",
   "api.chunks_page",
   "api.classify_documents",
@@ -35,6 +36,8 @@ export const API_ROUTINES = [
   "api.active_agents",
   "api.workflows_by_status",
   "api.workflow_tasks",
+  "api.active_operations",
+  "api.gap_answers",
 ] as const;
 export type ApiRoutine = (typeof API_ROUTINES)[number];
 
@@ -83,6 +86,16 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     modifies: false,
     statements: "11",
     run: (sql, [t]) => statistics.knowledgeGapStats(sql, id(t)),
+  },
+  "api.document_status_counts": {
+    api: "api.document_status_counts",
+    name: "statistics.documentStatusCounts",
+    seed: "001/004 review dashboard",
+    pattern: "one COUNT query per status, the total summed in code",
+    args: "same",
+    modifies: false,
+    statements: "6",
+    run: (sql, [t]) => statistics.documentStatusCounts(sql, id(t)),
   },
   "api.chunks_for_documents": {
     api: "api.chunks_for_documents",
@@ -224,6 +237,36 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     statements: "n + 1",
     run: (sql, [t, w, status]) => reads.workflowTasks(sql, id(t), id(w), optText(status)),
   },
+  "api.active_operations": {
+    api: "api.active_operations",
+    name: "reads.activeOperations",
+    seed: "000 active operations panel",
+    pattern: "every operation of the user loaded, the active ones kept and sorted in code",
+    args: "same",
+    modifies: false,
+    statements: "1",
+    run: (sql, [t, u, limit]) => reads.activeOperations(sql, id(t), id(u), int(limit, 100)),
+  },
+  "api.gap_answers": {
+    api: "api.gap_answers",
+    name: "reads.gapAnswers",
+    seed: "004 gap answers",
+    pattern: "the gap loaded first (is it ours?), then its answers, sorted in code",
+    args: "same",
+    modifies: false,
+    statements: "2",
+    run: (sql, [t, g]) => reads.gapAnswers(sql, id(t), id(g)),
+  },
+};
+
+/**
+ * Api routines that are a part of another: the batch of api.purge_documents is a security
+ * definer function the procedure calls per batch. They have no before side of their own (the
+ * seed had no batches: its single DELETE is compared with the whole purge), and a run that
+ * measures the whole routine covers them.
+ */
+export const MEASURED_THROUGH: Record<string, ApiRoutine> = {
+  "api.purge_documents_batch": "api.purge_documents",
 };
 
 /** Other before forms kept for comparison (not paired by default). */

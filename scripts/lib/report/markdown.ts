@@ -1,0 +1,207 @@
+// The report as Markdown (reports/latest.md) and the table printed on stdout. Tables are
+// padded, so the Markdown reads as well in a terminal as rendered.
+import { MEASURED_THROUGH } from "../before/index.ts";
+import { BUDGET_P95_MS, counted, isBulk, missed, TARGETS } from "./checks.ts";
+import type { Check, FunctionMeasurement, Report, TierMeasurement } from "./types.ts";
+
+/** A Markdown table, cells padded to their column's width; `align` per column: "l" or "r". */
+export function table(header: string[], rows: string[][], align: ("l" | "r")[] = []): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length), 3));
+  const cell = (text: string, i: number) => (align[i] === "r" ? text.padStart(widths[i]!) : text.padEnd(widths[i]!));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => cell(c, i)).join(" | ")} |`;
+  const rule = `|${widths.map((w, i) => (align[i] === "r" ? `${"-".repeat(w + 1)}:` : "-".repeat(w + 2))).join("|")}|`;
+  return [line(header), rule, ...rows.map(line)].join("\n");
+}
+
+export const rowsLabel = (n: number) => n.toLocaleString("en-US");
+export const short = (name: string) => name.replace(/^(api|app)\./, "");
+
+/** Milliseconds with 2 significant decimals below 10, 1 below 100, none above. */
+export function ms(x: number | undefined): string {
+  if (x === undefined || !Number.isFinite(x)) return "–";
+  if (x < 1) return x.toFixed(2);
+  if (x < 10) return x.toFixed(2);
+  if (x < 100) return x.toFixed(1);
+  return x.toFixed(0);
+}
+
+const MISS = "✗";
+
+function mark(text: string, failing: boolean): string {
+  return failing ? `${text} ${MISS}` : text;
+}
+
+/** One line per access path: "chunks: Index Scan chunks_pkey (1/16)". */
+export function accessSummary(f: FunctionMeasurement): string {
+  return f.access
+    .map((a) => `${short(a.table)}: ${a.scan}${a.index ? ` ${short(a.index)}` : ""}${a.partitions ? ` (${a.partitions})` : ""}`)
+    .join("; ");
+}
+
+/** The main table of one tier. */
+export function tierTable(tier: TierMeasurement, checks: Check[]): string {
+  const header = ["routine", "kind", "calls", "p50 ms", "p95 ms", "p99 ms", "buffers", "stmts", "before p50 ms", "before stmts", "× faster"];
+  const align: ("l" | "r")[] = ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r"];
+  const rows = tier.functions.map((f) => {
+    const miss = missed(checks, f.name, tier.rows);
+    const has = (pattern: RegExp) => miss.some((c) => pattern.test(c.rule));
+    if (f.error) return [short(f.name), f.kind, "0", `error ${MISS}`, "", "", "", "", "", "", ""];
+    const kind = isBulk(f) ? `${f.kind}, ${f.ids} ids` : f.unit === "batch" ? `${f.kind}, per batch` : f.kind;
+    const stmts = `${f.statements}${f.fkChecks ? ` +${f.fkChecks} fk` : ""}`;
+    return [
+      short(f.name),
+      kind,
+      String(f.timing.calls),
+      ms(f.timing.p50),
+      mark(ms(f.timing.p95), has(/^p95|p95 ≤/)),
+      ms(f.timing.p99),
+      mark(String(f.buffers.total), has(/^buffers/)),
+      mark(stmts, has(/^statements/)),
+      f.before ? (f.before.error ? `error ${MISS}` : ms(f.before.timing.p50)) : "–",
+      f.before && !f.before.error ? String(f.before.statements) : "–",
+      mark(f.ratio !== undefined ? `${f.ratio}×` : "–", has(/faster than before/)),
+    ];
+  });
+  return table(header, rows, align);
+}
+
+/** p95 and buffers of each routine at each tier. */
+export function acrossTiersTable(tiers: TierMeasurement[]): string {
+  const sorted = [...tiers].sort((a, b) => a.rows - b.rows);
+  const names = [...new Set(sorted.flatMap((t) => t.functions.map((f) => f.name)))];
+  const header = ["routine", ...sorted.map((t) => `p95 ms at ${rowsLabel(t.rows)}`), ...sorted.map((t) => `buffers at ${rowsLabel(t.rows)}`)];
+  const rows = names.map((name) => {
+    const fs = sorted.map((t) => t.functions.find((f) => f.name === name));
+    return [short(name), ...fs.map((f) => (f && !f.error ? ms(f.timing.p95) : "–")), ...fs.map((f) => (f && !f.error ? String(f.buffers.total) : "–"))];
+  });
+  return table(header, rows, ["l", ...header.slice(1).map(() => "r" as const)]);
+}
+
+function checkValue(v: number | string): string {
+  return typeof v === "number" ? String(Math.round(v * 1000) / 1000) : v;
+}
+
+export function checksTable(checks: Check[], onlyFailed = false): string {
+  const list = onlyFailed ? checks.filter((c) => !c.ok) : checks;
+  return table(
+    ["", "kind", "routine", "rule", "value", "limit", "note"],
+    list.map((c) => [c.exempt ? "n/a" : c.ok ? "ok" : MISS, c.kind, c.function ? short(c.function) : "", c.rule, checkValue(c.value), checkValue(c.limit), c.exempt ?? ""]),
+  );
+}
+
+function summary(report: Report): string[] {
+  const budgets = counted(report.checks).filter((c) => c.kind === "budget");
+  const targets = counted(report.checks).filter((c) => c.kind === "target");
+  const exempt = report.checks.length - counted(report.checks).length;
+  const failedBudgets = budgets.filter((c) => !c.ok);
+  const missedTargets = targets.filter((c) => !c.ok);
+  const largest = Math.max(...report.tiers.map((t) => t.rows));
+  return [
+    failedBudgets.length === 0
+      ? `**Budgets: all ${budgets.length} hold** (p95 ≤ ${BUDGET_P95_MS} ms for every api routine at ${rowsLabel(largest)} rows; the purge per batch).`
+      : `**Budgets: ${failedBudgets.length} of ${budgets.length} FAILED**: ${failedBudgets.map((c) => `${short(c.function ?? "")} (${checkValue(c.value)})`).join(", ")}. \`npm start\` exits 1.`,
+    `**Targets: ${targets.length - missedTargets.length} of ${targets.length} met**${missedTargets.length ? ` (missed ones are marked ${MISS})` : ""}` +
+      `${exempt ? `; ${exempt} not applicable (n/a: the work grows with the subject by design, see the notes)` : ""}.`,
+  ];
+}
+
+export function renderMarkdown(report: Report): string {
+  const sorted = [...report.tiers].sort((a, b) => b.rows - a.rows);
+  const o = report.options;
+  const e = report.environment;
+  const out: string[] = [];
+  out.push(`# querybudget report`);
+  out.push("");
+  out.push(
+    `${report.generatedAt} · ${e.postgres} (${e.server}) · Node ${e.node} · ${e.cpus} CPUs, load average ${e.loadAverage?.[1] ?? "?"} (5 min) · ` +
+      `tiers ${report.tiers.map((t) => rowsLabel(t.rows)).join(", ")} rows (seed ${o.seed}). ` +
+      `Each api routine: ${o.warmup} warm-up calls, then ${o.calls} timed calls through postgres.js (client side, round trip included); ` +
+      `its before side: ${o.beforeCalls} timed calls. ` +
+      (e.jobsPaused?.length ? `pg_cron jobs paused during the run: ${e.jobsPaused.join(", ")}. ` : "") +
+      `How to read it: docs/benchmark.md.`,
+  );
+  out.push("");
+  out.push(...summary(report));
+  out.push("");
+  for (const tier of sorted) {
+    out.push(`## ${rowsLabel(tier.rows)} rows`);
+    out.push("");
+    out.push(tierTable(tier, report.checks));
+    out.push("");
+    const seeded = tier.seedSeconds !== undefined ? `Seeded in ${tier.seedSeconds.toFixed(1)} s. ` : "";
+    out.push(
+      `${seeded}\`maint.refresh_collection_stats()\` (the materialized view, concurrently): ${ms(tier.refresh.medianMs)} ms ` +
+        `(median of ${tier.refresh.runsMs.map(ms).join(", ")}). Measured in ${tier.seconds.toFixed(1)} s.`,
+    );
+    if (tier.notMeasured.length) out.push(`\nNot measured (no workload entry): ${tier.notMeasured.map((n) => `\`${n}\``).join(", ")}.`);
+    out.push("");
+  }
+  if (report.tiers.length > 1) {
+    out.push(`## Across tiers`);
+    out.push("");
+    out.push(acrossTiersTable(report.tiers));
+    out.push("");
+  }
+  const largest = sorted[0];
+  if (largest) {
+    out.push(`## Access paths at ${rowsLabel(largest.rows)} rows`);
+    out.push("");
+    out.push(`From auto_explain of the sixth call (cached plans), nested statements included; partitions scanned of all in parentheses.`);
+    out.push("");
+    out.push(
+      table(
+        ["routine", "access paths", "intended indexes"],
+        largest.functions.map((f) => [
+          short(f.name),
+          (accessSummary(f) || "–") + (f.largeSeqScans.length ? ` ${MISS} Seq Scan on ${f.largeSeqScans.join(", ")}` : ""),
+          f.intendedIndexes.map(short).join(", ") + (f.missingIndexes.length ? ` ${MISS} unused: ${f.missingIndexes.map(short).join(", ")}` : ""),
+        ]),
+      ),
+    );
+    out.push("");
+    out.push(`## What was called`);
+    out.push("");
+    out.push(`Arguments from scripts/lib/workload.ts (chosen from the data in hash order, rotated over the calls); the before side from scripts/lib/before/index.ts.`);
+    out.push("");
+    out.push(
+      table(
+        ["routine", "subject", "argument sets", "before side"],
+        largest.functions.map((f) => [
+          short(f.name),
+          f.subject,
+          String(f.argumentSets),
+          f.before ? `${f.before.name}: ${f.before.pattern}` : MEASURED_THROUGH[f.routine] ? `– (compared as a whole: ${short(MEASURED_THROUGH[f.routine]!)})` : "–",
+        ]),
+      ),
+    );
+    out.push("");
+  }
+  out.push(`## Budgets and targets`);
+  out.push("");
+  out.push(
+    `Budget (fails the run): p95 ≤ ${BUDGET_P95_MS} ms per routine at the largest tier. Targets (reported): reads p95 ≤ ${TARGETS.readP95Ms} ms, ` +
+      `collection_statistics p95 ≤ ${TARGETS.collectionStatisticsP95Ms} ms, buffers at the largest tier ≤ ${TARGETS.bufferGrowth}× those at the smallest, ` +
+      `bulk routines ≥ ${TARGETS.bulkSpeedup}× faster than before, statements per call constant, the intended indexes used.`,
+  );
+  out.push("");
+  out.push(checksTable(report.checks));
+  out.push("");
+  if (report.charts.length) {
+    out.push(`## Charts`);
+    out.push("");
+    for (const chart of report.charts) out.push(`![${chart}](${chart})`, "");
+  }
+  return out.join("\n");
+}
+
+/** What `npm start` prints on stdout: the table of each tier, the summary, the missed checks. */
+export function renderConsole(report: Report): string {
+  const out: string[] = [];
+  for (const tier of [...report.tiers].sort((a, b) => a.rows - b.rows)) {
+    out.push("", `## ${rowsLabel(tier.rows)} rows (collection_stats refresh ${ms(tier.refresh.medianMs)} ms)`, "");
+    out.push(tierTable(tier, report.checks));
+  }
+  out.push("", ...summary(report).map((s) => s.replace(/\*\*/g, "")));
+  if (report.checks.some((c) => !c.ok)) out.push("", checksTable(report.checks, true));
+  return out.join("\n") + "\n";
+}

@@ -1,0 +1,978 @@
+// The workload: for every api routine, how to call it with realistic arguments chosen from the
+// seeded data, what its plan must look like (intended indexes, partitions pruned) and what it
+// may cost (shared buffers per call, per tier; p95 time). One definition, shared by the plan
+// tests (test/plans.test.ts), the budget tests (test/budgets.test.ts), the fingerprints
+// (scripts/accept-plans.ts) and the `npm start` report. docs/budgets.md has the table.
+//
+//   const calls = await apiCalls(sql);                          // every workload, arguments resolved from the data
+//   for (const call of calls) {
+//     const { statements } = await explainCall(db, call);       // auto_explain, the 8th call of a session
+//     if (call.kind !== "procedure") {
+//       const ms = await timeCall(sql, call, call.calls[0]!.args); // one timed call (rolled back if it writes)
+//     }
+//   }
+//   const { batchMs } = await timePurgeBatches(url, tenant, PURGE_BUDGET_BATCH); // the procedure, per batch
+//
+// Subjects are chosen by rules written in SQL, ordered by size or by hashint8(id): the same
+// data gives the same subjects and so the same plans, which the committed fingerprints need.
+// The first argument set (`args`) is the plan subject; `calls` are more sets of the same kind,
+// rotated over the timed calls.
+import { join } from "node:path";
+import postgres from "postgres";
+import {
+  explainFunction,
+  fingerprint,
+  parseAutoExplainNotice,
+  partitionsScanned,
+  PINNED_PLANNER_SETTINGS,
+  resolveNames,
+  walk,
+  type ExplainedStatement,
+  type PlanNode,
+} from "./plan/index.ts";
+import { ROOT } from "./sql-files.ts";
+
+/** The two tiers CI proves: seeded rows (chunks and operations). */
+export const TIERS = { "10k": 10_000, "1M": 1_000_000 } as const;
+export type TierName = keyof typeof TIERS;
+
+/** The seeds' requirement: p95 of warm calls through postgres.js at the 1M tier. */
+export const P95_BUDGET_MS = 100;
+
+/** read: no writes. write: changes rows; run each call in a transaction rolled back. procedure: commits batch by batch (consumes its subject). */
+export type WorkloadKind = "read" | "write" | "procedure";
+
+export interface Call {
+  /** The api routine's arguments, in the order of the $n of `query`. */
+  args: unknown[];
+  /** The before side's arguments (scripts/lib/before/index.ts, `BEFORE[routine].run`); absent: the same as args. */
+  beforeArgs?: unknown[];
+}
+
+export interface PartitionExpectation {
+  /** The partitioned table, "app.chunks". */
+  table: string;
+  /**
+   * "one": at most one of its partitions scanned in the whole call (the key is a parameter).
+   * "one per probe": every Append over its partitions runs at most one member per execution
+   *   (a nested loop probing by the partition key, pruned at run time): as many partition scans
+   *   as probes, never all partitions per probe.
+   * "some": at least one partition pruned (left out of the plan or removed at executor start).
+   */
+  rule: "one" | "one per probe" | "some";
+  /** Why it holds, in a few words. */
+  why: string;
+  /** The tiers where it is asserted (default: both); docs/budgets.md says why when not both. */
+  tiers?: TierName[];
+}
+
+export interface WorkloadDefinition {
+  /** The workload's name: the routine, with a variant when one routine has two ("api.delete_documents (hard)"). */
+  name: string;
+  /** The routine, "api.delete_documents" (as in pg_proc and scripts/lib/before/index.ts). */
+  routine: string;
+  kind: WorkloadKind;
+  /** The call, with $n parameters: `select * from api.chunks_page($1, $2, $3, $4)`. */
+  query: string;
+  /** The subject, in words (docs, reports). */
+  subject: string;
+  /** Bulk routines: the position of the id array in args. */
+  idsArg?: number;
+  /** Indexes the plan must use (Index, Index Only or Bitmap Index Scan), parent names, schema-qualified. */
+  intendedIndexes: string[];
+  /**
+   * Intended indexes not required at the 10k tier because their table has fewer than
+   * SEQ_SCAN_MIN_ROWS rows there, where reading it whole is right (the plan test checks the size).
+   */
+  smallAt10k?: string[];
+  /** Partitions pruned: the partition key is given. */
+  partitions?: PartitionExpectation[];
+  /** Shared buffers (hit + read) per call allowed, per tier: measured (docs/budgets.md) with a margin. For the procedure: per batch. */
+  buffers: Record<TierName, number>;
+  /** Whether buffers at 1M ≤ 2 × buffers at 10k is asserted (the issue's target); when false, `ratioNote` says why not. */
+  ratioAsserted: boolean;
+  ratioNote?: string;
+  /** p95 budget in ms at the 1M tier (P95_BUDGET_MS unless said otherwise); for the procedure: per batch. */
+  p95Ms: number;
+  /** Argument sets, at most n, chosen from the data, the plan subject first. */
+  calls(sql: postgres.Sql, n: number): Promise<Call[]>;
+}
+
+/** A workload definition with its arguments resolved from the data. */
+export interface ApiCall extends Omit<WorkloadDefinition, "calls"> {
+  /** The plan subject: `calls[0].args`. */
+  args: unknown[];
+  beforeArgs?: unknown[];
+  /** Argument sets for timed calls (the plan subject first). */
+  calls: Call[];
+}
+
+/** A Seq Scan of a relation with at least this many rows (pg_class.reltuples) fails a plan test. */
+export const SEQ_SCAN_MIN_ROWS = 10_000;
+
+/** Ids in a bulk call. */
+export const BULK_IDS = 100;
+/** Documents per batch in the purge's plan test (small, so a tenant of the 10k tier gives 10 batches). */
+export const PURGE_PLAN_BATCH = 50;
+/** Documents per batch in the purge's time budget (docs/budgets.md: the budget is per batch). */
+export const PURGE_BUDGET_BATCH = 250;
+
+// Deterministic "random" order: hashint8 of the key.
+const byHash = (column: string) => `hashint8((${column})::bigint)`;
+
+async function rows<T>(sql: postgres.Sql, query: string, params: unknown[] = []): Promise<T[]> {
+  return (await sql.unsafe(query, params as never[])) as unknown as T[];
+}
+
+function atLeastOne<T>(name: string, items: T[]): T[] {
+  if (items.length === 0) throw new Error(`workload ${name}: no subject in the data (has the seed changed?)`);
+  return items;
+}
+
+/** The biggest tenant's live documents in hash order, cut into sets of BULK_IDS (sets of the next tenants after). */
+async function bulkDocumentSets(sql: postgres.Sql, n: number): Promise<{ tenant: string; ids: string[] }[]> {
+  const found = await rows<{ tenant_id: string; ids: string[] }>(
+    sql,
+    `with t as (
+       select tenant_id from app.documents where status <> 'deleted'
+       group by tenant_id having count(*) >= $1 order by count(*) desc, tenant_id limit $2)
+     select t.tenant_id::text, array(select d.id::text from app.documents d
+                                  where d.tenant_id = t.tenant_id and d.status <> 'deleted'
+                                  order by ${byHash("d.id")}, d.id limit $1 * $2) as ids
+     from t order by (select count(*) from app.documents d where d.tenant_id = t.tenant_id) desc, t.tenant_id`,
+    [BULK_IDS, n],
+  );
+  const sets: { tenant: string; ids: string[] }[] = [];
+  for (const row of found) {
+    for (let k = 0; sets.length < n && (k + 1) * BULK_IDS <= row.ids.length; k++) {
+      sets.push({ tenant: row.tenant_id, ids: row.ids.slice(k * BULK_IDS, (k + 1) * BULK_IDS) });
+    }
+  }
+  return sets;
+}
+
+/** Tenants, biggest (by documents) first. */
+async function tenantsBySize(sql: postgres.Sql, n: number): Promise<string[]> {
+  const found = await rows<{ tenant_id: string }>(
+    sql,
+    `select t.tenant_id::text from app.tenants t
+     order by (select count(*) from app.documents d where d.tenant_id = t.tenant_id) desc, t.tenant_id limit $1`,
+    [n],
+  );
+  return found.map((r) => r.tenant_id);
+}
+
+const CHUNKS_ONE_PARTITION: PartitionExpectation = { table: "app.chunks", rule: "one", why: "the collection (partition key) is an argument" };
+const CHUNKS_PER_DOCUMENT: PartitionExpectation = {
+  table: "app.chunks",
+  rule: "one per probe",
+  why: "each document's chunks are probed by (tenant, collection, document): one partition per document, pruned at run time",
+};
+
+export const WORKLOAD: WorkloadDefinition[] = [
+  {
+    name: "api.collection_statistics",
+    routine: "api.collection_statistics",
+    kind: "read",
+    query: "select api.collection_statistics($1, $2)",
+    subject: "the biggest collection (by chunks), then others in hash order; the default: read from app.collection_stats",
+    intendedIndexes: ["app.collection_stats_tenant_id_collection_id_idx"],
+    smallAt10k: ["app.collection_stats_tenant_id_collection_id_idx"],
+    buffers: { "10k": 10, "1M": 12 },
+    ratioAsserted: false,
+    ratioNote: "5 buffers against 2, and constant: at 10k the tenant check reads the one page of app.tenants and the view's index has one level; at 1M both are B-tree lookups. It does not grow with the data",
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; collection_id: string }>(
+        sql,
+        `select tenant_id::text, collection_id::text from app.collection_stats
+         order by chunks_total desc, collection_id limit 1`,
+      );
+      const others = await rows<{ tenant_id: string; collection_id: string }>(
+        sql,
+        `select tenant_id::text, collection_id::text from app.collection_stats order by ${byHash("collection_id")}, collection_id limit $1`,
+        [n],
+      );
+      return atLeastOne(this.name, [...found, ...others.filter((o) => o.collection_id !== found[0]?.collection_id)])
+        .slice(0, n)
+        .map((r) => ({ args: [r.tenant_id, r.collection_id] }));
+    },
+  },
+  {
+    name: "api.collection_statistics (fresh)",
+    routine: "api.collection_statistics",
+    kind: "read",
+    query: "select api.collection_statistics($1, $2, true)",
+    subject: "collections of middle size (between the 25th and 75th percentile of chunks) in hash order; p_fresh => true: computed live",
+    intendedIndexes: ["app.operations_tenant_id_collection_id_type_status_idx"],
+    partitions: [CHUNKS_ONE_PARTITION],
+    buffers: { "10k": 200, "1M": 950 },
+    ratioAsserted: false,
+    ratioNote: "computed live: reads the collection's operations and chunks, so it grows with the collection (the middle half: 90 to 190 chunks at 10k, 380 to 1,010 at 1M)",
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; collection_id: string }>(
+        sql,
+        `with q as (select percentile_disc(0.25) within group (order by chunks_total) as lo,
+                           percentile_disc(0.75) within group (order by chunks_total) as hi
+                    from app.collection_stats)
+         select s.tenant_id::text, s.collection_id::text from app.collection_stats s, q
+         where s.chunks_total between q.lo and q.hi
+         order by ${byHash("s.collection_id")}, s.collection_id limit $1`,
+        [n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.collection_id] }));
+    },
+  },
+  {
+    name: "api.knowledge_gap_stats",
+    routine: "api.knowledge_gap_stats",
+    kind: "read",
+    query: "select api.knowledge_gap_stats($1)",
+    subject: "the biggest tenant (half of all gaps), then the next biggest",
+    intendedIndexes: ["app.knowledge_gaps_tenant_id_category_status_idx"],
+    smallAt10k: ["app.knowledge_gaps_tenant_id_category_status_idx"],
+    buffers: { "10k": 12, "1M": 25 },
+    ratioAsserted: false,
+    ratioNote: "an index-only scan of all the tenant's gaps: grows with the tenant (tenant 1 holds half the gaps at every tier)",
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      return (await tenantsBySize(sql, n)).map((t) => ({ args: [t] }));
+    },
+  },
+  {
+    name: "api.document_status_counts",
+    routine: "api.document_status_counts",
+    kind: "read",
+    query: "select api.document_status_counts($1)",
+    subject: "the biggest tenant (half of all documents), then the next biggest",
+    intendedIndexes: ["app.documents_tenant_id_status_idx"],
+    buffers: { "10k": 10, "1M": 60 },
+    ratioAsserted: false,
+    ratioNote: "an index-only scan of all the tenant's documents: grows with the tenant",
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      return (await tenantsBySize(sql, n)).map((t) => ({ args: [t] }));
+    },
+  },
+  {
+    name: "api.chunks_for_documents",
+    routine: "api.chunks_for_documents",
+    kind: "read",
+    query: "select * from api.chunks_for_documents($1, $2, $3::bigint[], $4)",
+    subject: `${BULK_IDS} documents (hash order) of the biggest collections having that many`,
+    idsArg: 2,
+    intendedIndexes: ["app.chunks_tenant_id_collection_id_document_id_chunk_index_key"],
+    partitions: [CHUNKS_ONE_PARTITION],
+    buffers: { "10k": 400, "1M": 520 },
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; collection_id: string; ids: string[] }>(
+        sql,
+        `select tenant_id::text, collection_id::text,
+                (array_agg(id::text order by ${byHash("id")}, id))[1:$1] as ids
+         from app.documents group by tenant_id, collection_id having count(*) >= $1
+         order by count(*) desc, collection_id limit $2`,
+        [BULK_IDS, n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.collection_id, r.ids, 1000] }));
+    },
+  },
+  {
+    name: "api.chunks_page",
+    routine: "api.chunks_page",
+    kind: "read",
+    query: "select * from api.chunks_page($1, $2, $3, $4)",
+    subject: "a page of 100 in the middle of the biggest collections (the cursor: the last id of the page before)",
+    intendedIndexes: ["app.chunks_pkey"],
+    partitions: [CHUNKS_ONE_PARTITION],
+    buffers: { "10k": 12, "1M": 16 },
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; collection_id: string; page: number; after_id: string }>(
+        sql,
+        `with c as (
+           select tenant_id, collection_id, chunks_total from app.collection_stats where chunks_total >= 300
+           order by chunks_total desc, collection_id limit $1)
+         select c.tenant_id::text, c.collection_id::text, (c.chunks_total / 200 + 1)::int as page,
+                (select k.id::text from app.chunks k where k.tenant_id = c.tenant_id and k.collection_id = c.collection_id
+                 order by k.id offset (c.chunks_total / 200) * 100 - 1 limit 1) as after_id
+         from c order by c.chunks_total desc, c.collection_id`,
+        [n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.collection_id, r.after_id, 100],
+        beforeArgs: [r.tenant_id, r.collection_id, r.page, 100],
+      }));
+    },
+  },
+  {
+    name: "api.classify_documents",
+    routine: "api.classify_documents",
+    kind: "write",
+    query: "select api.classify_documents($1, $2::bigint[], $3)",
+    subject: `${BULK_IDS} live documents (hash order) of the biggest tenant`,
+    idsArg: 1,
+    intendedIndexes: ["app.documents_pkey"],
+    buffers: { "10k": 2600, "1M": 3700 },
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      return atLeastOne(this.name, await bulkDocumentSets(sql, n)).map((s) => ({ args: [s.tenant, s.ids, "contract"] }));
+    },
+  },
+  {
+    name: "api.confirm_classifications",
+    routine: "api.confirm_classifications",
+    kind: "write",
+    query: "select api.confirm_classifications($1, $2::bigint[])",
+    subject: `${BULK_IDS} live documents (hash order) of the biggest tenant`,
+    idsArg: 1,
+    intendedIndexes: ["app.documents_pkey"],
+    buffers: { "10k": 3200, "1M": 3800 },
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      return atLeastOne(this.name, await bulkDocumentSets(sql, n)).map((s) => ({ args: [s.tenant, s.ids] }));
+    },
+  },
+  {
+    name: "api.delete_documents",
+    routine: "api.delete_documents",
+    kind: "write",
+    query: "select api.delete_documents($1, $2::bigint[], $3)",
+    subject: `soft delete of ${BULK_IDS} live documents (hash order) of the biggest tenant`,
+    idsArg: 1,
+    intendedIndexes: ["app.documents_pkey"],
+    buffers: { "10k": 3800, "1M": 4500 },
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      return atLeastOne(this.name, await bulkDocumentSets(sql, n)).map((s) => ({ args: [s.tenant, s.ids, false] }));
+    },
+  },
+  {
+    name: "api.delete_documents (hard)",
+    routine: "api.delete_documents",
+    kind: "write",
+    query: "select api.delete_documents($1, $2::bigint[], $3)",
+    subject: `hard delete of ${BULK_IDS} live documents (hash order) of the biggest tenant, with their chunks`,
+    idsArg: 1,
+    intendedIndexes: ["app.documents_pkey", "app.chunks_tenant_id_collection_id_document_id_chunk_index_key"],
+    partitions: [CHUNKS_PER_DOCUMENT],
+    buffers: { "10k": 5000, "1M": 5800 },
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      return atLeastOne(this.name, await bulkDocumentSets(sql, n)).map((s) => ({ args: [s.tenant, s.ids, true] }));
+    },
+  },
+  {
+    name: "api.purge_documents",
+    routine: "api.purge_documents",
+    kind: "procedure",
+    query: "call api.purge_documents($1, $2)",
+    subject: `plans: the 8th batch of ${PURGE_PLAN_BATCH} documents of the smallest tenant with at least 9 such batches; time: every batch of ${PURGE_BUDGET_BATCH} of the biggest tenant`,
+    intendedIndexes: ["app.documents_pkey", "app.chunks_tenant_id_collection_id_document_id_chunk_index_key"],
+    partitions: [
+      {
+        ...CHUNKS_PER_DOCUMENT,
+        tiers: ["1M"],
+        why: `${CHUNKS_PER_DOCUMENT.why}; at 10k the 16 partitions (under 2,500 rows each) are rightly hashed whole`,
+      },
+    ],
+    buffers: { "10k": 4700, "1M": 5700 },
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string }>(
+        sql,
+        `select d.tenant_id::text from app.documents d group by d.tenant_id having count(*) >= 9 * $1
+         order by count(*), d.tenant_id limit $2`,
+        [PURGE_PLAN_BATCH, n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, PURGE_PLAN_BATCH], beforeArgs: [r.tenant_id] }));
+    },
+  },
+  {
+    name: "api.purge_documents_batch",
+    routine: "api.purge_documents_batch",
+    kind: "write",
+    query: "select * from api.purge_documents_batch($1, $2, $3, false)",
+    subject: `one batch of ${BULK_IDS} documents (and their chunks) of the biggest tenants, after the middle of their ids (keyset)`,
+    intendedIndexes: ["app.documents_pkey", "app.chunks_tenant_id_collection_id_document_id_chunk_index_key"],
+    partitions: [
+      {
+        ...CHUNKS_PER_DOCUMENT,
+        tiers: ["1M"],
+        why: `${CHUNKS_PER_DOCUMENT.why}; at 10k the 16 partitions (under 2,500 rows each) are rightly hashed whole`,
+      },
+    ],
+    buffers: { "10k": 4500, "1M": 5100 },
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; after_id: string }>(
+        sql,
+        `select d.tenant_id::text, (percentile_disc(0.5) within group (order by d.id))::text as after_id
+         from app.documents d group by d.tenant_id having count(*) >= 2 * $1
+         order by count(*) desc, d.tenant_id limit $2`,
+        [BULK_IDS, n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, BULK_IDS, r.after_id], beforeArgs: [r.tenant_id] }));
+    },
+  },
+  {
+    name: "api.new_external_ids",
+    routine: "api.new_external_ids",
+    kind: "read",
+    query: "select api.new_external_ids($1, $2, $3::text[])",
+    subject: `${BULK_IDS} external ids for the biggest connectors: up to 60 it has, up to 20 it tombstoned, the rest new`,
+    idsArg: 2,
+    intendedIndexes: ["app.documents_tenant_id_connector_id_external_id_key", "app.deleted_documents_tenant_id_connector_id_external_id_key"],
+    buffers: { "10k": 410, "1M": 500 },
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; connector_id: string; stored: string[]; tombstoned: string[] }>(
+        sql,
+        `with c as (
+           select d.tenant_id, d.connector_id, count(*) as n from app.documents d
+           where d.connector_id is not null group by 1, 2 order by n desc, d.connector_id limit $1)
+         select c.tenant_id::text, c.connector_id::text,
+                array(select d.external_id from app.documents d where d.tenant_id = c.tenant_id and d.connector_id = c.connector_id
+                      order by ${byHash("d.id")}, d.id limit 60) as stored,
+                array(select x.external_id from app.deleted_documents x where x.tenant_id = c.tenant_id and x.connector_id = c.connector_id
+                      order by ${byHash("x.id")}, x.id limit 20) as tombstoned
+         from c order by c.n desc, c.connector_id`,
+        [n],
+      );
+      return atLeastOne(this.name, found).map((r, i) => {
+        const ids = [...r.stored, ...r.tombstoned];
+        for (let k = 0; ids.length < BULK_IDS; k++) ids.push(`workload-new-${i}-${k}`);
+        return { args: [r.tenant_id, r.connector_id, ids] };
+      });
+    },
+  },
+  {
+    name: "api.validate_session",
+    routine: "api.validate_session",
+    kind: "read",
+    query: "select * from api.validate_session($1::uuid)",
+    subject: "live sessions (expiring in more than a day) in hash order",
+    intendedIndexes: ["app.user_sessions_token_idx", "app.users_pkey"],
+    smallAt10k: ["app.users_pkey"],
+    buffers: { "10k": 14, "1M": 18 },
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ token: string }>(
+        sql,
+        `select token::text from app.user_sessions where expires_at > now() + interval '1 day' order by ${byHash("id")}, id limit $1`,
+        [n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.token] }));
+    },
+  },
+  {
+    name: "api.user_conversations",
+    routine: "api.user_conversations",
+    kind: "read",
+    query: "select * from api.user_conversations($1, $2, $3::timestamptz, $4)",
+    subject: "the first page of 50 of the users with the most conversations",
+    intendedIndexes: ["app.conversations_tenant_id_user_id_created_at_idx"],
+    smallAt10k: ["app.conversations_tenant_id_user_id_created_at_idx"],
+    buffers: { "10k": 10, "1M": 30 },
+    ratioAsserted: false,
+    ratioNote: "at 10k the user's conversations are a 200-row table read whole (4 buffers); at 1M a page of up to 50 rows costs about one heap page per row (22 buffers), whatever the table's size",
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; user_id: string }>(
+        sql,
+        `select tenant_id::text, user_id::text from app.conversations group by 1, 2 order by count(*) desc, user_id limit $1`,
+        [n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.user_id, null, 50], beforeArgs: [r.tenant_id, r.user_id, 0, 50] }));
+    },
+  },
+  {
+    name: "api.conversation_messages",
+    routine: "api.conversation_messages",
+    kind: "read",
+    query: "select * from api.conversation_messages($1, $2, $3::timestamptz, $4)",
+    subject: "the second page of 20 (cursor: the 20th newest message) of the conversations with the most messages",
+    intendedIndexes: ["app.messages_tenant_id_conversation_id_created_at_idx"],
+    partitions: [{ table: "app.messages", rule: "some", why: "the cursor bounds created_at, the partition key: the months after it are pruned" }],
+    buffers: { "10k": 30, "1M": 50 },
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; conversation_id: string; cursor: string }>(
+        sql,
+        `with c as (select tenant_id, conversation_id, count(*) as n from app.messages group by 1, 2
+                    order by n desc, conversation_id limit $1)
+         select c.tenant_id::text, c.conversation_id::text,
+                (select m.created_at::text from app.messages m where m.tenant_id = c.tenant_id and m.conversation_id = c.conversation_id
+                   and (m.expires_at is null or m.expires_at > now())
+                 order by m.created_at desc, m.id desc offset 19 limit 1) as cursor
+         from c order by c.n desc, c.conversation_id`,
+        [n],
+      );
+      return atLeastOne(this.name, found.filter((r) => r.cursor !== null)).map((r) => ({
+        args: [r.tenant_id, r.conversation_id, r.cursor, 20],
+        beforeArgs: [r.tenant_id, r.conversation_id, 1, 20],
+      }));
+    },
+  },
+  {
+    name: "api.gap_answers",
+    routine: "api.gap_answers",
+    kind: "read",
+    query: "select * from api.gap_answers($1, $2)",
+    subject: "the knowledge gaps with the most answers",
+    intendedIndexes: ["app.gap_answers_tenant_id_knowledge_gap_id_idx"],
+    smallAt10k: ["app.gap_answers_tenant_id_knowledge_gap_id_idx"],
+    buffers: { "10k": 10, "1M": 16 },
+    ratioAsserted: false,
+    ratioNote: "at 10k app.gap_answers is a 100-row table read whole (3 buffers); at 1M an index lookup and a heap page per answer (10 buffers), whatever the table's size",
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; knowledge_gap_id: string }>(
+        sql,
+        `select tenant_id::text, knowledge_gap_id::text from app.gap_answers group by 1, 2
+         order by count(*) desc, knowledge_gap_id limit $1`,
+        [n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.knowledge_gap_id] }));
+    },
+  },
+  {
+    name: "api.active_operations",
+    routine: "api.active_operations",
+    kind: "read",
+    query: "select * from api.active_operations($1, $2, $3)",
+    subject: "the users with the most operations, their pending and processing ones (at most 100)",
+    intendedIndexes: ["app.operations_tenant_id_user_id_status_idx"],
+    buffers: { "10k": 45, "1M": 110 },
+    ratioAsserted: false,
+    ratioNote: "one partial-index probe per monthly partition and a heap page per active operation: it grows with the user's active operations (the subject has 28 at 10k, 72 at 1M; at most the limit of 100), not with the table",
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; user_id: string }>(
+        sql,
+        `select tenant_id::text, user_id::text from app.operations where user_id is not null group by 1, 2
+         order by count(*) desc, user_id limit $1`,
+        [n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.user_id, 100] }));
+    },
+  },
+  {
+    name: "api.agent_by_name",
+    routine: "api.agent_by_name",
+    kind: "read",
+    query: "select * from api.agent_by_name($1, $2)",
+    subject: "agents in hash order, by their name",
+    intendedIndexes: ["app.agents_tenant_id_name_key"],
+    smallAt10k: ["app.agents_tenant_id_name_key"],
+    buffers: { "10k": 12, "1M": 12 },
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; name: string }>(
+        sql,
+        `select tenant_id::text, name from app.agents order by ${byHash("id")}, id limit $1`,
+        [n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.name] }));
+    },
+  },
+  {
+    name: "api.active_agents",
+    routine: "api.active_agents",
+    kind: "read",
+    query: "select * from api.active_agents($1, $2)",
+    subject: "all active agents of the biggest tenants",
+    intendedIndexes: ["app.agents_tenant_id_is_active_type_idx"],
+    smallAt10k: ["app.agents_tenant_id_is_active_type_idx"],
+    buffers: { "10k": 12, "1M": 12 },
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      return (await tenantsBySize(sql, n)).map((t) => ({ args: [t, null] }));
+    },
+  },
+  {
+    name: "api.workflows_by_status",
+    routine: "api.workflows_by_status",
+    kind: "read",
+    query: "select * from api.workflows_by_status($1, $2, $3::timestamptz, $4)",
+    subject: "a page of 50 in the middle of the biggest (tenant, status) lists",
+    intendedIndexes: ["app.workflows_tenant_id_status_created_at_idx"],
+    smallAt10k: ["app.workflows_tenant_id_status_created_at_idx"],
+    buffers: { "10k": 10, "1M": 14 },
+    ratioAsserted: false,
+    ratioNote: "at 10k the workflows are a 100-row table read whole (3 buffers); at 1M a page of 50 rows costs about 5 index and heap pages, at any depth",
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; status: string; page: number; cursor: string | null }>(
+        sql,
+        `with s as (
+           select tenant_id, status, count(*) as n from app.workflows group by 1, 2
+           order by count(*) desc, tenant_id, status limit $1)
+         select s.tenant_id::text, s.status, (s.n / 100)::int as page,
+                (select w.created_at::text from app.workflows w where w.tenant_id = s.tenant_id and w.status = s.status
+                 order by w.created_at desc, w.id desc offset greatest((s.n / 100) * 50 - 1, 0) limit 1) as cursor
+         from s order by s.n desc, s.tenant_id, s.status`,
+        [n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.status, r.page === 0 ? null : r.cursor, 50],
+        beforeArgs: [r.tenant_id, r.status, r.page, 50],
+      }));
+    },
+  },
+  {
+    name: "api.workflow_tasks",
+    routine: "api.workflow_tasks",
+    kind: "read",
+    query: "select * from api.workflow_tasks($1, $2, $3)",
+    subject: "workflows in hash order, all their tasks",
+    intendedIndexes: ["app.workflow_tasks_tenant_id_workflow_id_status_idx"],
+    buffers: { "10k": 10, "1M": 12 },
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; id: string }>(
+        sql,
+        `select tenant_id::text, id::text from app.workflows order by ${byHash("id")}, id limit $1`,
+        [n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.id, null] }));
+    },
+  },
+];
+
+/** The routines the workload covers, distinct, sorted. */
+export function workloadRoutines(): string[] {
+  return [...new Set(WORKLOAD.map((w) => w.routine))].sort();
+}
+
+/** Every workload with its arguments resolved from the data: `sets` argument sets each (default 30). */
+export async function apiCalls(sql: postgres.Sql, options: { sets?: number; only?: string[] } = {}): Promise<ApiCall[]> {
+  const { sets = 30, only } = options;
+  const result: ApiCall[] = [];
+  for (const def of WORKLOAD) {
+    if (only && !only.includes(def.name)) continue;
+    const { calls: resolve, ...rest } = def;
+    const calls = await resolve.call(def, sql, sets);
+    result.push({ ...rest, args: calls[0]!.args, beforeArgs: calls[0]!.beforeArgs, calls });
+  }
+  return result;
+}
+
+/** The tier whose budget applies to a database of `rows` seeded rows: the nearest on a log scale. */
+export function tierOf(rows: number): TierName {
+  return Math.log10(rows) >= (Math.log10(TIERS["10k"]) + Math.log10(TIERS["1M"])) / 2 ? "1M" : "10k";
+}
+
+// --- the data the workload runs on ---------------------------------------------------------
+
+/**
+ * Turns autovacuum off (`on` false) or back on for every table and partition of schema app,
+ * for plans that are the same run to run: the workloads that write run in transactions rolled
+ * back, whose dead rows (at the 10k tier, 800 versions of a 1,000-row table per workload) make
+ * autovacuum analyze a table at a moment nobody chose, and the plans explained after it
+ * change (a purge batch's documents delete between documents_pkey and a bitmap scan). Only
+ * for a throwaway copy: the plan tests and scripts/accept-plans.ts call it on theirs.
+ */
+export async function setAutovacuum(sql: postgres.Sql, on: boolean): Promise<number> {
+  const tables = await rows<{ name: string; kind: string }>(
+    sql,
+    `select format('%I.%I', n.nspname, c.relname) as name, case c.relkind when 'm' then 'materialized view' else 'table' end as kind
+     from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = 'app' and c.relkind in ('r', 'm') order by 1`,
+  );
+  for (const t of tables) {
+    await sql.unsafe(on ? `alter ${t.kind} ${t.name} reset (autovacuum_enabled)` : `alter ${t.kind} ${t.name} set (autovacuum_enabled = off)`);
+  }
+  return tables.length;
+}
+
+// --- plans ---------------------------------------------------------------------------------
+
+/** auto_explain settings of explainFunction (scripts/lib/plan/explain.ts), for the runs it cannot do. */
+const AUTO_EXPLAIN_SESSION: Record<string, string> = {
+  client_min_messages: "notice",
+  "auto_explain.log_analyze": "on",
+  "auto_explain.log_buffers": "on",
+  "auto_explain.log_timing": "on",
+  "auto_explain.log_verbose": "on",
+  "auto_explain.log_nested_statements": "on",
+  "auto_explain.log_format": "json",
+  "auto_explain.log_level": "notice",
+  "auto_explain.sample_rate": "1",
+  ...PINNED_PLANNER_SETTINGS,
+};
+
+/** Calls (or purge batches) in a session up to the one whose plans are asserted. */
+export const DEFAULT_RUNS = 8;
+
+export interface ExplainCallOptions {
+  /**
+   * Calls in one session, the last one's plans kept (reads, writes): default 8. PL/pgSQL may
+   * switch to a cached generic plan at the 6th execution; building it opens every partition
+   * of a partitioned table for the first time in the session, so the 6th call's buffers carry
+   * that one-time catalog reading (chunks_page at 10k: 1,280 buffers on the 6th call, 6 on
+   * every other). The 8th call is the steady state, after seven.
+   */
+  runs?: number;
+  /** Procedure: the batch whose plans are kept (1-based; default 8, after seven batches). */
+  batch?: number;
+}
+
+/** The explained statements of a call, and for the procedure the batch they belong to. */
+export interface ExplainedCall {
+  statements: ExplainedStatement[];
+  /** Procedure only: documents deleted per batch, in order, from its notices. */
+  batches?: number[];
+}
+
+/**
+ * The plans of the statements a call runs, from auto_explain with nested statements.
+ * - read: explainFunction (the same call `runs` times in one session; the last run's plans).
+ * - write: the same, but each run in its own transaction, rolled back, so every run does the
+ *   same work (a second soft delete of the same ids would find nothing) and nothing is kept.
+ * - procedure (purge): one CALL; its statements are cut into batches at its per-batch notice
+ *   and the statements of batch `batch` are returned (each statement ran batch times by then).
+ *   It commits: the subject tenant's documents are gone afterwards.
+ */
+export async function explainCall(target: string | { url: string }, call: Pick<ApiCall, "kind" | "query" | "args">, options: ExplainCallOptions = {}): Promise<ExplainedCall> {
+  const { runs = DEFAULT_RUNS, batch = DEFAULT_RUNS } = options;
+  const url = typeof target === "string" ? target : target.url;
+  if (call.kind === "read") return { statements: await explainFunction(url, call.query, call.args, { runs }) };
+
+  let notices: string[] = [];
+  const sql = postgres(url, { max: 1, onnotice: (notice) => notices.push(String(notice.message)) });
+  try {
+    await sql.unsafe("load 'auto_explain'");
+    for (const [name, value] of Object.entries(AUTO_EXPLAIN_SESSION)) await sql.unsafe(`select set_config($1, $2, false)`, [name, value]);
+    await sql.unsafe(`select set_config('auto_explain.log_min_duration', '0', false)`);
+    if (call.kind === "write") {
+      for (let run = 1; run <= runs; run++) {
+        notices = [];
+        await sql.unsafe("begin");
+        try {
+          await sql.unsafe(call.query, call.args as never[]);
+        } finally {
+          await sql.unsafe("rollback");
+        }
+      }
+      const statements = toStatements(notices, call.query);
+      await resolveNames(sql, statements);
+      return { statements };
+    }
+    notices = [];
+    await sql.unsafe(call.query, call.args as never[]);
+    // Cut at the procedure's notice that ends each batch ("purge_documents: ... in this batch").
+    const groups: string[][] = [[]];
+    const batches: number[] = [];
+    for (const message of notices) {
+      const done = /deleted (\d+) documents .* in this batch/.exec(message);
+      if (done) {
+        batches.push(Number(done[1]));
+        groups.push([]);
+      } else {
+        groups.at(-1)!.push(message);
+      }
+    }
+    const kept = groups[batch - 1];
+    if (!kept || batches.length < batch) throw new Error(`${call.query}: ${batches.length} batches, batch ${batch} wanted (the subject is too small)`);
+    const statements = toStatements(kept, call.query);
+    await resolveNames(sql, statements);
+    return { statements, batches };
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+function toStatements(notices: string[], callQuery: string): ExplainedStatement[] {
+  const parsed = notices.map(parseAutoExplainNotice).filter((s) => s !== undefined);
+  const call = callQuery.trim();
+  const last = parsed.map((s) => s.query.trim()).lastIndexOf(call);
+  return parsed.map((s, i) => ({ ...s, topLevel: i === last }));
+}
+
+// --- what a plan must show ---------------------------------------------------------------------
+
+export interface Finding {
+  pass: boolean;
+  /** What was found, for a failure message or a report. */
+  found: string;
+}
+
+/** Whether the call's plans prune the table's partitions as the expectation says. */
+export function checkPartitions(statements: readonly ExplainedStatement[], expectation: PartitionExpectation): Finding {
+  const { table, rule } = expectation;
+  if (rule === "one per probe") {
+    const appends = statements.flatMap((s) =>
+      [...walk(s.plan)]
+        .filter((n) => n.nodeType === "Append" || n.nodeType === "Merge Append")
+        .map((append) => ({ append, members: append.children.filter((c) => c.parentRelationship === "Member" && c.rootRelation === table && c.relation !== table) }))
+        .filter((a) => a.members.length > 0),
+    );
+    if (appends.length === 0) return { pass: false, found: `no Append over the partitions of ${table}` };
+    const lines = appends.map(({ append, members }) => {
+      const executions = append.actualLoops ?? 0;
+      const scans = members.reduce((sum, m) => sum + (m.actualLoops ?? 0), 0);
+      return { pass: scans <= executions, text: `Append over ${members.length} partitions of ${table}: executed ${executions} times, ${scans} partition scans` };
+    });
+    return { pass: lines.every((l) => l.pass), found: lines.map((l) => l.text).join("; ") };
+  }
+  const scans = partitionsScanned(statements, table);
+  if (scans.length === 0) return { pass: false, found: `no partition of ${table} in the plans` };
+  const text = scans.map((s) => `${s.scanned.length} of ${s.total ?? "?"} partitions of ${table} scanned, ${s.inPlan.length} in the plan, ${s.subplansRemoved} removed at executor start`).join("; ");
+  if (rule === "one") return { pass: scans.every((s) => s.scanned.length <= 1), found: text };
+  return { pass: scans.every((s) => s.total !== undefined && s.inPlan.length < s.total), found: text };
+}
+
+/** Partitioned tables whose partitions come and go with the calendar (RANGE on time, pg_partman). */
+export async function rangePartitionedTables(sql: postgres.Sql): Promise<string[]> {
+  const found = await rows<{ name: string }>(
+    sql,
+    `select format('%I.%I', n.nspname, c.relname) as name
+     from pg_partitioned_table p join pg_class c on c.oid = p.partrelid join pg_namespace n on n.oid = c.relnamespace
+     where p.partstrat = 'r' and n.nspname = 'app' order by 1`,
+  );
+  return found.map((r) => r.name);
+}
+
+const oneLine = (s: string, max = 100) => {
+  const t = s.replace(/\s+/g, " ").trim();
+  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+};
+
+/**
+ * The shape of a call, one line per plan node (fingerprint() of scripts/lib/plan, which has no
+ * costs, rows, timing or buffers, and collapses partitions under an Append to their parent with
+ * a count), for committed files and readable diffs:
+ * - each statement starts with `-- <its query text>` (`-- [call] ...` for the call itself);
+ * - identical statements are listed once, where they first ran, with their count: `(x100)` for
+ *   the foreign key checks PostgreSQL runs per deleted row;
+ * - partitions of `calendarTables` (RANGE-partitioned by month) are the one thing that changes
+ *   with the date rather than with the plan: how many there are, and how many rows of the
+ *   subject each holds (so whether the planner reads one by Index Scan, Index Only Scan or
+ *   bitmap). Under an Append, their index scans of any kind read `Index or Bitmap Scan using
+ *   <index>`, and their counts `x*`. A Seq Scan stays a Seq Scan.
+ */
+export function callFingerprint(statements: readonly ExplainedStatement[], calendarTables: readonly string[] = []): string[] {
+  const blocks = new Map<string, { header: string; body: string[]; count: number }>();
+  const calendar = new Set(calendarTables);
+  for (const statement of statements) {
+    const header = `-- ${statement.topLevel ? "[call] " : ""}${oneLine(statement.query)}`;
+    const plan = calendar.size ? calendarInsensitive(statement.plan, calendar) : statement.plan;
+    const body = fingerprint(plan)
+      .split("\n")
+      .map((line) => `  ${line}`);
+    const key = [header, ...body].join("\n");
+    const block = blocks.get(key);
+    if (block) block.count++;
+    else blocks.set(key, { header, body, count: 1 });
+  }
+  const lines = [...blocks.values()].flatMap((b) => [b.count > 1 ? `${b.header} (x${b.count})` : b.header, ...b.body]);
+  return calendar.size ? uncountCalendarGroups(lines, calendarTables) : lines;
+}
+
+const INDEX_ACCESS = "Index or Bitmap Scan";
+
+/** A copy of the plan where the index scans of calendar partitions under an Append are one kind of node. */
+function calendarInsensitive(node: PlanNode, calendar: Set<string>, underAppend = false): PlanNode {
+  const isAppend = node.nodeType === "Append" || node.nodeType === "Merge Append";
+  const onCalendar = underAppend && !!node.rootRelation && calendar.has(node.rootRelation) && node.relation !== node.rootRelation;
+  if (onCalendar && (node.nodeType === "Index Scan" || node.nodeType === "Index Only Scan")) return { ...node, nodeType: INDEX_ACCESS, children: [] };
+  if (onCalendar && node.nodeType === "Bitmap Heap Scan") {
+    const bitmapIndex = [...walk(node)].find((n) => n.nodeType === "Bitmap Index Scan");
+    if (bitmapIndex) return { ...node, nodeType: INDEX_ACCESS, index: bitmapIndex.index, rootIndex: bitmapIndex.rootIndex, indexName: bitmapIndex.indexName, children: [] };
+  }
+  return { ...node, children: node.children.map((c) => calendarInsensitive(c, calendar, underAppend || isAppend)) };
+}
+
+/** `x4` → `x*` on a group line whose group (the line and the deeper lines under it) reads a calendar table. */
+function uncountCalendarGroups(lines: string[], calendarTables: readonly string[]): string[] {
+  const depth = (l: string) => l.length - l.trimStart().length;
+  const mentions = (l: string) => calendarTables.some((t) => l.includes(` on ${t}`) || l.endsWith(` on ${t}`) || l.includes(` on ${t} `));
+  return lines.map((line, i) => {
+    const count = / x\d+$/.exec(line);
+    if (!count) return line;
+    let j = i + 1;
+    let hit = mentions(line.slice(0, count.index));
+    while (!hit && j < lines.length && depth(lines[j]!) > depth(line)) hit = mentions(lines[j++]!.replace(/ x(\d+|\*)$/, ""));
+    return hit ? `${line.slice(0, count.index)} x*` : line;
+  });
+}
+
+/** The committed fingerprints of a tier, { workload name: lines }: test/plans/<tier>.json. */
+export function fingerprintFile(tier: TierName): string {
+  return join(ROOT, "test", "plans", `${tier}.json`);
+}
+
+/** The nodes of all statements (for checks the plan library has no helper for). */
+export function nodesOf(statements: readonly ExplainedStatement[]): PlanNode[] {
+  return statements.flatMap((s) => [...walk(s.plan)]);
+}
+
+// --- time ----------------------------------------------------------------------------------
+
+/**
+ * Milliseconds of one call through postgres.js, round trip included. Writes run inside a
+ * transaction that is rolled back (the begin and rollback are not timed).
+ */
+export async function timeCall(sql: postgres.Sql | postgres.ReservedSql, call: Pick<ApiCall, "kind" | "query">, args: unknown[]): Promise<number> {
+  if (call.kind === "procedure") throw new Error("the procedure commits: time it per batch (timePurgeBatches)");
+  if (call.kind === "read") {
+    const t = performance.now();
+    await sql.unsafe(call.query, args as never[]);
+    return performance.now() - t;
+  }
+  await sql.unsafe("begin");
+  try {
+    const t = performance.now();
+    await sql.unsafe(call.query, args as never[]);
+    return performance.now() - t;
+  } finally {
+    await sql.unsafe("rollback");
+  }
+}
+
+/**
+ * Runs the purge on a tenant with batches of `batchSize` and returns each batch's time in ms:
+ * the interval between the per-batch notices (the first from the call's start), as they
+ * arrive at the client. Deletes the tenant's documents for good.
+ */
+export async function timePurgeBatches(url: string, tenantId: unknown, batchSize: number): Promise<{ batchMs: number[]; deleted: number; totalMs: number }> {
+  const arrivals: number[] = [];
+  const sql = postgres(url, {
+    max: 1,
+    onnotice: (notice) => {
+      if (/in this batch/.test(String(notice.message))) arrivals.push(performance.now());
+    },
+  });
+  try {
+    const start = performance.now();
+    const [row] = await sql.unsafe<{ p_deleted: string }[]>("call api.purge_documents($1, $2)", [tenantId, batchSize] as never[]);
+    const totalMs = performance.now() - start;
+    const batchMs = arrivals.map((t, i) => t - (i === 0 ? start : arrivals[i - 1]!));
+    return { batchMs, deleted: Number(row?.p_deleted ?? 0), totalMs };
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/** The p-th percentile (0..100) of the values, nearest rank. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
