@@ -373,7 +373,7 @@ describe("api.delete_documents", () => {
     }
   });
 
-  test("plans a hard delete of hundreds of ids as primary key probes, and at the 1M tier reaches chunks through the partition key", async () => {
+  test("plans a hard delete of hundreds of ids as primary key probes (the 1M tier: test/plans.test.ts)", async () => {
     const [tenant] = twoTenants(prng(4027), 400);
     const ids = pick(tenant.ids, 300, prng(4028));
     await one`begin`;
