@@ -6,7 +6,7 @@
 // fresh and on a seeded database; auto_explain logging a slow statement's plan.
 import postgres from "postgres";
 import { describe, expect, inject, test } from "vitest";
-import { apiWorkload, functionsNotDriven, runWorkload, sampleSubjects } from "../scripts/lib/advisor/workload-driver.ts";
+import { apiWorkload, functionsNotDriven, runWorkload } from "../scripts/lib/advisor/workload-driver.ts";
 import { parseAutoExplainNotice } from "../scripts/lib/plan/parse.ts";
 import { useTestDatabase } from "./harness/database.ts";
 
@@ -471,7 +471,7 @@ describe("the api workload", () => {
   test("after it, no index we ship is unused (except the documented ones) and none is a duplicate", async () => {
     const { url, sql } = workloadDb();
     await sql`select pg_stat_reset()`;
-    const calls = apiWorkload(await sampleSubjects(sql), { callsPerFunction: 10 });
+    const calls = await apiWorkload(sql, { callsPerFunction: 10 });
     expect(await functionsNotDriven(sql, calls), "api functions the workload driver does not call").toEqual([]);
     // At the 10k tier most tables have 100 to 1,000 rows, which the planner rightly reads whole;
     // the question here is which index each query uses when its table is big.

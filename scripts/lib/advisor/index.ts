@@ -10,7 +10,7 @@ import { evaluate, type Evaluation, type Recommendation, type StatementGain } fr
 import { applyAdvisorSettings } from "./generic-plan.ts";
 import { collectStatements, statementCounters, type WorkloadStatement } from "./statements.ts";
 import { createCopy, validate, type IndexValidation, type ReplayUnit } from "./validate.ts";
-import { apiWorkload, runCall, runWorkload, sampleSubjects, functionsNotDriven, type WorkloadOptions, type WorkloadReport } from "./workload-driver.ts";
+import { apiWorkload, runCall, runWorkload, functionsNotDriven, type WorkloadOptions, type WorkloadReport } from "./workload-driver.ts";
 
 export { renderReport } from "./report.ts";
 
@@ -32,7 +32,7 @@ export function readQueryFile(path: string): QuerySpec[] {
 export type WorkloadSource =
   /** pg_stat_statements of the database as it is: what production ran. Nothing is replayed. */
   | { kind: "statements"; minCalls?: number }
-  /** The api workload driver (workload-driver.ts), run now. */
+  /** The api workload (scripts/lib/workload.ts) through the driver (workload-driver.ts), run now. */
   | { kind: "api"; options?: WorkloadOptions; settings?: Record<string, string> }
   /** These queries, each run `repeat` times (in transactions rolled back). */
   | { kind: "queries"; queries: QuerySpec[]; repeat?: number };
@@ -183,16 +183,15 @@ export async function adviseIndexes(options: AdviseOptions): Promise<AdvisorRepo
     // queryid -> the literal texts of the file that have it
     const literalQueryIds = new Map<string, Set<string>>();
     if (options.workload.kind === "api") {
-      const subjects = await sampleSubjects(sql);
-      const calls = apiWorkload(subjects, options.workload.options);
+      const calls = await apiWorkload(sql, options.workload.options);
       workload.notDriven = await functionsNotDriven(sql, calls);
-      if (workload.notDriven.length) notes.push(`api functions the workload does not call (add them to scripts/lib/advisor/workload-driver.ts): ${workload.notDriven.join(", ")}`);
+      if (workload.notDriven.length) notes.push(`api functions the workload does not call (add them to scripts/lib/workload.ts): ${workload.notDriven.join(", ")}`);
       workload.calls = await runWorkload(options.url, calls, {
         settings: options.workload.settings,
         onProgress: progress.onProgress && ((d, t) => progress.onProgress!(d, t, "running the api workload")),
       });
       if (workload.calls.failures.length) notes.push(`${workload.calls.failures.length} workload calls failed, e.g. ${workload.calls.failures[0]!.name}: ${workload.calls.failures[0]!.message}`);
-      units = calls.filter((c) => !workload.calls!.missing.includes(c.signature)).map((c) => ({ label: c.name, run: (conn) => runCall(conn, c) }));
+      units = calls.filter((c) => !workload.calls!.missing.includes(c.routine)).map((c) => ({ label: c.name, run: (conn) => runCall(conn, c) }));
     } else if (options.workload.kind === "queries") {
       const { queries, repeat: times = 5 } = options.workload;
       workload.queries = queries.length;
