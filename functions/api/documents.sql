@@ -74,7 +74,7 @@ $$;
 comment on function api.classify_documents(bigint, bigint[], text) is
   'Sets classification, status = classified and updated_at on the given documents of the tenant (user_confirmed is left as it is). '
   'Returns {"updated": n, "not_found": m}; duplicate ids count once; ids of other tenants, unknown ids and soft-deleted documents are not_found. '
-  'One statement after the guards whatever the number of ids; locks rows in id order. '
+  'A fixed number of statements after the guards whatever the number of ids (soft: one; hard: one that locks, one that deletes); locks rows in id order. '
   'Errors: QB001 null tenant, ids or classification; QB002 empty ids; QB003 more than 10,000 ids; QB005 unknown tenant; QB007 null id; QB008 blank classification.';
 
 -- confirm_classifications (seed: bulk_confirm) --------------------------------------------
@@ -115,7 +115,7 @@ $$;
 comment on function api.confirm_classifications(bigint, bigint[]) is
   'Marks the given documents of the tenant as confirmed by the user: user_confirmed = true, user_confirmed_at = now(), status = confirmed, updated_at. '
   'Returns {"confirmed": n, "not_found": m}; duplicate ids count once; ids of other tenants, unknown ids and soft-deleted documents are not_found. '
-  'One statement after the guards whatever the number of ids; locks rows in id order. '
+  'A fixed number of statements after the guards whatever the number of ids (soft: one; hard: one that locks, one that deletes); locks rows in id order. '
   'Errors: QB001 null tenant or ids; QB002 empty ids; QB003 more than 10,000 ids; QB005 unknown tenant; QB007 null id.';
 
 -- delete_documents ------------------------------------------------------------------------
@@ -228,7 +228,7 @@ comment on function api.delete_documents(bigint, bigint[], boolean) is
   'Deletes the given documents of the tenant: soft (status = deleted, the default) or hard (p_hard: the documents and their chunks are removed; soft-deleted documents are removed too). '
   'Both tombstone connector documents in app.deleted_documents so a sync does not bring them back. '
   'Returns {"deleted": n, "not_found": m, "tombstoned": k} (k: tombstones newly written); duplicate ids count once; ids of other tenants, unknown ids, and for a soft delete documents already soft-deleted, are not_found. '
-  'One statement after the guards whatever the number of ids; locks rows in id order. '
+  'A fixed number of statements after the guards whatever the number of ids (soft: one; hard: one that locks, one that deletes); locks rows in id order. '
   'Errors: QB001 null tenant, ids or p_hard; QB002 empty ids; QB003 more than 10,000 ids; QB005 unknown tenant; QB007 null id.';
 
 -- purge_documents (seed: delete_all_documents, batched) -----------------------------------
