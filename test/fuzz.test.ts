@@ -13,6 +13,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { useTestDatabase } from "./harness/database.ts";
 import { prng } from "./harness/random.ts";
+import { connectAs } from "./harness/roles.ts";
 
 const db = useTestDatabase("fuzz");
 const CALLS = 1500;
@@ -21,23 +22,6 @@ const CALLS = 1500;
 function registeredCodes(): Set<string> {
   const text = readFileSync(join(import.meta.dirname, "..", "docs", "error-codes.md"), "utf8");
   return new Set([...text.matchAll(/^\|\s*`([0-9A-Z]{5})`\s*\|/gm)].map((m) => m[1]!));
-}
-
-/** A connection as the role: a login where the server allows it (the throwaway cluster trusts local logins), else SET ROLE. */
-async function connectAs(url: string, role: string): Promise<postgres.Sql> {
-  const u = new URL(url);
-  u.username = role;
-  u.password = "";
-  const sql = postgres(u.toString(), { max: 1, onnotice: () => {} });
-  try {
-    await sql`select 1`;
-    return sql;
-  } catch {
-    await sql.end();
-    const fallback = postgres(url, { max: 1, onnotice: () => {} });
-    await fallback.unsafe(`set role ${role}`);
-    return fallback;
-  }
 }
 
 /** md5 and row count of every app table (partitioned ones through their parent) and of the stats view. */

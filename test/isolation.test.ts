@@ -8,25 +8,9 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { useTestDatabase } from "./harness/database.ts";
 import { pick, prng } from "./harness/random.ts";
+import { connectAs } from "./harness/roles.ts";
 
 const db = useTestDatabase("isolation");
-
-/** A connection as the role: a login where the server allows it (the throwaway cluster trusts local logins), else SET ROLE. */
-async function connectAs(url: string, role: string): Promise<postgres.Sql> {
-  const u = new URL(url);
-  u.username = role;
-  u.password = "";
-  const sql = postgres(u.toString(), { max: 1, onnotice: () => {} });
-  try {
-    await sql`select 1`;
-    return sql;
-  } catch {
-    await sql.end();
-    const fallback = postgres(url, { max: 1, onnotice: () => {} });
-    await fallback.unsafe(`set role ${role}`);
-    return fallback;
-  }
-}
 
 /** What one tenant has: ids of its rows per kind, and values the api takes. */
 interface Holdings {
