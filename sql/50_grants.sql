@@ -82,22 +82,6 @@ revoke create on schema public from public;
 -- api: test/sql/security.sql lists them), and nothing else: no table, no sequence, nothing in
 -- app, maint, perf or public.
 grant usage on schema api to querybudget_app;
-do $$
-declare
-  r record;
-begin
-  for r in
-    select p.oid::regprocedure as routine
-    from pg_proc p
-    where p.pronamespace = 'api'::regnamespace
-      and not has_function_privilege('querybudget_app', p.oid, 'execute')
-    order by p.oid
-  loop
-    execute format('grant execute on routine %s to querybudget_app', r.routine);
-  end loop;
-end
-$$;
-
 -- Monitoring: the perf routines, one by one.
 grant usage on schema perf to querybudget_monitor;
 do $$
@@ -105,13 +89,13 @@ declare
   r record;
 begin
   for r in
-    select p.oid::regprocedure as routine
-    from pg_proc p
-    where p.pronamespace = 'perf'::regnamespace
-      and not has_function_privilege('querybudget_monitor', p.oid, 'execute')
+    select p.oid::regprocedure as routine, g.grantee
+    from (values ('api', 'querybudget_app'), ('perf', 'querybudget_monitor')) as g (schema_name, grantee)
+    join pg_proc p on p.pronamespace = g.schema_name::regnamespace
+    where not has_function_privilege(g.grantee, p.oid, 'execute')
     order by p.oid
   loop
-    execute format('grant execute on routine %s to querybudget_monitor', r.routine);
+    execute format('grant execute on routine %s to %I', r.routine, r.grantee);
   end loop;
 end
 $$;
