@@ -5,7 +5,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { migrateDatabase } from "../scripts/lib/migrate.ts";
 import { PG_BIN, withDatabase } from "../scripts/lib/server-contract.ts";
-import { idempotentSqlFiles } from "../scripts/lib/sql-files.ts";
+import { idempotentSqlFiles, routinesDefinedIn } from "../scripts/lib/sql-files.ts";
 
 const name = `qb_migrate_${process.pid}`;
 let url: string;
@@ -58,5 +58,30 @@ describe("graphile-migrate", () => {
       select count(*)::int as n from pg_proc where pronamespace in ('api'::regnamespace, 'maint'::regnamespace, 'perf'::regnamespace)`;
     await sql.end();
     expect(row?.n).toBeGreaterThan(0);
+  });
+
+  test("an upgrade replaces a routine whose return type or parameters changed, grants included", async () => {
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    // The database has an older api.knowledge_gap_stats: another return type and parameter name.
+    await sql.unsafe(`
+      drop function api.knowledge_gap_stats(bigint);
+      create function api.knowledge_gap_stats(tenant bigint) returns integer language sql as 'select 1'`);
+    await migrateDatabase(url, { quiet: true });
+    const [row] = await sql<{ result: string; app_may: boolean }[]>`
+      select pg_get_function_result('api.knowledge_gap_stats(bigint)'::regprocedure) as result,
+             has_function_privilege('querybudget_app', 'api.knowledge_gap_stats(bigint)', 'execute') as app_may`;
+    await sql.end();
+    expect(row).toEqual({ result: "jsonb", app_may: true });
+  });
+});
+
+describe("routinesDefinedIn", () => {
+  test("names the functions and procedures a file creates, schema-qualified, once each", () => {
+    const text = `
+      create or replace function api.a(p bigint) returns int language sql as 'select 1';
+      CREATE OR REPLACE PROCEDURE maint.b() language plpgsql as $$ begin end $$;
+      create or replace function api.a(p text) returns int language sql as 'select 2';
+      create function api.not_replaceable() returns int language sql as 'select 3';`;
+    expect(routinesDefinedIn(text)).toEqual(["api.a", "maint.b"]);
   });
 });

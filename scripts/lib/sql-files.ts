@@ -20,22 +20,54 @@ export function idempotentSqlFiles(): string[] {
   return FOLDERS.flatMap((f) => sqlFilesUnder(join(ROOT, f)));
 }
 
+/** The routines a file defines: `create or replace function|procedure schema.name(`. */
+export function routinesDefinedIn(text: string): string[] {
+  const names = [...text.matchAll(/create\s+or\s+replace\s+(?:function|procedure)\s+([a-z_][\w]*\.[a-z_][\w]*)\s*\(/gi)];
+  return [...new Set(names.map((m) => m[1]!.toLowerCase()))];
+}
+
+// 42P13 invalid_function_definition: `create or replace` cannot change a routine's return type,
+// its parameter names or defaults, or turn a function into a procedure.
+const CANNOT_REPLACE = "42P13";
+
 /**
  * Applies every idempotent file in one transaction: all of it or none. Function bodies are
  * not checked at creation (as pg_dump does), since a sql-language function may name a view
  * created later in the same run; the tests call every function.
+ *
+ * A file whose routine changed its return type or parameters since the database last saw it
+ * (an upgrade) cannot be applied with `create or replace`: then the routines it defines are
+ * dropped and the file applied again, inside the same transaction. Their grants come back with
+ * sql/50_grants.sql, which runs after functions/.
  */
 export async function applyIdempotentSql(sql: postgres.Sql): Promise<string[]> {
   const files = idempotentSqlFiles();
   await sql.begin(async (tx) => {
     await tx.unsafe("set local check_function_bodies = off");
     for (const file of files) {
+      const text = readFileSync(file, "utf8");
       try {
-        await tx.unsafe(readFileSync(file, "utf8"));
+        await tx.savepoint((sp) => sp.unsafe(text));
       } catch (error) {
-        throw new Error(`${relative(ROOT, file)}: ${(error as Error).message}`, { cause: error });
+        const replaceable = (error as { code?: string }).code === CANNOT_REPLACE && routinesDefinedIn(text).length > 0;
+        try {
+          if (!replaceable) throw error;
+          await dropRoutines(tx, routinesDefinedIn(text));
+          await tx.unsafe(text);
+        } catch (again) {
+          throw new Error(`${relative(ROOT, file)}: ${(again as Error).message}`, { cause: again });
+        }
       }
     }
   });
   return files.map((f) => relative(ROOT, f));
+}
+
+/** Drops every overload of the named routines (no cascade: a dependent object stops the run). */
+async function dropRoutines(tx: postgres.TransactionSql, names: string[]): Promise<void> {
+  const routines = await tx<{ routine: string }[]>`
+    select p.oid::regprocedure::text as routine
+    from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+    where n.nspname || '.' || p.proname = any (${names}::text[])`;
+  for (const { routine } of routines) await tx.unsafe(`drop routine ${routine}`);
 }
