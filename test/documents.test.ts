@@ -53,6 +53,25 @@ interface Notice {
 let one: postgres.Sql;
 const notices: Notice[] = [];
 
+/** The plans of the statements a call runs inside functions (auto_explain), rolled back after. */
+async function nestedPlans(call: () => Promise<unknown>): Promise<{ "Query Text": string; Plan: PlanNode }[]> {
+  await one`begin`;
+  try {
+    await one`select set_config('auto_explain.log_min_duration', '0', true),
+                     set_config('auto_explain.log_nested_statements', 'on', true),
+                     set_config('auto_explain.log_analyze', 'on', true),
+                     set_config('auto_explain.log_format', 'json', true),
+                     set_config('auto_explain.log_level', 'notice', true)`;
+    notices.length = 0;
+    await call();
+    return notices
+      .filter((n) => n.message.startsWith("duration:"))
+      .map((n) => JSON.parse(n.message.slice(n.message.indexOf("{"))) as { "Query Text": string; Plan: PlanNode });
+  } finally {
+    await one`rollback`;
+  }
+}
+
 interface TenantDocs {
   tenant_id: string;
   ids: string[];
@@ -376,22 +395,7 @@ describe("api.delete_documents", () => {
   test("plans a hard delete of hundreds of ids as primary key probes (the 1M tier: test/plans.test.ts)", async () => {
     const [tenant] = twoTenants(prng(4027), 400);
     const ids = pick(tenant.ids, 300, prng(4028));
-    await one`begin`;
-    let plans: { "Query Text": string; Plan: PlanNode }[];
-    try {
-      await one`select set_config('auto_explain.log_min_duration', '0', true),
-                       set_config('auto_explain.log_nested_statements', 'on', true),
-                       set_config('auto_explain.log_analyze', 'on', true),
-                       set_config('auto_explain.log_format', 'json', true),
-                       set_config('auto_explain.log_level', 'notice', true)`;
-      notices.length = 0;
-      await deleteApi(one, tenant.tenant_id, ids, true);
-      plans = notices
-        .filter((n) => n.message.startsWith("duration:"))
-        .map((n) => JSON.parse(n.message.slice(n.message.indexOf("{"))) as { "Query Text": string; Plan: PlanNode });
-    } finally {
-      await one`rollback`;
-    }
+    const plans = await nestedPlans(() => deleteApi(one, tenant.tenant_id, ids, true));
     const main = plans.find((p) => p["Query Text"].includes("delete from app.chunks"));
     expect(main, "the delete statement's plan").toBeDefined();
     // The ids are read through a scalar subquery, so the planner expects a handful of targets
@@ -533,22 +537,7 @@ describe("api.new_external_ids", () => {
     const ids = await externalIdMix(random, tenant, connectorId, 100);
     const distinct = new Set(ids).size;
     for (let call = 0; call < 6; call++) await newExternalIdsApi(one, tenant.tenant_id, connectorId, ids);
-    await one`begin`;
-    let plans: { "Query Text": string; Plan: PlanNode }[];
-    try {
-      await one`select set_config('auto_explain.log_min_duration', '0', true),
-                       set_config('auto_explain.log_nested_statements', 'on', true),
-                       set_config('auto_explain.log_analyze', 'on', true),
-                       set_config('auto_explain.log_format', 'json', true),
-                       set_config('auto_explain.log_level', 'notice', true)`;
-      notices.length = 0;
-      await newExternalIdsApi(one, tenant.tenant_id, connectorId, ids);
-      plans = notices
-        .filter((n) => n.message.startsWith("duration:"))
-        .map((n) => JSON.parse(n.message.slice(n.message.indexOf("{"))) as { "Query Text": string; Plan: PlanNode });
-    } finally {
-      await one`rollback`;
-    }
+    const plans = await nestedPlans(() => newExternalIdsApi(one, tenant.tenant_id, connectorId, ids));
     const main = plans.find((p) => p["Query Text"].includes("app.deleted_documents"));
     expect(main, "the statement's plan").toBeDefined();
     const probes = (index: string) =>
