@@ -82,12 +82,7 @@ set search_path = pg_catalog, pg_temp
 set jit = off
 as $$
 begin
-  if p_min is null then
-    raise exception 'p_min must not be null' using errcode = 'QB001';
-  end if;
-  if p_min < interval '0' then
-    raise exception 'p_min is %; it must not be negative', p_min using errcode = 'QB008';
-  end if;
+  perform perf.require_threshold(p_min, 'p_min', interval '0');
   return query
   select a.pid, a.datname::text, a.usename::text, a.application_name, a.backend_type, a.state,
          now() - a.query_start, now() - a.xact_start,

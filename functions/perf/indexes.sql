@@ -120,12 +120,7 @@ set search_path = pg_catalog, pg_temp
 set jit = off
 as $$
 begin
-  if p_max_scans is null then
-    raise exception 'p_max_scans must not be null' using errcode = 'QB001';
-  end if;
-  if p_max_scans < 0 then
-    raise exception 'p_max_scans is %; it must not be negative', p_max_scans using errcode = 'QB008';
-  end if;
+  perform perf.require_threshold(p_max_scans, 'p_max_scans', 0);
   return query
   select u.schema_name, u.table_name, u.index_name, u.scans, u.size_bytes, u.size,
          (select coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint from pg_class c

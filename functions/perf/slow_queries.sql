@@ -41,12 +41,8 @@ as $$
 declare
   v_schema text;
 begin
-  if p_warn_ms is null or p_error_ms is null then
-    raise exception 'p_warn_ms and p_error_ms must not be null' using errcode = 'QB001';
-  end if;
-  if p_warn_ms < 0 or p_error_ms < p_warn_ms then
-    raise exception 'thresholds must satisfy 0 <= p_warn_ms <= p_error_ms: got %, %', p_warn_ms, p_error_ms using errcode = 'QB008';
-  end if;
+  perform perf.require_threshold(p_warn_ms, 'p_warn_ms', 0);
+  perform perf.require_threshold(p_error_ms, 'p_error_ms', p_warn_ms);
   select e.extnamespace::regnamespace::text into v_schema from pg_extension e where e.extname = 'pg_stat_statements';
   if v_schema is null then
     raise notice 'perf.slow_queries: the pg_stat_statements extension is not installed in database %', current_database();

@@ -78,13 +78,8 @@ set search_path = pg_catalog, pg_temp
 set jit = off
 as $$
 begin
-  if p_min_index_share is null or p_min_rows is null then
-    raise exception 'p_min_index_share and p_min_rows must not be null' using errcode = 'QB001';
-  end if;
-  if p_min_index_share < 0 or p_min_index_share > 100 or p_min_rows < 0 then
-    raise exception 'p_min_index_share must be 0..100 (percent) and p_min_rows not negative: got %, %', p_min_index_share, p_min_rows
-      using errcode = 'QB008';
-  end if;
+  perform perf.require_threshold(p_min_index_share, 'p_min_index_share', 0, 100);
+  perform perf.require_threshold(p_min_rows, 'p_min_rows', 0);
   return query
   with per_table as (
     select n.nspname::text as schema_name, t.relname::text as table_name,
@@ -224,12 +219,7 @@ set search_path = pg_catalog, pg_temp
 set jit = off
 as $$
 begin
-  if p_min_ratio is null then
-    raise exception 'p_min_ratio must not be null' using errcode = 'QB001';
-  end if;
-  if p_min_ratio < 0 or p_min_ratio > 1 then
-    raise exception 'p_min_ratio is %; it must be between 0 and 1', p_min_ratio using errcode = 'QB008';
-  end if;
+  perform perf.require_threshold(p_min_ratio, 'p_min_ratio', 0, 1);
   return query
   with counts (ord, scope, hit, read) as (
     select 1, 'database', d.blks_hit, d.blks_read

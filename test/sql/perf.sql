@@ -24,7 +24,8 @@ insert into expected values
   ('perf.slow_queries(numeric,numeric)', true, 'setof record'),
   ('perf.job_health()', true, 'setof record'),
   ('perf.auto_explain_settings()', false, 'setof record'),
-  ('perf.database_report()', true, 'jsonb');
+  ('perf.database_report()', true, 'jsonb'),
+  ('perf.require_threshold(anycompatible,text,anycompatible,anycompatible)', false, 'anycompatible');
 
 select is_empty(
   $$ select e.signature from expected e where to_regprocedure(e.signature) is null $$,
