@@ -55,12 +55,8 @@ as $$
   join pg_class ic on ic.oid = i.indexrelid
   join pg_class t on t.oid = i.indrelid
   join pg_namespace n on n.oid = t.relnamespace
-  left join lateral (
-    -- the leaf indexes whose counters and sizes make up this one
-    select p.relid as oid from pg_partition_tree(i.indexrelid) p where p.isleaf
-    union all
-    select i.indexrelid where ic.relkind <> 'I'
-  ) leaf on true
+  -- the leaf indexes whose counters and sizes make up this one
+  left join lateral perf.leaf_relations(i.indexrelid) leaf (oid) on true
   where not ic.relispartition
     and n.nspname not in ('pg_catalog', 'information_schema')
     and n.nspname !~ '^pg_(toast|temp_)'
@@ -124,12 +120,11 @@ begin
   return query
   select u.schema_name, u.table_name, u.index_name, u.scans, u.size_bytes, u.size,
          (select coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint from pg_class c
-          where c.oid in (select p.relid from pg_partition_tree(t.oid) p where p.isleaf union all select t.oid where t.relkind <> 'p')),
+          where c.oid in (select perf.leaf_relations(t.oid))),
          -- rows written to the table (all partitions) since the counters began: what the index costs
          (select coalesce(sum(pg_stat_get_tuples_inserted(leaf.oid) + pg_stat_get_tuples_updated(leaf.oid)
                               + pg_stat_get_tuples_deleted(leaf.oid)), 0)::bigint
-          from (select p.relid as oid from pg_partition_tree(t.oid) p where p.isleaf
-                union all select t.oid where t.relkind <> 'p') leaf),
+          from perf.leaf_relations(t.oid) leaf (oid)),
          -- the only index whose leading columns are those of a foreign key of the table (and
          -- not partial): dropping it makes deletes in the referenced table scan this one
          i.indpred is null
@@ -288,9 +283,8 @@ as $$
          case con.confdeltype when 'a' then 'no action' when 'r' then 'restrict' when 'c' then 'cascade'
                               when 'n' then 'set null' when 'd' then 'set default' end,
          greatest(coalesce((select sum(greatest(c.reltuples, 0)) from pg_class c
-                            where c.oid in (select p.relid from pg_partition_tree(t.oid) p where p.isleaf union all select t.oid)
-                              and c.relkind = 'r'), 0), 0)::bigint,
-         pg_size_pretty(coalesce((select sum(pg_table_size(p.relid)) from pg_partition_tree(t.oid) p where p.isleaf), pg_table_size(t.oid))::bigint),
+                            where c.oid in (select perf.leaf_relations(t.oid))), 0), 0)::bigint,
+         pg_size_pretty((select sum(pg_table_size(l)) from perf.leaf_relations(t.oid) l)::bigint),
          format('create index %s%I on %I.%I (%s);',
                 case when t.relkind = 'p' then '' else 'concurrently ' end,
                 left(t.relname || '_' || array_to_string(cols.names, '_') || '_idx', 63),
@@ -345,7 +339,7 @@ as $$
   select n.nspname::text,
          t.relname::text,
          ic.relname::text,
-         coalesce((select sum(pg_relation_size(p.relid)) from pg_partition_tree(ic.oid) p where p.isleaf), pg_relation_size(ic.oid))::bigint,
+         (select sum(pg_relation_size(l)) from perf.leaf_relations(ic.oid) l)::bigint,
          case
            when ic.relkind = 'I' then 'partitioned index not attached on every partition (create the missing partition index and attach it)'
            when not i.indisready then 'never finished building: a create index concurrently that failed or is still running'

@@ -39,11 +39,7 @@ as $$
          pg_size_pretty(coalesce(sum(pg_total_relation_size(leaf.oid)), 0)::bigint)
   from pg_class t
   join pg_namespace n on n.oid = t.relnamespace
-  left join lateral (
-    select p.relid as oid from pg_partition_tree(t.oid) p where p.isleaf
-    union all
-    select t.oid where t.relkind <> 'p'
-  ) leaf on true
+  left join lateral perf.leaf_relations(t.oid) leaf (oid) on true
   left join pg_class lc on lc.oid = leaf.oid
   where t.relkind in ('r', 'p', 'm')
     and not t.relispartition
@@ -94,11 +90,7 @@ begin
            coalesce(sum(pg_total_relation_size(leaf.oid)), 0)::bigint as size_bytes
     from pg_class t
     join pg_namespace n on n.oid = t.relnamespace
-    left join lateral (
-      select p.relid as oid from pg_partition_tree(t.oid) p where p.isleaf
-      union all
-      select t.oid where t.relkind <> 'p'
-    ) leaf on true
+    left join lateral perf.leaf_relations(t.oid) leaf (oid) on true
     left join pg_class lc on lc.oid = leaf.oid
     where t.relkind in ('r', 'p', 'm')
       and not t.relispartition

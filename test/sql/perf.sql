@@ -25,7 +25,8 @@ insert into expected values
   ('perf.job_health()', true, 'setof record'),
   ('perf.auto_explain_settings()', false, 'setof record'),
   ('perf.database_report()', true, 'jsonb'),
-  ('perf.require_threshold(anycompatible,text,anycompatible,anycompatible)', false, 'anycompatible');
+  ('perf.require_threshold(anycompatible,text,anycompatible,anycompatible)', false, 'anycompatible'),
+  ('perf.leaf_relations(oid)', false, 'setof oid');
 
 select is_empty(
   $$ select e.signature from expected e where to_regprocedure(e.signature) is null $$,
