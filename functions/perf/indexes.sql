@@ -58,10 +58,7 @@ as $$
   -- the leaf indexes whose counters and sizes make up this one
   left join lateral perf.leaf_relations(i.indexrelid) leaf (oid) on true
   where not ic.relispartition
-    and n.nspname not in ('pg_catalog', 'information_schema')
-    and n.nspname !~ '^pg_(toast|temp_)'
-    and not exists (select from pg_depend d
-                    where d.classid = 'pg_class'::regclass and d.objid = t.oid and d.deptype = 'e')
+    and perf.in_scope(t.oid)
   group by n.nspname, t.relname, ic.relname, ic.relkind, i.indexrelid, i.indrelid, i.indisunique, i.indisprimary, i.indisvalid
   order by 1, 2, 3
 $$;
@@ -199,10 +196,7 @@ as $$
     left join pg_constraint con on con.conindid = i.indexrelid and con.conrelid = i.indrelid and con.contype in ('p', 'u', 'x')
     where not ic.relispartition
       and i.indisvalid
-      and n.nspname not in ('pg_catalog', 'information_schema')
-      and n.nspname !~ '^pg_(toast|temp_)'
-      and not exists (select from pg_depend d
-                      where d.classid = 'pg_class'::regclass and d.objid = t.oid and d.deptype = 'e')
+      and perf.in_scope(t.oid)
   ), pairs as (
     select a.*, b.index_name as b_name, b.keys as b_keys, b.all_columns as b_all_columns,
            case when a.keys = b.keys then 'duplicate' else 'redundant' end as pair_kind,
@@ -300,10 +294,7 @@ as $$
   ) cols
   where con.contype = 'f'
     and con.conparentid = 0          -- partitions inherit their parent's foreign key: reported once, on the parent
-    and n.nspname not in ('pg_catalog', 'information_schema')
-    and n.nspname !~ '^pg_(toast|temp_)'
-    and not exists (select from pg_depend d
-                    where d.classid = 'pg_class'::regclass and d.objid = t.oid and d.deptype = 'e')
+    and perf.in_scope(t.oid)
     and not exists (
       -- a valid, non-partial b-tree whose leading columns are the key's columns, in any order
       select from pg_index i
@@ -356,8 +347,7 @@ as $$
   join pg_class t on t.oid = i.indrelid
   join pg_namespace n on n.oid = t.relnamespace
   where (not i.indisvalid or not i.indisready)
-    and n.nspname not in ('pg_catalog', 'information_schema')
-    and n.nspname !~ '^pg_(toast|temp_)'
+    and perf.in_scope(t.oid)
   order by 1, 2, 3
 $$;
 comment on function perf.invalid_indexes() is

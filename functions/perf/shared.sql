@@ -42,3 +42,24 @@ $$;
 comment on function perf.leaf_relations(oid) is
   'The leaf relations holding the data of a relation: the leaf partitions of a partitioned table or index, else the relation itself. The perf functions sum counters and sizes over them.';
 revoke all on function perf.leaf_relations(oid) from public;
+
+create or replace function perf.in_scope(p_table oid)
+returns boolean
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set jit = off
+as $$
+  -- docs/monitoring.md "Scope": every schema but the system, TOAST and temporary ones, and no
+  -- relation that belongs to an extension (pg_partman's and pg_cron's tables are theirs to index)
+  select n.nspname not in ('pg_catalog', 'information_schema')
+         and n.nspname !~ '^pg_(toast|temp_)'
+         and not exists (select from pg_depend d
+                         where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
+  from pg_class c
+  join pg_namespace n on n.oid = c.relnamespace
+  where c.oid = p_table
+$$;
+comment on function perf.in_scope(oid) is
+  'Whether the perf functions report on a table: outside the system, TOAST and temporary schemas, and not an extension''s (docs/monitoring.md "Scope").';
+revoke all on function perf.in_scope(oid) from public;

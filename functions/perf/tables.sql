@@ -43,10 +43,7 @@ as $$
   left join pg_class lc on lc.oid = leaf.oid
   where t.relkind in ('r', 'p', 'm')
     and not t.relispartition
-    and n.nspname not in ('pg_catalog', 'information_schema')
-    and n.nspname !~ '^pg_(toast|temp_)'
-    and not exists (select from pg_depend d
-                    where d.classid = 'pg_class'::regclass and d.objid = t.oid and d.deptype = 'e')
+    and perf.in_scope(t.oid)
   group by n.nspname, t.relname, t.relkind
   order by 8 desc, 1, 2
 $$;
@@ -94,10 +91,7 @@ begin
     left join pg_class lc on lc.oid = leaf.oid
     where t.relkind in ('r', 'p', 'm')
       and not t.relispartition
-      and n.nspname not in ('pg_catalog', 'information_schema')
-      and n.nspname !~ '^pg_(toast|temp_)'
-      and not exists (select from pg_depend d
-                      where d.classid = 'pg_class'::regclass and d.objid = t.oid and d.deptype = 'e')
+      and perf.in_scope(t.oid)
     group by n.nspname, t.relname, t.relkind
   )
   select p.schema_name, p.table_name, p.partitions, p.live_rows, p.seq_scans, p.seq_rows_read,
@@ -150,10 +144,7 @@ as $$
     from pg_class t
     join pg_namespace n on n.oid = t.relnamespace
     where t.relkind in ('r', 'p', 'm')
-      and n.nspname not in ('pg_catalog', 'information_schema')
-      and n.nspname !~ '^pg_(toast|temp_)'
-      and not exists (select from pg_depend d
-                      where d.classid = 'pg_class'::regclass and d.objid = t.oid and d.deptype = 'e')
+      and perf.in_scope(t.oid)
   ), leaves as (
     -- tables, partitions and materialized views: what autovacuum analyzes on its own
     select t.*, greatest(pg_stat_get_live_tuples(t.oid), t.reltuples)::bigint as live_rows, pg_stat_get_mod_since_analyze(t.oid) as modified

@@ -26,7 +26,8 @@ insert into expected values
   ('perf.auto_explain_settings()', false, 'setof record'),
   ('perf.database_report()', true, 'jsonb'),
   ('perf.require_threshold(anycompatible,text,anycompatible,anycompatible)', false, 'anycompatible'),
-  ('perf.leaf_relations(oid)', false, 'setof oid');
+  ('perf.leaf_relations(oid)', false, 'setof oid'),
+  ('perf.in_scope(oid)', false, 'boolean');
 
 select is_empty(
   $$ select e.signature from expected e where to_regprocedure(e.signature) is null $$,
