@@ -50,8 +50,13 @@ returns table (
   last_start timestamptz,
   last_duration interval,
   last_message text,
+  last_success timestamptz,
+  last_failure timestamptz,
+  last_failure_message text,
   runs_7d bigint,
   failures_7d bigint,
+  avg_duration_7d interval,
+  max_duration_7d interval,
   description text)
 language plpgsql
 stable
@@ -63,23 +68,42 @@ begin
     return;
   end if;
   return query execute format($q$
-    with recent as (
-      select r.jobid, count(*) as runs, count(*) filter (where r.status = 'failed') as failures
+    with runs as (
+      select r.jobid, r.runid, r.status, r.start_time, r.end_time, r.return_message
       from %1$I.%3$I r
+      join %1$I.%2$I j on j.jobid = r.jobid
+      where j.jobname like 'querybudget\_%%'
+    ), recent as (
+      select r.jobid,
+             count(*) as runs,
+             count(*) filter (where r.status = 'failed') as failures,
+             avg(r.end_time - r.start_time) filter (where r.end_time is not null) as avg_duration,
+             max(r.end_time - r.start_time) filter (where r.end_time is not null) as max_duration
+      from runs r
       where r.start_time > now() - interval '7 days'
       group by r.jobid
     ), last_run as (
       select distinct on (r.jobid) r.jobid, r.status, r.start_time, r.end_time, r.return_message
-      from %1$I.%3$I r
+      from runs r
+      order by r.jobid, r.runid desc
+    ), last_success as (
+      select r.jobid, max(r.start_time) as at from runs r where r.status = 'succeeded' group by r.jobid
+    ), last_failure as (
+      select distinct on (r.jobid) r.jobid, r.start_time, r.return_message
+      from runs r
+      where r.status = 'failed'
       order by r.jobid, r.runid desc
     )
     select j.jobname::text, j.schedule, j.command, j.database, j.active,
            l.status, l.start_time, l.end_time - l.start_time, l.return_message,
-           coalesce(rc.runs, 0), coalesce(rc.failures, 0),
+           s.at, f.start_time, f.return_message,
+           coalesce(rc.runs, 0), coalesce(rc.failures, 0), rc.avg_duration, rc.max_duration,
            d.description
     from %1$I.%2$I j
     left join last_run l on l.jobid = j.jobid
     left join recent rc on rc.jobid = j.jobid
+    left join last_success s on s.jobid = j.jobid
+    left join last_failure f on f.jobid = j.jobid
     left join maint.job_definitions() d on d.name = j.jobname
     where j.jobname like 'querybudget\_%%'
     order by j.jobname
@@ -87,5 +111,8 @@ begin
 end
 $$;
 comment on function maint.jobs() is
-  'Health of the querybudget_ pg_cron jobs, one row per job in cron.job: name, schedule, command, database, active, the last run (status, start, duration, return message), runs_7d and failures_7d (runs started in the last 7 days), description (from maint.job_definitions; null for a querybudget_ job no longer defined). No rows in a database without pg_cron. Call: select * from maint.jobs();';
+  'Health of the querybudget_ pg_cron jobs, one row per job in cron.job: name, schedule, command, database, active, the last run (status, start, duration, return message), '
+  'last_success, last_failure and its message, runs_7d, failures_7d, avg_duration_7d and max_duration_7d (runs started in the last 7 days), '
+  'description (from maint.job_definitions; null for a querybudget_ job no longer defined). No rows in a database without pg_cron. '
+  'The one reader of pg_cron''s tables: perf.job_health() reports from it. Call: select * from maint.jobs();';
 revoke all on function maint.jobs() from public;
