@@ -14,21 +14,10 @@ import { Command } from "commander";
 import postgres from "postgres";
 import { elapsed, log } from "./lib/log.ts";
 import { migrateDatabase } from "./lib/migrate.ts";
-import { sharedBuffers } from "./lib/plan/index.ts";
 import { seedDatabase } from "./lib/seed.ts";
 import { provisionServer } from "./lib/server.ts";
 import { withDatabase } from "./lib/server-contract.ts";
-import {
-  apiCalls,
-  callFingerprint,
-  explainCall,
-  fingerprintFile,
-  rangePartitionedTables,
-  setAutovacuum,
-  TIERS,
-  WORKLOAD,
-  type TierName,
-} from "./lib/workload.ts";
+import { fingerprintFile, TIERS, WORKLOAD_RUN_ORDER, workloadShapes, type TierName } from "./lib/workload.ts";
 
 const program = new Command()
   .name("npm run plans:accept --")
@@ -40,9 +29,6 @@ const program = new Command()
 const options = program.opts<{ check: boolean; tiers: string[]; json?: string }>();
 for (const t of options.tiers) if (!(t in TIERS)) program.error(`unknown tier ${t}: one of ${Object.keys(TIERS).join(", ")}`);
 const tiers = options.tiers as TierName[];
-
-// The purge commits (it deletes its subject tenant): last.
-const ordered = [...WORKLOAD.filter((w) => w.kind !== "procedure"), ...WORKLOAD.filter((w) => w.kind === "procedure")];
 
 const server = await provisionServer();
 process.once("SIGINT", async () => {
@@ -66,15 +52,10 @@ try {
     try {
       log(`seeding the ${tier} tier ...`);
       await seedDatabase(sql, { rows: TIERS[tier], seed: 1 });
-      await setAutovacuum(sql, false); // as the plan tests
-      const calls = new Map((await apiCalls(sql, { sets: 1 })).map((c) => [c.name, c]));
-      const calendar = await rangePartitionedTables(sql);
       const fingerprints: Record<string, string[]> = {};
-      for (const def of ordered) {
-        const call = calls.get(def.name)!;
-        const { statements } = await explainCall(url, call);
-        fingerprints[def.name] = callFingerprint(statements, calendar);
-        (buffers[def.name] ??= {})[tier] = sharedBuffers(statements).total;
+      for (const [name, shape] of await workloadShapes(url, sql)) {
+        fingerprints[name] = shape.fingerprint;
+        (buffers[name] ??= {})[tier] = shape.buffers;
       }
       const file = fingerprintFile(tier);
       const sorted = Object.fromEntries(Object.entries(fingerprints).sort(([a], [b]) => a.localeCompare(b)));
@@ -102,7 +83,7 @@ try {
 
   console.log(`\n| workload | ${tiers.map((t) => `buffers ${t}`).join(" | ")}${tiers.length === 2 ? " | 1M / 10k |" : " |"}`);
   console.log(`|---|${tiers.map(() => "---:|").join("")}${tiers.length === 2 ? "---:|" : ""}`);
-  for (const def of ordered) {
+  for (const def of WORKLOAD_RUN_ORDER) {
     const b = buffers[def.name] ?? {};
     const ratio = tiers.length === 2 && b["10k"] && b["1M"] ? ` ${(b["1M"] / b["10k"]).toFixed(2)} |` : "";
     console.log(`| ${def.name} | ${tiers.map((t) => b[t] ?? "").join(" | ")} |${ratio}`);

@@ -27,7 +27,8 @@ const program = new Command()
   .description("Truncate the app tables of DATABASE_URL and fill them with deterministic, skewed test data.")
   .requiredOption("--rows <n>", `chunks and operations (other tables scale from it), ${MIN_ROWS}..${MAX_ROWS}`, integer("--rows", MIN_ROWS, MAX_ROWS))
   .option("--seed <s>", "pseudo-random seed: same seed, anchor and rows give the same data", integer("--seed", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), 1)
-  .option("--anchor <iso>", "end of the 90-day data window (default: the server's now())", date)
+  .option("--anchor <iso>", "the data's clock: rows fill the three calendar months before its month (default: the server's now())", date)
+  .option("--clock <iso>", "the instant expiry is placed against (default: the server's now())", date)
   .option("--per-row-fk-checks", "let the foreign key triggers check every row (slower) instead of one set-based check per key")
   .option("--quiet", "no progress lines")
   .option("--json", "print the report as JSON on stdout")
@@ -37,6 +38,7 @@ const opts = program.opts<{
   rows: number;
   seed: number;
   anchor?: Date;
+  clock?: Date;
   perRowFkChecks?: boolean;
   quiet?: boolean;
   json?: boolean;
@@ -63,10 +65,11 @@ try {
     rows: opts.rows,
     seed: opts.seed,
     anchor: opts.anchor,
+    clock: opts.clock,
     progress: !opts.quiet,
     foreignKeyChecks: opts.perRowFkChecks ? "per-row" : "set-based",
   });
-  if (!opts.quiet) log(`same data again: --rows ${report.rows} --seed ${report.seed} --anchor ${report.anchor}`);
+  if (!opts.quiet) log(`same data again: --rows ${report.rows} --seed ${report.seed} --anchor ${report.anchor} --clock ${report.clock}`);
   if (opts.json) console.log(JSON.stringify(report, null, 2));
 } catch (error) {
   console.error(`seed: ${(error as Error).message}`);

@@ -1,7 +1,15 @@
 -- Seeding, step 0: empty the app tables, decide every table's size from seed.rows, and create
 -- the helper schema `seed` (dropped again by 90-finish.sql). Runs inside the one transaction
--- of scripts/lib/seed.ts, which has set seed.rows, seed.seed and seed.anchor (set_config, local
--- to that transaction). docs/seeding.md explains the ratios and the distributions.
+-- of scripts/lib/seed.ts, which has set seed.rows, seed.seed, seed.anchor and seed.clock
+-- (set_config, local to that transaction). docs/seeding.md explains the ratios, the
+-- distributions and the two clocks:
+--   - the anchor (the data's clock) places the rows in time: the data window is the three whole
+--     calendar months before the anchor's month, and a row at fraction x of the window lies at
+--     the same fraction of the same monthly partition whatever the date (seed.at below). So
+--     every partition holds the same rows, in the same order, on any day: plans, buffers and
+--     fingerprints do not drift with the calendar (month ends, year ends and leap days included).
+--   - the clock (the server's now() by default) places expiry: expires_at is set relative to it,
+--     since the api compares expires_at with now(). The same rows are expired whatever the anchor.
 
 truncate app.tenants, app.users, app.user_sessions, app.connectors, app.collections,
   app.documents, app.deleted_documents, app.chunks, app.operations, app.conversations,
@@ -35,9 +43,10 @@ create table seed.params as
 select current_setting('seed.rows')::bigint as rows,
        current_setting('seed.seed')::bigint as seed,
        current_setting('seed.anchor')::timestamptz as anchor,
-       -- the data window: the 90 days before the anchor (in hours: no daylight-saving shifts)
-       current_setting('seed.anchor')::timestamptz - interval '2160 hours' as t0,
-       interval '2160 hours' as span,
+       current_setting('seed.clock')::timestamptz as clock,
+       -- the data window: the three calendar months before the anchor's month
+       date_trunc('month', current_setting('seed.anchor')::timestamptz) - interval '3 months' as t0,
+       date_trunc('month', current_setting('seed.anchor')::timestamptz) as t_end,
        current_setting('seed.tenants')::bigint as tenants,
        current_setting('seed.users')::bigint as users,
        current_setting('seed.user_sessions')::bigint as user_sessions,
@@ -68,6 +77,70 @@ begin
       select ((hashint8extended(i, hashint8extended(stream, %L::bigint)) >> 11) & 9007199254740991)::double precision
              / 9007199254740992::double precision
     $body$ $f$, current_setting('seed.seed')::bigint);
+end
+$do$;
+
+-- seed.at(x): the instant at fraction x of the data window, in month coordinates: the window
+-- is three calendar months, each a third of [0, 1), and x falls at the same fraction of its
+-- month whatever the month's length (28 to 31 days). x in [-1/3, 0) lies in the month before
+-- the window (the first conversation may start there). The month starts (as epoch seconds) are
+-- written into the body as literals, like the seed of seed.u, so the function is immutable and
+-- inlined; months are cut in the session's time zone, as pg_partman cuts its partitions.
+do $do$
+begin
+  execute format($f$
+    create function seed.at(x double precision) returns timestamptz
+    language sql immutable parallel safe
+    as $body$
+      select to_timestamp((%1$L::double precision[])[floor(3 * x)::integer + 2]
+                          + (3 * x - floor(3 * x))
+                            * ((%1$L::double precision[])[floor(3 * x)::integer + 3]
+                               - (%1$L::double precision[])[floor(3 * x)::integer + 2]))
+    $body$ $f$,
+    (select array_agg(extract(epoch from p.t_end + make_interval(months => k))::double precision order by k)
+     from seed.params p cross join generate_series(-4, 0) k));
+end
+$do$;
+
+-- Partitions of the window: pg_partman's monthly sets (operations, messages) get exactly the
+-- months the migration would make for the anchor's month (four before it, it, two after),
+-- whatever month the database was migrated in: partitions missing are made, the others
+-- (empty after the truncate) dropped. Usually there is nothing to do.
+do $do$
+declare
+  r record;
+  v_months timestamptz[] := (select array_agg(p.t_end + make_interval(months => k) order by k)
+                             from seed.params p cross join generate_series(-4, 2) k);
+  v_changed boolean := false;
+begin
+  for r in
+    select pc.parent_table, i.inhrelid::regclass as part, s.lo
+    from partman.part_config pc
+    join pg_inherits i on i.inhparent = pc.parent_table::regclass
+    cross join lateral (select nullif(substring(pg_get_expr(c.relpartbound, c.oid) from $r$FROM \('([^']+)'\)$r$), '')::timestamptz as lo
+                        from pg_class c where c.oid = i.inhrelid) s
+    where pc.parent_table in ('app.operations', 'app.messages')
+      and s.lo is not null and s.lo <> all (v_months)
+  loop
+    execute format('drop table %s', r.part);
+    v_changed := true;
+  end loop;
+  for r in
+    select pc.parent_table, m.month
+    from partman.part_config pc cross join unnest(v_months) m(month)
+    where pc.parent_table in ('app.operations', 'app.messages')
+      and not exists (
+        select from pg_inherits i join pg_class c on c.oid = i.inhrelid
+        where i.inhparent = pc.parent_table::regclass
+          and substring(pg_get_expr(c.relpartbound, c.oid) from $r$FROM \('([^']+)'\)$r$)::timestamptz = m.month)
+  loop
+    perform partman.create_partition_time(r.parent_table, array[r.month], p_analyze => false);
+    v_changed := true;
+  end loop;
+  if v_changed then
+    perform maint.ensure_row_level_security();
+    perform maint.ensure_partition_statistics();
+  end if;
 end
 $do$;
 

@@ -20,11 +20,11 @@ select r.tenant_id,
             then seed.pick(r.u_class, '{0.3,0.5,0.65,0.8,0.9}', '{report,meeting_notes,specification,policy,contract,other}')
        end,
        r.status = 'confirmed',
-       case when r.status = 'confirmed' then least(p.anchor, r.created_at + r.u_later * interval '168 hours') end,
+       case when r.status = 'confirmed' then least(p.t_end, r.created_at + r.u_later * interval '168 hours') end,
        (select sum(seed.chunk_size((r.i - 1) * 10 + k))::integer
         from generate_series(1, least(10, p.rows - (r.i - 1) * 10)) k),
        r.created_at,
-       least(p.anchor, r.created_at + r.u_later * interval '336 hours')
+       least(p.t_end, r.created_at + r.u_later * interval '336 hours')
 from seed.params p
 cross join (
   select g.i,
@@ -36,7 +36,7 @@ cross join (
          seed.pick(seed.u(g.i, 2207), '{0.45,0.7,0.8,0.85,0.9}', '{confirmed,classified,pending,processing,failed,deleted}') as status,
          seed.u(g.i, 2208) as u_class,
          seed.u(g.i, 2209) as u_later,
-         p.t0 + ((g.i - 1 + seed.u(g.i, 2210)) / p.documents) * p.span as created_at
+         seed.at((g.i - 1 + seed.u(g.i, 2210)) / p.documents) as created_at
   from seed.params p
   cross join generate_series(1, current_setting('seed.documents')::bigint) g(i)
   offset 0

@@ -13,7 +13,7 @@ select d.tenant_id,
             else 3 * (d.tenant_id - 1) + 1 + floor(3 * r.u_connector)::bigint
        end,
        coalesce(d.external_id, format('ext-%s', p.documents + r.j)),
-       p.t0 + r.u_at * p.span
+       seed.at(r.u_at)
 from seed.params p
 cross join (
   select g.j,

@@ -34,7 +34,7 @@ cross join (
          seed.u(g.i, 3008) as u_time,
          seed.pick(seed.u(g.i, 3009), '{0.5,0.75,0.9}', '{recursive,semantic,fixed_size,markdown}') as strategy,
          seed.pick(seed.u(g.i, 3010), '{0.4,0.6,0.7}', '{512,1000,256,NULL}') as chunk_size,
-         p.t0 + ((g.i - 1 + seed.u(g.i, 3011)) / p.rows) * p.span as created_at
+         seed.at((g.i - 1 + seed.u(g.i, 3011)) / p.rows) as created_at
   from seed.params p
   cross join generate_series(1, current_setting('seed.rows')::bigint) g(i)
   offset 0

@@ -4,8 +4,8 @@
 -- conversations are the busy ones, and no message is older than its conversation. Tenants
 -- follow the conversations (tenant 1 about half).
 --   role: user 45 %, assistant 45 %, system 3 %, tool 7 %
---   expires_at: 5 % in the past (between created_at and the anchor), 10 % in the next 30 days,
---   the rest never
+--   expires_at, against the clock (see 12-user-sessions.sql): 5 % in the past (between
+--   created_at and the clock), 10 % in the next 30 days, the rest never
 insert into app.messages (tenant_id, id, conversation_id, role, content, token_count, created_at, expires_at)
 select c.tenant_id,
        r.i,
@@ -18,14 +18,14 @@ select c.tenant_id,
                    else 10 + floor(500 * r.u_tokens ^ 2)
        end::integer,
        r.created_at,
-       case when r.u_expires < 0.05 then r.created_at + r.u_when * (p.anchor - r.created_at)
-            when r.u_expires < 0.15 then p.anchor + r.u_when * interval '720 hours'
+       case when r.u_expires < 0.05 then p.clock - (1 - r.u_when) * (1 - r.x) * interval '2016 hours'
+            when r.u_expires < 0.15 then p.clock + r.u_when * interval '720 hours'
        end
 from seed.params p
 cross join (
   select g.i,
          x.x,
-         p.t0 + x.x * p.span as created_at,
+         seed.at(x.x) as created_at,
          seed.u(g.i, 4102) as u_conversation,
          seed.pick(seed.u(g.i, 4103), '{0.45,0.9,0.93}', '{user,assistant,system,tool}') as role,
          seed.u(g.i, 4104) as u_tokens,

@@ -8,6 +8,6 @@ select seed.tenant(seed.u(g.i, 5001), seed.u(g.i, 5002), p.tenants, 0.5),
        format('Open question %s', g.i),
        seed.pick(seed.u(g.i, 5003), '{0.3,0.5,0.65,0.8,0.9}', '{technical,process,decision,context,relationship,timeline}'),
        seed.pick(seed.u(g.i, 5004), '{0.4,0.6,0.85}', '{open,in_progress,answered,closed}'),
-       p.t0 + ((g.i - 1 + seed.u(g.i, 5005)) / p.knowledge_gaps) * p.span
+       seed.at((g.i - 1 + seed.u(g.i, 5005)) / p.knowledge_gaps)
 from seed.params p
 cross join generate_series(1, current_setting('seed.knowledge_gaps')::bigint) g(i);

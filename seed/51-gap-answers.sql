@@ -6,7 +6,7 @@ select e.tenant_id,
        r.j,
        e.id,
        format('Answer %s: %s', r.j, md5(format('answer:%s:%s', p.seed, r.j))),
-       e.created_at + r.u_at * (p.anchor - e.created_at)
+       e.created_at + r.u_at * (p.t_end - e.created_at)
 from seed.params p
 cross join (
   select g.j,

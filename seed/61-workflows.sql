@@ -11,7 +11,7 @@ select r.tenant_id,
        r.status,
        r.created_at,
        case when r.status in ('completed', 'failed', 'cancelled')
-            then least(p.anchor, r.created_at + r.u_took * interval '2 hours')
+            then least(p.t_end, r.created_at + r.u_took * interval '2 hours')
        end
 from seed.params p
 cross join (
@@ -22,7 +22,7 @@ cross join (
          seed.u(g.i, 6105) as u_name,
          seed.pick(seed.u(g.i, 6106), '{0.65,0.75,0.8,0.88}', '{completed,failed,cancelled,executing,pending}') as status,
          seed.u(g.i, 6107) as u_took,
-         p.t0 + ((g.i - 1 + seed.u(g.i, 6108)) / p.workflows) * p.span as created_at
+         seed.at((g.i - 1 + seed.u(g.i, 6108)) / p.workflows) as created_at
   from seed.params p
   cross join generate_series(1, current_setting('seed.workflows')::bigint) g(i)
   offset 0

@@ -7,6 +7,7 @@ import { useTestDatabase } from "./harness/database.ts";
 const db = useTestDatabase("seed");
 const ROWS = 4000;
 const ANCHOR = new Date("2026-11-01T12:00:00Z");
+const CLOCK = new Date("2026-11-02T08:00:00Z");
 
 // A checksum per table, over every column, in key order.
 async function checksums(): Promise<Record<string, string>> {
@@ -25,7 +26,7 @@ describe("seeding", () => {
 
   test("fills every table by the ratios of docs/seeding.md", async () => {
     const { sql } = db();
-    first = await seedDatabase(sql, { rows: ROWS, seed: 7, anchor: ANCHOR });
+    first = await seedDatabase(sql, { rows: ROWS, seed: 7, anchor: ANCHOR, clock: CLOCK });
     const count = (table: string) => first.tables.find((t) => t.table === table)?.rows;
     expect(count("app.chunks")).toBe(ROWS);
     expect(count("app.operations")).toBe(ROWS);
@@ -51,29 +52,81 @@ describe("seeding", () => {
     expect(shares.at(-1)!.share).toBeLessThan(shares[1]!.share / 2);
   });
 
-  test("operations are mostly completed, with some failed, pending and processing, over 90 days", async () => {
+  test("operations are mostly completed, with some failed, pending and processing, over the three months before the anchor's", async () => {
     const { sql } = db();
     const statuses = await sql<{ status: string; share: number }[]>`
       select status, count(*)::float8 / sum(count(*)) over () as share from app.operations group by status`;
     const share = Object.fromEntries(statuses.map((s) => [s.status, s.share]));
     expect(share.completed).toBeGreaterThan(0.75);
     for (const s of ["failed", "pending", "processing"]) expect(share[s]).toBeGreaterThan(0.01);
-    const [span] = await sql<{ oldest: Date; newest: Date }[]>`
-      select min(created_at) as oldest, max(created_at) as newest from app.operations`;
-    expect(span!.newest.getTime()).toBeLessThanOrEqual(ANCHOR.getTime());
-    expect(ANCHOR.getTime() - span!.oldest.getTime()).toBeGreaterThan(80 * 86400_000);
-    expect(ANCHOR.getTime() - span!.oldest.getTime()).toBeLessThanOrEqual(90 * 86400_000);
+    // A third of the rows in each of August, September and October (the anchor is in November).
+    const months = await sql<{ month: string; share: number }[]>`
+      select to_char(created_at at time zone current_setting('TimeZone'), 'YYYY-MM') as month,
+             count(*)::float8 / sum(count(*)) over () as share
+      from app.operations group by 1 order by 1`;
+    expect(months.map((m) => m.month)).toEqual(["2026-08", "2026-09", "2026-10"]);
+    for (const m of months) expect(Math.abs(m.share - 1 / 3), m.month).toBeLessThan(0.01);
   });
 
   test("some sessions, conversations and messages have already expired", async () => {
     const { sql } = db();
     const [expired] = await sql<{ sessions: number; conversations: number; messages: number }[]>`
-      select (select count(*)::int from app.user_sessions where expires_at < now()) as sessions,
-             (select count(*)::int from app.conversations where expires_at < now()) as conversations,
-             (select count(*)::int from app.messages where expires_at < now()) as messages`;
+      select (select count(*)::int from app.user_sessions where expires_at < ${CLOCK}) as sessions,
+             (select count(*)::int from app.conversations where expires_at < ${CLOCK}) as conversations,
+             (select count(*)::int from app.messages where expires_at < ${CLOCK}) as messages`;
     expect(expired!.sessions).toBeGreaterThan(0);
     expect(expired!.conversations).toBeGreaterThan(0);
     expect(expired!.messages).toBeGreaterThan(0);
+  });
+
+  test("no session, conversation or message expires before it is created", async () => {
+    const { sql } = db();
+    const [bad] = await sql<{ n: number }[]>`
+      select (select count(*) from app.user_sessions where expires_at <= created_at)
+           + (select count(*) from app.conversations where expires_at <= created_at)
+           + (select count(*) from app.messages where expires_at <= created_at) as n`;
+    expect(Number(bad!.n)).toBe(0);
+  });
+
+  test("lays out the same rows, partitions and expiry whatever the anchor: a month end, a year end, a leap day", async () => {
+    const { sql } = db();
+    // Setup: what does not move with the calendar, for one anchor.
+    const layout = async () => {
+      const [row] = await sql<{ partitions: string; by_partition: string; by_time: string; expired: string }[]>`
+        with parts as (
+          select i.inhparent::regclass::text as parent, c.oid, c.relname,
+                 -- pg_partman's names sort by month (operations_p2026_08), the default last
+                 rank() over (partition by i.inhparent order by pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', c.relname) as k
+          from pg_inherits i join pg_class c on c.oid = i.inhrelid
+          where i.inhparent in ('app.operations'::regclass, 'app.messages'::regclass))
+        select (select string_agg(parent || ':' || k, ',' order by parent, k) from parts) as partitions,
+               md5((select string_agg(format('%s/%s:%s', p.parent, p.k, r.id), ',' order by p.parent, p.k, r.id)
+                    from parts p
+                    join (select tableoid, id from app.operations union all select tableoid, id from app.messages) r
+                      on r.tableoid = p.oid)) as by_partition,
+               md5((select string_agg(id::text, ',' order by created_at, id) from app.documents)
+                   || (select string_agg(id::text, ',' order by created_at, id) from app.conversations)
+                   || (select string_agg(id::text, ',' order by created_at, id) from app.user_sessions)
+                   || (select string_agg(id::text, ',' order by created_at, id) from app.workflows)) as by_time,
+               md5((select string_agg(id::text, ',' order by expires_at, id) from app.user_sessions where expires_at < ${CLOCK})
+                   || (select string_agg(id::text, ',' order by expires_at, id) from app.conversations where expires_at < ${CLOCK})
+                   || (select string_agg(id::text, ',' order by expires_at, id) from app.messages where expires_at < ${CLOCK})) as expired`;
+      return row!;
+    };
+    const anchors = ["2026-11-01T12:00:00Z", "2027-01-31T23:59:59Z", "2027-12-31T23:59:59Z", "2028-02-29T12:00:00Z"];
+
+    // Action
+    const layouts = [];
+    for (const anchor of anchors) {
+      await seedDatabase(sql, { rows: ROWS, seed: 7, anchor: new Date(anchor), clock: CLOCK });
+      layouts.push(await layout());
+    }
+
+    // Assertions: four partitions before the anchor's month, it, two after, and the default.
+    expect(layouts[0]!.partitions).toBe(
+      ["app.messages", "app.operations"].map((t) => [1, 2, 3, 4, 5, 6, 7, 8].map((k) => `${t}:${k}`).join(",")).join(","),
+    );
+    for (const [i, l] of layouts.entries()) expect(l, anchors[i]).toEqual(layouts[0]);
   });
 
   test("ends analyzed: partitioned parents have inheritance statistics", async () => {
@@ -87,10 +140,11 @@ describe("seeding", () => {
 
   test("is deterministic: the same seed and anchor give the same rows, another seed other rows", async () => {
     const { sql } = db();
+    await seedDatabase(sql, { rows: ROWS, seed: 7, anchor: ANCHOR, clock: CLOCK });
     const once = await checksums();
-    await seedDatabase(sql, { rows: ROWS, seed: 7, anchor: ANCHOR });
+    await seedDatabase(sql, { rows: ROWS, seed: 7, anchor: ANCHOR, clock: CLOCK });
     expect(await checksums()).toEqual(once);
-    await seedDatabase(sql, { rows: ROWS, seed: 8, anchor: ANCHOR });
+    await seedDatabase(sql, { rows: ROWS, seed: 8, anchor: ANCHOR, clock: CLOCK });
     const other = await checksums();
     for (const table of Object.keys(once)) expect(other[table], table).not.toBe(once[table]);
   });

@@ -14,8 +14,18 @@ export interface SeedOptions {
   rows: number;
   /** Same seed, anchor and rows: the same data, row for row. Default 1. */
   seed?: number;
-  /** The end of the 90-day data window. Default: the server's now(), to the second. */
+  /**
+   * The data's clock: the data window is the three calendar months before the anchor's month,
+   * and every row lies at the same place of its monthly partition whatever the anchor (so plans
+   * and buffers do not depend on the date). Default: the server's now(), to the second.
+   */
   anchor?: Date;
+  /**
+   * The instant expiry is placed against (expires_at of sessions, conversations, messages), since
+   * the api compares expires_at with now(): the same rows are expired whatever the anchor.
+   * Default: the server's now(), to the second.
+   */
+  clock?: Date;
   /** One line per table on stderr. */
   progress?: boolean;
   /**
@@ -42,6 +52,7 @@ export interface SeedReport {
   /** What to pass again to reproduce the data exactly. */
   seed: number;
   anchor: string;
+  clock: string;
   /** The VACUUM ANALYZE of every app table (partitioned parents included), in seconds. */
   vacuumSeconds: number;
   /** How the foreign keys were checked in the end (see SeedOptions.foreignKeyChecks). */
@@ -70,13 +81,14 @@ function progressLine(label: string, rows: number | undefined, secs: number, not
 }
 
 export async function seedDatabase(sql: postgres.Sql, options: SeedOptions): Promise<SeedReport> {
-  const { rows, seed = 1, anchor, progress = false, foreignKeyChecks = "set-based" } = options;
+  const { rows, seed = 1, anchor, clock, progress = false, foreignKeyChecks = "set-based" } = options;
   if (!Number.isSafeInteger(rows) || rows < MIN_ROWS || rows > MAX_ROWS) {
     throw new RangeError(`seed: rows must be an integer from ${MIN_ROWS} to ${MAX_ROWS}, not ${rows}`);
   }
   // hashint8extended takes a bigint seed; keep to integers JavaScript holds exactly.
   if (!Number.isSafeInteger(seed)) throw new RangeError(`seed: seed must be a safe integer, not ${seed}`);
   if (anchor !== undefined && Number.isNaN(anchor.getTime())) throw new RangeError("seed: anchor is an invalid date");
+  if (clock !== undefined && Number.isNaN(clock.getTime())) throw new RangeError("seed: clock is an invalid date");
 
   const say = (line: string) => {
     if (progress) process.stderr.write(line);
@@ -84,6 +96,7 @@ export async function seedDatabase(sql: postgres.Sql, options: SeedOptions): Pro
   const started = performance.now();
   const tables: SeedTableReport[] = [];
   let anchorUsed = "";
+  let clockUsed = "";
   let fkMode: SeedReport["foreignKeyChecks"] = "per-row";
 
   await sql.begin(async (tx) => {
@@ -101,17 +114,22 @@ export async function seedDatabase(sql: postgres.Sql, options: SeedOptions): Pro
       set local maintenance_work_mem = '512MB';
       set local jit = off;
       set local enable_mergejoin = off`);
-    // Parameters reach the SQL files as settings, local to this transaction. The anchor is
-    // cut to the second so that the reported value reproduces it exactly.
+    // Parameters reach the SQL files as settings, local to this transaction. The anchor and the
+    // clock are cut to the second so that the reported values reproduce them exactly.
     await tx`
       select set_config('seed.rows', ${String(rows)}, true),
              set_config('seed.seed', ${String(seed)}, true),
              set_config('seed.anchor',
                         coalesce(${anchor?.toISOString() ?? null}::timestamptz, date_trunc('second', now()))::text,
+                        true),
+             set_config('seed.clock',
+                        coalesce(${clock?.toISOString() ?? null}::timestamptz, date_trunc('second', now()))::text,
                         true)`;
-    const [params] = await tx<{ anchor: string }[]>`
-      select to_json(current_setting('seed.anchor')::timestamptz) #>> '{}' as anchor`;
+    const [params] = await tx<{ anchor: string; clock: string }[]>`
+      select to_json(current_setting('seed.anchor')::timestamptz) #>> '{}' as anchor,
+             to_json(current_setting('seed.clock')::timestamptz) #>> '{}' as clock`;
     anchorUsed = params!.anchor;
+    clockUsed = params!.clock;
 
     // Foreign keys: per-row triggers cost 40 % of the time at 1M rows (an executor start and
     // an index probe per row and key); one anti-join per key afterwards costs about 1 s.
@@ -162,11 +180,13 @@ export async function seedDatabase(sql: postgres.Sql, options: SeedOptions): Pro
   const vacuumSeconds = seconds(vacuumStart);
   say(progressLine("vacuum analyze", undefined, vacuumSeconds));
 
-  // The statistics view would still hold the previous data's numbers.
+  // The statistics view would still hold the previous data's numbers. A plain refresh, not the
+  // job's concurrent one: that would leave the previous data's rows dead in the view, so a
+  // database seeded twice would read more pages than one seeded once.
   const refreshStart = performance.now();
   const [view] = await sql<{ exists: boolean }[]>`select to_regclass('app.collection_stats') is not null as exists`;
   if (view?.exists) {
-    await sql`select maint.refresh_collection_stats()`;
+    await sql`refresh materialized view app.collection_stats`;
     await sql`analyze app.collection_stats`;
     say(progressLine("refresh app.collection_stats", undefined, seconds(refreshStart)));
   }
@@ -187,11 +207,12 @@ export async function seedDatabase(sql: postgres.Sql, options: SeedOptions): Pro
     tables,
     seed,
     anchor: anchorUsed,
+    clock: clockUsed,
     vacuumSeconds,
     foreignKeyChecks: fkMode,
   };
   const total = tables.reduce((sum, t) => sum + t.rows, 0);
-  say(progressLine("total", total, report.seconds, `(seed ${seed}, anchor ${anchorUsed}, foreign keys checked ${fkMode})`));
+  say(progressLine("total", total, report.seconds, `(seed ${seed}, anchor ${anchorUsed}, clock ${clockUsed}, foreign keys checked ${fkMode})`));
   return report;
 }
 

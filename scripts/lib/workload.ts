@@ -26,6 +26,7 @@ import {
   partitionsScanned,
   PINNED_PLANNER_SETTINGS,
   resolveNames,
+  sharedBuffers,
   walk,
   type ExplainedStatement,
   type PlanNode,
@@ -838,17 +839,6 @@ export function checkPartitions(statements: readonly ExplainedStatement[], expec
   return { pass: scans.every((s) => s.total !== undefined && s.inPlan.length < s.total), found: text };
 }
 
-/** Partitioned tables whose partitions come and go with the calendar (RANGE on time, pg_partman). */
-export async function rangePartitionedTables(sql: postgres.Sql): Promise<string[]> {
-  const found = await rows<{ name: string }>(
-    sql,
-    `select format('%I.%I', n.nspname, c.relname) as name
-     from pg_partitioned_table p join pg_class c on c.oid = p.partrelid join pg_namespace n on n.oid = c.relnamespace
-     where p.partstrat = 'r' and n.nspname = 'app' order by 1`,
-  );
-  return found.map((r) => r.name);
-}
-
 const oneLine = (s: string, max = 100) => {
   const t = s.replace(/\s+/g, " ").trim();
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
@@ -860,20 +850,15 @@ const oneLine = (s: string, max = 100) => {
  * a count), for committed files and readable diffs:
  * - each statement starts with `-- <its query text>` (`-- [call] ...` for the call itself);
  * - identical statements are listed once, where they first ran, with their count: `(x100)` for
- *   the foreign key checks PostgreSQL runs per deleted row;
- * - partitions of `calendarTables` (RANGE-partitioned by month) are the one thing that changes
- *   with the date rather than with the plan: how many there are, and how many rows of the
- *   subject each holds (so whether the planner reads one by Index Scan, Index Only Scan or
- *   bitmap). Under an Append, their index scans of any kind read `Index or Bitmap Scan using
- *   <index>`, and their counts `x*`. A Seq Scan stays a Seq Scan.
+ *   the foreign key checks PostgreSQL runs per deleted row.
+ * Nothing in it depends on the date: the seed lays out every monthly partition the same way
+ * whatever the data's clock (seed/00-setup.sql), and test/calendar.test.ts proves it.
  */
-export function callFingerprint(statements: readonly ExplainedStatement[], calendarTables: readonly string[] = []): string[] {
+export function callFingerprint(statements: readonly ExplainedStatement[]): string[] {
   const blocks = new Map<string, { header: string; body: string[]; count: number }>();
-  const calendar = new Set(calendarTables);
   for (const statement of statements) {
     const header = `-- ${statement.topLevel ? "[call] " : ""}${oneLine(statement.query)}`;
-    const plan = calendar.size ? calendarInsensitive(statement.plan, calendar) : statement.plan;
-    const body = fingerprint(plan)
+    const body = fingerprint(statement.plan)
       .split("\n")
       .map((line) => `  ${line}`);
     const key = [header, ...body].join("\n");
@@ -881,36 +866,36 @@ export function callFingerprint(statements: readonly ExplainedStatement[], calen
     if (block) block.count++;
     else blocks.set(key, { header, body, count: 1 });
   }
-  const lines = [...blocks.values()].flatMap((b) => [b.count > 1 ? `${b.header} (x${b.count})` : b.header, ...b.body]);
-  return calendar.size ? uncountCalendarGroups(lines, calendarTables) : lines;
+  return [...blocks.values()].flatMap((b) => [b.count > 1 ? `${b.header} (x${b.count})` : b.header, ...b.body]);
 }
 
-const INDEX_ACCESS = "Index or Bitmap Scan";
+/** The workloads in the order one database can run them all: the purge, which commits (it deletes its subject tenant), last. */
+export const WORKLOAD_RUN_ORDER: readonly WorkloadDefinition[] = [
+  ...WORKLOAD.filter((w) => w.kind !== "procedure"),
+  ...WORKLOAD.filter((w) => w.kind === "procedure"),
+];
 
-/** A copy of the plan where the index scans of calendar partitions under an Append are one kind of node. */
-function calendarInsensitive(node: PlanNode, calendar: Set<string>, underAppend = false): PlanNode {
-  const isAppend = node.nodeType === "Append" || node.nodeType === "Merge Append";
-  const onCalendar = underAppend && !!node.rootRelation && calendar.has(node.rootRelation) && node.relation !== node.rootRelation;
-  if (onCalendar && (node.nodeType === "Index Scan" || node.nodeType === "Index Only Scan")) return { ...node, nodeType: INDEX_ACCESS, children: [] };
-  if (onCalendar && node.nodeType === "Bitmap Heap Scan") {
-    const bitmapIndex = [...walk(node)].find((n) => n.nodeType === "Bitmap Index Scan");
-    if (bitmapIndex) return { ...node, nodeType: INDEX_ACCESS, index: bitmapIndex.index, rootIndex: bitmapIndex.rootIndex, indexName: bitmapIndex.indexName, children: [] };
+export interface WorkloadShape {
+  statements: ExplainedStatement[];
+  fingerprint: string[];
+  /** Shared buffers (hit + read) of the call, as the plan tests count them. */
+  buffers: number;
+}
+
+/**
+ * Every workload's plans, fingerprint and shared buffers on one seeded database, in
+ * WORKLOAD_RUN_ORDER, with autovacuum off as in the plan tests. The purge commits: the
+ * database is spent afterwards. Used by `npm run plans:accept` and test/calendar.test.ts.
+ */
+export async function workloadShapes(url: string, sql: postgres.Sql): Promise<Map<string, WorkloadShape>> {
+  await setAutovacuum(sql, false);
+  const calls = new Map((await apiCalls(sql, { sets: 1 })).map((c) => [c.name, c]));
+  const shapes = new Map<string, WorkloadShape>();
+  for (const def of WORKLOAD_RUN_ORDER) {
+    const { statements } = await explainCall(url, calls.get(def.name)!);
+    shapes.set(def.name, { statements, fingerprint: callFingerprint(statements), buffers: sharedBuffers(statements).total });
   }
-  return { ...node, children: node.children.map((c) => calendarInsensitive(c, calendar, underAppend || isAppend)) };
-}
-
-/** `x4` → `x*` on a group line whose group (the line and the deeper lines under it) reads a calendar table. */
-function uncountCalendarGroups(lines: string[], calendarTables: readonly string[]): string[] {
-  const depth = (l: string) => l.length - l.trimStart().length;
-  const mentions = (l: string) => calendarTables.some((t) => l.includes(` on ${t}`) || l.endsWith(` on ${t}`) || l.includes(` on ${t} `));
-  return lines.map((line, i) => {
-    const count = / x\d+$/.exec(line);
-    if (!count) return line;
-    let j = i + 1;
-    let hit = mentions(line.slice(0, count.index));
-    while (!hit && j < lines.length && depth(lines[j]!) > depth(line)) hit = mentions(lines[j++]!.replace(/ x(\d+|\*)$/, ""));
-    return hit ? `${line.slice(0, count.index)} x*` : line;
-  });
+  return shapes;
 }
 
 /** The committed fingerprints of a tier, { workload name: lines }: test/plans/<tier>.json. */

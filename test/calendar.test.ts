@@ -1,0 +1,59 @@
+// A suite that passes on any day. The seed lays out every row at the same place of its monthly
+// partition whatever the data's clock (the anchor, seed/00-setup.sql), and places expiry against
+// the server's clock, so the plan of every api routine, its fingerprint and its shared buffers
+// are the same with the data's clock moved to a month end, a year end or a leap day as with
+// today's: the committed fingerprints (test/plans/<tier>.json) and the buffers measured on the
+// tier's template (seeded with today's clock) hold on every date.
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { readFileSync } from "node:fs";
+import { seedDatabase } from "../scripts/lib/seed.ts";
+import { fingerprintFile, TIERS, WORKLOAD_RUN_ORDER, workloadShapes, type TierName, type WorkloadShape } from "../scripts/lib/workload.ts";
+import { createTestDatabase, dropTestDatabase } from "./harness/database.ts";
+
+const DATES: Record<string, string> = {
+  "a month end": "2027-01-31T23:59:59Z",
+  "a year end": "2027-12-31T23:59:59Z",
+  "a leap day": "2028-02-29T12:00:00Z",
+};
+// The 1M tier costs a seed of 1M rows per date (about 40 s): one date, the leap day, there.
+const DATES_AT: Record<TierName, string[]> = { "10k": Object.keys(DATES), "1M": ["a leap day"] };
+
+type Shapes = Map<string, WorkloadShape>;
+
+/** Every workload's shape on a copy of the tier's template, seeded again with the data's clock at `anchor` (default: today). */
+async function shapesOn(tier: TierName, anchor?: string): Promise<Shapes> {
+  const db = await createTestDatabase(`calendar_${tier}`, { tier });
+  try {
+    await seedDatabase(db.sql, { rows: TIERS[tier], seed: 1, anchor: anchor ? new Date(anchor) : undefined });
+    return await workloadShapes(db.url, db.sql);
+  } finally {
+    await dropTestDatabase(db);
+  }
+}
+
+for (const tier of Object.keys(DATES_AT) as TierName[]) {
+  describe(`the data's clock moved, at ${tier}`, () => {
+    const committed: Record<string, string[]> = JSON.parse(readFileSync(fingerprintFile(tier), "utf8"));
+    let today: Shapes;
+    const moved = new Map<string, Shapes>();
+    beforeAll(async () => {
+      today = await shapesOn(tier);
+      for (const date of DATES_AT[tier]) moved.set(date, await shapesOn(tier, DATES[date]));
+    });
+    afterAll(() => moved.clear());
+
+    for (const date of DATES_AT[tier]) {
+      test(`to ${date} (${DATES[date]}): every plan as committed in test/plans/${tier}.json`, () => {
+        const shapes = moved.get(date)!;
+        for (const def of WORKLOAD_RUN_ORDER) {
+          expect(shapes.get(def.name)?.fingerprint, `${def.name} at ${tier}, data's clock at ${DATES[date]}`).toEqual(committed[def.name]);
+        }
+      });
+
+      test(`to ${date} (${DATES[date]}): every call reads the same shared buffers as today`, () => {
+        const buffers = (s: Shapes) => Object.fromEntries(WORKLOAD_RUN_ORDER.map((d) => [d.name, s.get(d.name)?.buffers]));
+        expect(buffers(moved.get(date)!)).toEqual(buffers(today));
+      });
+    }
+  });
+}
