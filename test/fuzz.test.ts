@@ -429,7 +429,8 @@ describe("fuzzing the api with bad input", () => {
       const howMany = routine.params.length > 1 && random() < 0.2 ? 2 : 1;
       const spoiled = new Map<Param, Bad>();
       while (spoiled.size < howMany) {
-        const pairs = all.filter((x) => !!x.bad.typeInput === random() < 0.3);
+        const typeInput = random() < 0.3;
+        const pairs = all.filter((x) => !!x.bad.typeInput === typeInput);
         const { p, bad } = pickOne(pairs, random);
         if (!spoiled.has(p)) spoiled.set(p, bad);
       }
