@@ -7,21 +7,56 @@
 // comment (its contract) names; with one spoiled parameter, exactly that parameter's code and
 // a message that names the parameter. None may succeed, raise an internal error (XX000) or a
 // raw constraint violation (23xxx), and every app table is unchanged afterwards (checksums).
+//
+// Besides the bad values each parameter lists, every parameter also gets values of the wrong
+// shape for its type (TYPE_INPUT: 10.5 or 2147483648 for an integer, 'abc' for a uuid, 'NaN'
+// for a timestamptz, a NUL character in a text, malformed or 7-dimensional array literals).
+// The server refuses those before our guards run; docs/error-codes.md registers each such code
+// with the argument types and the routines that raise it (its second table), and the call must
+// raise exactly the registered code, listed there for that routine.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { useTestDatabase } from "./harness/database.ts";
+import { sqlState } from "./harness/errors.ts";
 import { prng } from "./harness/random.ts";
 import { connectAs } from "./harness/roles.ts";
 
 const db = useTestDatabase("fuzz");
-const CALLS = 1500;
+const CALLS = 2000;
 
 /** The SQLSTATEs of the registry: the first column of the table in docs/error-codes.md. */
 function registeredCodes(): Set<string> {
   const text = readFileSync(join(import.meta.dirname, "..", "docs", "error-codes.md"), "utf8");
   return new Set([...text.matchAll(/^\|\s*`([0-9A-Z]{5})`\s*\|/gm)].map((m) => m[1]!));
+}
+
+interface ServerCode {
+  /** the argument types whose input raises it (as format_type spells them, timestamptz short) */
+  types: Set<string>;
+  /** `every api routine`, `every api routine except ...`, or the routines named */
+  raisedBy: string;
+}
+
+/** The server's codes of the registry (its second table): code -> argument types and routines. */
+function serverCodes(): Map<string, ServerCode> {
+  const text = readFileSync(join(import.meta.dirname, "..", "docs", "error-codes.md"), "utf8");
+  const out = new Map<string, ServerCode>();
+  for (const m of text.matchAll(/^\|\s*`([0-9A-Z]{5})`\s*\|(.*)\|\s*$/gm)) {
+    const cells = m[2]!.split("|").map((c) => c.trim());
+    if (m[1]!.startsWith("QB") || cells.length < 4) continue;
+    out.set(m[1]!, { types: new Set([...cells[2]!.matchAll(/`([^`]+)`/g)].map((t) => t[1]!)), raisedBy: cells[3]! });
+  }
+  return out;
+}
+
+/** The routines (names without `api.`) a registry cell names, given every api routine. */
+function routinesOf(raisedBy: string, all: readonly string[]): Set<string> {
+  const named = [...raisedBy.matchAll(/`api\.(\w+)`/g)].map((m) => m[1]!);
+  if (/^every api routine except\b/.test(raisedBy)) return new Set(all.filter((r) => !named.includes(r)));
+  if (/^every api routine\b/.test(raisedBy)) return new Set(all);
+  return new Set(named);
 }
 
 /** md5 and row count of every app table (partitioned ones through their parent) and of the stats view. */
@@ -66,6 +101,8 @@ interface Bad {
   what: string;
   value: Value | ((s: Subject) => Value);
   code: string;
+  /** a value of the wrong shape for the type (TYPE_INPUT), refused by the server */
+  typeInput?: boolean;
 }
 interface Param {
   name: string;
@@ -109,6 +146,9 @@ const idArray = (name: string, type: string, valid: Param["valid"], element: (i:
     { what: "50,000 elements", value: Array.from({ length: 50_000 }, (_, i) => element(i)), code: "QB003" },
     { what: "a null element", value: (s) => [...(valid(s, () => 0) as (string | number)[]), null], code: "QB007" },
     { what: "only a null", value: [null], code: "QB007" },
+    // what postgres.js sends for a nested JS array
+    { what: "two-dimensional", value: (s) => { const v = valid(s, () => 0) as (string | number)[]; return `{{${v[0]}},{${v.at(-1)}}}`; }, code: "QB010" },
+    { what: "three-dimensional with a null", value: `{{{NULL,${element(0)}}}}`, code: "QB010" },
   ],
 });
 const limit = (name: string, max: number, optional = false): Param => ({
@@ -146,6 +186,12 @@ const blanks: Bad[] = [
   { what: "empty", value: "", code: "QB008" },
   { what: "spaces", value: "   ", code: "QB008" },
   { what: "a tab and newlines", value: "\t\n\r\n", code: "QB008" },
+  // blank in any script: Unicode space separators and the invisible format characters
+  { what: "an ideographic space", value: "\u3000", code: "QB008" },
+  { what: "no-break, em and thin spaces among ASCII ones", value: " \u00a0 \u2003\u2009 ", code: "QB008" },
+  { what: "zero-width characters", value: "\u200b\ufeff\u2060\u200d", code: "QB008" },
+  { what: "line and paragraph separators, a Mongolian vowel separator", value: "\u2028\u2029\u180e\n", code: "QB008" },
+  { what: "a Hangul filler and a blank Braille cell", value: "\u3164 \u2800", code: "QB008" },
 ];
 const oneOf = (name: string, allowed: string[], optional: boolean, wrong: string[]): Param => ({
   name,
@@ -156,11 +202,60 @@ const oneOf = (name: string, allowed: string[], optional: boolean, wrong: string
     ...wrong.map((w): Bad => ({ what: JSON.stringify(w), value: w, code: "QB008" })),
   ],
 });
+// Values of the wrong shape for the parameter's type, which the server refuses before the
+// function runs (docs/error-codes.md, its second table). Every parameter gets those of its type.
+const nested7 = (v: string) => `${"{".repeat(7)}${v}${"}".repeat(7)}`;
+const TYPE_INPUT: Record<string, Bad[]> = {
+  bigint: [
+    { what: "1.5", value: "1.5", code: "22P02" },
+    { what: "abc", value: "abc", code: "22P02" },
+    { what: "1e3", value: "1e3", code: "22P02" },
+    { what: "2^63", value: "9223372036854775808", code: "22003" },
+    { what: "-2^63 - 1", value: "-9223372036854775809", code: "22003" },
+  ],
+  integer: [
+    { what: "2147483648", value: "2147483648", code: "22003" },
+    { what: "-2147483649", value: "-2147483649", code: "22003" },
+    { what: "10.5", value: "10.5", code: "22P02" },
+    { what: "ten", value: "ten", code: "22P02" },
+  ],
+  uuid: [
+    { what: "abc", value: "abc", code: "22P02" },
+    { what: "a uuid with a digit too many", value: "00000000-0000-0000-0000-0000000000001", code: "22P02" },
+  ],
+  boolean: [
+    { what: "maybe", value: "maybe", code: "22P02" },
+    { what: "2", value: "2", code: "22P02" },
+  ],
+  timestamptz: [
+    { what: "NaN", value: "NaN", code: "22007" },
+    { what: "allballs", value: "allballs", code: "22007" },
+    { what: "294277-01-01", value: "294277-01-01", code: "22008" },
+    { what: "4714-11-23 BC", value: "4714-11-23 BC", code: "22008" },
+    { what: "2024-13-45", value: "2024-13-45", code: "22008" },
+  ],
+  text: [{ what: "a NUL character", value: "a\u0000b", code: "22021" }],
+  "bigint[]": [
+    { what: "sub-arrays of different lengths", value: "{{1,2},{3}}", code: "22P02" },
+    { what: "an element that is no number", value: "{1,x}", code: "22P02" },
+    { what: "an unterminated literal", value: "{1,2", code: "22P02" },
+    { what: "an element beyond bigint", value: "{1,9223372036854775808}", code: "22003" },
+    { what: "7 dimensions", value: nested7("1"), code: "54000" },
+  ],
+  "text[]": [
+    { what: "sub-arrays of different lengths", value: "{{a,b},{c}}", code: "22P02" },
+    { what: "an unterminated literal", value: "{a,b", code: "22P02" },
+    { what: "an element with a NUL character", value: "{a,\"b\u0000c\"}", code: "22021" },
+    { what: "7 dimensions", value: nested7("a"), code: "54000" },
+  ],
+};
+const withTypeInput = (p: Param): Param => ({ ...p, bad: [...p.bad, ...(TYPE_INPUT[p.type] ?? []).map((b) => ({ ...b, typeInput: true }))] });
+
 const flag = (name: string): Param => required(name, "boolean", (_s, r) => r() < 0.5);
 const documentIds = idArray("p_document_ids", "bigint[]", (s, r) => some(s.documents, r), (i) => i + 1);
 
 // Every api routine and its parameters, in order. A routine missing here fails the coverage test.
-const ROUTINES: Routine[] = [
+const ROUTINES: Routine[] = ([
   { name: "validate_session", params: [required("p_session_token", "uuid", (s) => s.token)] },
   { name: "agent_by_name", params: [tenant, required("p_name", "text", (s) => s.agentName, blanks)] },
   {
@@ -237,7 +332,7 @@ const ROUTINES: Routine[] = [
     params: [tenant, limit("p_batch_size", 10_000), idCursor("p_after_id"), flag("p_wait")],
   },
   { name: "purge_documents", procedure: true, params: [tenant, limit("p_batch_size", 10_000)] },
-];
+] as Routine[]).map((r) => ({ ...r, params: r.params.map(withTypeInput) }));
 
 interface Outcome {
   routine: string;
@@ -251,10 +346,13 @@ let subjects: Subject[] = [];
 let app: postgres.Sql;
 let registry: Set<string>;
 let contracts: Map<string, Set<string>>;
+let server: Map<string, ServerCode>;
+let apiRoutines: string[];
 
 beforeAll(async () => {
   const { sql, url } = db();
   registry = registeredCodes();
+  server = serverCodes();
   // Tenants with something of every kind: the valid arguments come from them.
   const rows = await sql<Subject[]>`
     with t as (
@@ -287,6 +385,7 @@ beforeAll(async () => {
   const comments = await sql<{ name: string; comment: string | null }[]>`
     select p.proname as name, obj_description(p.oid, 'pg_proc') as comment from pg_proc p where p.pronamespace = 'api'::regnamespace`;
   contracts = new Map(comments.map((c) => [c.name, new Set([...(c.comment ?? "").matchAll(/\bQB\d{3}\b/g)].map((m) => m[0]))]));
+  apiRoutines = [...new Set(comments.map((c) => c.name))].sort();
   app = await connectAs(url, "querybudget_app");
 });
 
@@ -324,11 +423,14 @@ describe("fuzzing the api with bad input", () => {
     for (let i = 0; i < CALLS; i++) {
       const routine = pickOne(ROUTINES, random);
       const subject = pickOne(subjects, random);
-      // a (parameter, bad value) pair drawn uniformly, so parameters with many bad values are spoiled more often
-      const pairs = routine.params.flatMap((p) => p.bad.map((bad) => ({ p, bad })));
+      // a (parameter, bad value) pair drawn uniformly, so parameters with many bad values are spoiled more often;
+      // a third of the draws from the type-input values, which would otherwise crowd out our own codes
+      const all = routine.params.flatMap((p) => p.bad.map((bad) => ({ p, bad })));
       const howMany = routine.params.length > 1 && random() < 0.2 ? 2 : 1;
       const spoiled = new Map<Param, Bad>();
       while (spoiled.size < howMany) {
+        const typeInput = random() < 0.3;
+        const pairs = all.filter((x) => !!x.bad.typeInput === typeInput);
         const { p, bad } = pickOne(pairs, random);
         if (!spoiled.has(p)) spoiled.set(p, bad);
       }
@@ -352,14 +454,22 @@ describe("fuzzing the api with bad input", () => {
 
     const succeeded = outcomes.filter((o) => o.code === undefined);
     const undocumented = outcomes.filter((o) => o.code !== undefined && !registry.has(o.code));
-    const notInContract = outcomes.filter((o) => o.code !== undefined && !contracts.get(o.routine)?.has(o.code));
+    // our codes: the routine's comment names them; the server's: the registry lists the routine for them
+    const inContract = (o: Outcome) =>
+      o.code!.startsWith("QB")
+        ? contracts.get(o.routine)?.has(o.code!)
+        : server.has(o.code!) && routinesOf(server.get(o.code!)!.raisedBy, apiRoutines).has(o.routine);
+    const notInContract = outcomes.filter((o) => o.code !== undefined && !inContract(o));
     const internal = outcomes.filter((o) => o.code === "XX000" || o.code?.startsWith("23"));
     const wrong = outcomes.filter((o) => o.code !== undefined && !o.expected.includes(o.code));
-    // one spoiled parameter: the message names it (p_collection_id: "collection", p_tenant_id: "tenant")
+    // one spoiled parameter: our message names it (p_collection_id: "collection", p_tenant_id: "tenant");
+    // the server's type-input messages name the value and the type instead
     const noun = (name: string) => name.replace(/^p_/, "").replace(/_ids?$/, "");
     const unclear = outcomes.filter(
-      (o) => o.spoiled.length === 1 && o.code !== undefined && !o.message.includes(o.spoiled[0]!) && !o.message.includes(noun(o.spoiled[0]!)),
+      (o) =>
+        o.spoiled.length === 1 && o.code?.startsWith("QB") && !o.message.includes(o.spoiled[0]!) && !o.message.includes(noun(o.spoiled[0]!)),
     );
+    const typeInput = outcomes.filter((o) => o.code !== undefined && !o.code.startsWith("QB")).length;
     const routines = new Set(outcomes.map((o) => o.routine));
     const byCode = new Map<string, number>();
     for (const o of outcomes) byCode.set(o.code ?? "none", (byCode.get(o.code ?? "none") ?? 0) + 1);
@@ -367,7 +477,7 @@ describe("fuzzing the api with bad input", () => {
 
     console.log(
       `fuzz: ${outcomes.length} calls across ${routines.size} api routines, ${undocumented.length} undocumented codes, ` +
-        `${succeeded.length} accepted, ${internal.length} internal errors or constraint violations, ${changed.length} of ${Object.keys(before).length} tables changed ` +
+        `${succeeded.length} accepted, ${typeInput} refused by the server's type input, ${internal.length} internal errors or constraint violations, ${changed.length} of ${Object.keys(before).length} tables changed ` +
         `(${[...byCode].sort().map(([c, n]) => `${c} ${n}`).join(", ")})`,
     );
     const show = (list: Outcome[]) => list.slice(0, 5).map((o) => `${o.routine}(${o.spoiled.join(", ")}): ${o.code} ${o.message}`).join("\n");
@@ -380,6 +490,32 @@ describe("fuzzing the api with bad input", () => {
     expect(wrong, show(wrong)).toEqual([]);
     expect(unclear, show(unclear)).toEqual([]);
     expect(changed, "tables whose checksum changed").toEqual([]);
+    // every code of the registry's server table was met, and so was QB010
+    for (const code of [...server.keys(), "QB010"]) expect(byCode.get(code), `calls refused with ${code}`).toBeGreaterThan(0);
+  });
+
+  test("the registry's server codes list exactly the api routines with an argument of their types", async () => {
+    const rows = await db().sql<{ name: string; types: string[] }[]>`
+      select p.proname as name,
+             array(select case t when 'timestamptz'::regtype then 'timestamptz' else format_type(t, null) end
+                   from unnest(p.proargtypes::oid[]) t) as types
+      from pg_proc p where p.pronamespace = 'api'::regnamespace`;
+    expect([...server.keys()].sort()).toEqual(["22003", "22007", "22008", "22021", "22P02", "54000"]);
+    for (const [code, { types, raisedBy }] of server) {
+      const expected = rows.filter((r) => r.types.some((t) => types.has(t))).map((r) => r.name).sort();
+      expect([...routinesOf(raisedBy, apiRoutines)].sort(), `routines listed for ${code} in docs/error-codes.md`).toEqual(expected);
+    }
+    // and every type the fuzz table spoils has its type-input values
+    const spoiledTypes = new Set(ROUTINES.flatMap((r) => r.params.map((p) => p.type)));
+    expect([...spoiledTypes].filter((t) => !TYPE_INPUT[t])).toEqual([]);
+  });
+
+  test("a nested JavaScript array, as postgres.js sends it, is refused with QB010", async () => {
+    const s = subjects[0]!;
+    const ids = s.documents.slice(0, 4).map(Number);
+    const nested = [ids.slice(0, 2), ids.slice(2, 4)];
+    expect(await sqlState(app`select api.confirm_classifications(${s.tenant}, ${nested as never})`)).toBe("QB010");
+    expect(await sqlState(app`select * from api.chunks_for_documents(${s.tenant}, ${s.collection}, ${nested as never})`)).toBe("QB010");
   });
 
   test("the same valid arguments are accepted (the refusals above come from the spoiled parameter)", async () => {

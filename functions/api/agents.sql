@@ -6,6 +6,7 @@ language plpgsql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
+set row_security = on
 as $$
 begin
   perform app.require_tenant(p_tenant_id);
@@ -27,6 +28,7 @@ language plpgsql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
+set row_security = on
 as $$
 begin
   perform app.require_tenant(p_tenant_id);

@@ -8,6 +8,7 @@ returns table (document_id bigint, chunk_index integer, id bigint, content text,
 language sql
 security definer
 set search_path = pg_catalog, pg_temp
+set row_security = on
 as $$
 select app.require_tenant(p_tenant_id);
 select app.require_not_null(p_collection_id, 'p_collection_id');
@@ -37,7 +38,7 @@ comment on function api.chunks_for_documents(bigint, bigint, bigint[], integer) 
   'The chunks of some documents of a collection (seed 000 get_chunks_batch): rows (document_id, chunk_index, id, content, size) '
   'ordered by document_id, chunk_index, at most p_limit (1..10000, default 1000). Ids that are not documents of the collection '
   'simply have no rows; an unknown collection gives no rows. Errors: QB001 null argument, QB002 empty p_document_ids, '
-  'QB003 more than 10000 ids, QB007 a null id, QB004 p_limit out of 1..10000, QB005 unknown tenant.';
+  'QB003 more than 10000 ids, QB007 a null id, QB010 a multi-dimensional p_document_ids, QB004 p_limit out of 1..10000, QB005 unknown tenant.';
 
 create or replace function api.chunks_page(
   p_tenant_id bigint, p_collection_id bigint, p_after_id bigint default null, p_page_size integer default 100)
@@ -45,6 +46,7 @@ returns table (id bigint, document_id bigint, chunk_index integer, content text,
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set row_security = on
 as $$
 begin
   perform app.require_tenant(p_tenant_id);

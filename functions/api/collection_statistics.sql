@@ -6,6 +6,8 @@ returns jsonb
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set row_security = on
+set extra_float_digits = 1
 as $$
 declare
   ops_total bigint;

@@ -13,6 +13,7 @@ language plpgsql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
+set row_security = on
 as $$
 declare
   -- a plain value: unlike coalesce(...), a comparison with it is leakproof, so it stays an
@@ -55,6 +56,7 @@ language plpgsql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
+set row_security = on
 as $$
 declare
   -- a plain value: unlike coalesce(...), a comparison with it is leakproof, so it stays an

@@ -5,6 +5,7 @@ returns jsonb
 language sql
 security definer
 set search_path = pg_catalog, pg_temp
+set row_security = on
 as $$
 select app.require_tenant(p_tenant_id);
 

@@ -37,6 +37,7 @@ returns jsonb
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set row_security = on
 as $$
 declare
   v_result jsonb;
@@ -75,7 +76,7 @@ comment on function api.classify_documents(bigint, bigint[], text) is
   'Sets classification, status = classified and updated_at on the given documents of the tenant (user_confirmed is left as it is). '
   'Returns {"updated": n, "not_found": m}; duplicate ids count once; ids of other tenants, unknown ids and soft-deleted documents are not_found. '
   'A fixed number of statements after the guards whatever the number of ids (soft: one; hard: one that locks, one that deletes); locks rows in id order. '
-  'Errors: QB001 null tenant, ids or classification; QB002 empty ids; QB003 more than 10,000 ids; QB005 unknown tenant; QB007 null id; QB008 blank classification.';
+  'Errors: QB001 null tenant, ids or classification; QB002 empty ids; QB003 more than 10,000 ids; QB005 unknown tenant; QB007 null id; QB008 blank classification; QB010 a multi-dimensional id array.';
 
 -- confirm_classifications (seed: bulk_confirm) --------------------------------------------
 
@@ -84,6 +85,7 @@ returns jsonb
 language sql
 security definer
 set search_path = pg_catalog, pg_temp
+set row_security = on
 as $$
   select app.require_tenant(p_tenant_id);
   select app.require_ids(p_document_ids, 'p_document_ids');
@@ -116,7 +118,7 @@ comment on function api.confirm_classifications(bigint, bigint[]) is
   'Marks the given documents of the tenant as confirmed by the user: user_confirmed = true, user_confirmed_at = now(), status = confirmed, updated_at. '
   'Returns {"confirmed": n, "not_found": m}; duplicate ids count once; ids of other tenants, unknown ids and soft-deleted documents are not_found. '
   'A fixed number of statements after the guards whatever the number of ids (soft: one; hard: one that locks, one that deletes); locks rows in id order. '
-  'Errors: QB001 null tenant or ids; QB002 empty ids; QB003 more than 10,000 ids; QB005 unknown tenant; QB007 null id.';
+  'Errors: QB001 null tenant or ids; QB002 empty ids; QB003 more than 10,000 ids; QB005 unknown tenant; QB007 null id; QB010 a multi-dimensional id array.';
 
 -- delete_documents ------------------------------------------------------------------------
 
@@ -125,6 +127,7 @@ returns jsonb
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set row_security = on
 as $$
 declare
   v_result jsonb;
@@ -229,7 +232,7 @@ comment on function api.delete_documents(bigint, bigint[], boolean) is
   'Both tombstone connector documents in app.deleted_documents so a sync does not bring them back. '
   'Returns {"deleted": n, "not_found": m, "tombstoned": k} (k: tombstones newly written); duplicate ids count once; ids of other tenants, unknown ids, and for a soft delete documents already soft-deleted, are not_found. '
   'A fixed number of statements after the guards whatever the number of ids (soft: one; hard: one that locks, one that deletes); locks rows in id order. '
-  'Errors: QB001 null tenant, ids or p_hard; QB002 empty ids; QB003 more than 10,000 ids; QB005 unknown tenant; QB007 null id.';
+  'Errors: QB001 null tenant, ids or p_hard; QB002 empty ids; QB003 more than 10,000 ids; QB005 unknown tenant; QB007 null id; QB010 a multi-dimensional id array.';
 
 -- purge_documents (seed: delete_all_documents, batched) -----------------------------------
 
@@ -260,6 +263,7 @@ returns table (documents_deleted bigint, chunks_deleted bigint, last_id bigint, 
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set row_security = on
 as $$
 declare
   v_ids bigint[];
@@ -371,6 +375,7 @@ returns text[]
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set row_security = on
 as $$
 declare
   v_new text[];
@@ -422,4 +427,4 @@ $$;
 comment on function api.new_external_ids(bigint, bigint, text[]) is
   'Connector sync deduplication: of the given external ids, those the connector has neither as a document (any status) nor as a tombstone in app.deleted_documents. '
   'Returns text[] in input order, each id once (at its first position); an empty array when none is new. One statement after the guards (two unique-index probes per distinct id). '
-  'Errors: QB001 null tenant, connector or ids; QB002 empty ids; QB003 more than 10,000 ids; QB005 unknown tenant; QB007 null id; QB009 the connector is not the tenant''s.';
+  'Errors: QB001 null tenant, connector or ids; QB002 empty ids; QB003 more than 10,000 ids; QB005 unknown tenant; QB007 null id; QB009 the connector is not the tenant''s; QB010 a multi-dimensional id array.';

@@ -26,6 +26,7 @@ language plpgsql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
+set row_security = on
 as $$
 declare
   v_tenant_id bigint;

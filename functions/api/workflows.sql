@@ -11,6 +11,7 @@ language plpgsql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
+set row_security = on
 as $$
 declare
   -- a plain value: unlike coalesce(...), a comparison with it is leakproof, so it stays an
@@ -49,6 +50,7 @@ language plpgsql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
+set row_security = on
 as $$
 begin
   perform app.require_tenant(p_tenant_id);

@@ -50,6 +50,11 @@ begin
   if p_ids is null then
     raise exception '% must not be null', p_name using errcode = 'QB001';
   end if;
+  -- A nested array ('{{1,2},{3,4}}', what postgres.js sends for a nested JS array) is a
+  -- caller's bug, not a list of ids: refused as such (array_position below would raise 0A000).
+  if array_ndims(p_ids) > 1 then
+    raise exception '% must be a one-dimensional array; it has % dimensions', p_name, array_ndims(p_ids) using errcode = 'QB010';
+  end if;
   if cardinality(p_ids) = 0 then
     raise exception '% must not be empty', p_name using errcode = 'QB002';
   end if;
@@ -63,7 +68,7 @@ begin
 end
 $$;
 comment on function app.require_ids(anyarray, text, integer) is
-  'Guard: an id array is not null (QB001), not empty (QB002), at most p_max long (QB003, default 10,000) and holds no null (QB007). Returns the array.';
+  'Guard: an id array is not null (QB001), one-dimensional (QB010), not empty (QB002), at most p_max long (QB003, default 10,000) and holds no null (QB007). Returns the array.';
 
 create or replace function app.require_limit(p_limit integer, p_name text, p_min integer default 1, p_max integer default 1000)
 returns integer
@@ -94,14 +99,28 @@ begin
   if p_value is null then
     raise exception '% must not be null', p_name using errcode = 'QB001';
   end if;
-  if p_value !~ '[^[:space:]]' then
+  -- Blank means blank in any script: the text must hold one character that is neither Unicode
+  -- White_Space nor Default_Ignorable_Code_Point (format characters that show as nothing), nor
+  -- the blank Braille cell (the space of Braille text). An explicit list, not [[:space:]],
+  -- which follows the collation's locale (ASCII only under C). E'' strings turn \u escapes into
+  -- the characters themselves whatever standard_conforming_strings says, so the pattern does
+  -- not depend on the caller's settings.
+  if p_value !~ (
+       '[^'
+    || E'\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000'  -- White_Space
+    || E'\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E'    -- Default_Ignorable_Code_Point
+    || E'\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFF8'
+    || E'\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0000-\U000E0FFF'
+    || E'\u2800'                                                                                 -- Braille pattern blank
+    || ']') then
     raise exception '% must not be blank', p_name using errcode = 'QB008';
   end if;
   return p_value;
 end
 $$;
 comment on function app.require_not_blank(text, text) is
-  'Guard: a required text is not null (QB001) and not blank (QB008). Returns the value.';
+  'Guard: a required text is not null (QB001) and not blank (QB008): blank is empty or made only of Unicode white space (White_Space: ASCII spaces, tabs and line breaks, U+00A0, U+1680, U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000 ...), '
+  'characters that show as nothing (Default_Ignorable_Code_Point: U+00AD, U+180E, U+200B..U+200F, U+2060.., U+3164, U+FEFF, variation selectors, tags ...) and the blank Braille cell U+2800. Returns the value.';
 
 create or replace function app.require_one_of(p_value text, p_name text, p_allowed text[])
 returns text

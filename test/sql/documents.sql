@@ -41,8 +41,8 @@ select is_empty(
      from pg_proc p
      where p.pronamespace = 'api'::regnamespace
        and p.proname in ('classify_documents', 'confirm_classifications', 'delete_documents', 'new_external_ids')
-       and p.proconfig is distinct from array['search_path=pg_catalog, pg_temp'] $$,
-  'every bulk document function pins search_path = pg_catalog, pg_temp');
+       and p.proconfig is distinct from array['search_path=pg_catalog, pg_temp', 'row_security=on'] $$,
+  'every bulk document function pins search_path = pg_catalog, pg_temp and row_security = on');
 
 select is_empty(
   $$ select p.oid::regprocedure::text

@@ -40,8 +40,8 @@ select function_returns('api', name, args, 'setof record') from fn order by name
 select is(pg_get_function_arguments(oid), arguments, format('api.%s: argument names, types and defaults', name)) from fn order by name;
 select is(pg_get_function_result(oid), result, format('api.%s: result columns', name)) from fn order by name;
 select is_definer('api', name, args) from fn order by name;
-select is((select p.proconfig from pg_proc p where p.oid = fn.oid), array['search_path=pg_catalog, pg_temp'],
-          format('api.%s pins search_path = pg_catalog, pg_temp', name)) from fn order by name;
+select is((select p.proconfig from pg_proc p where p.oid = fn.oid), array['search_path=pg_catalog, pg_temp', 'row_security=on'],
+          format('api.%s pins search_path = pg_catalog, pg_temp and row_security = on', name)) from fn order by name;
 select function_lang_is('api', name, args, 'plpgsql') from fn order by name;
 select volatility_is('api', name, args, 'stable') from fn order by name;
 select ok(obj_description(oid, 'pg_proc') is not null, format('api.%s has a comment (its contract)', name)) from fn order by name;

@@ -3,7 +3,7 @@
 -- owns what, what each role may execute, and that the tenant policy holds for a function that
 -- forgets its tenant filter. Runs as the superuser, inside a transaction that is rolled back.
 begin;
-select plan(48);
+select plan(50);
 
 -- roles ----------------------------------------------------------------------------------
 select has_role(r) from unnest(array['querybudget_owner', 'querybudget_app', 'querybudget_monitor', 'querybudget_maint']) r;
@@ -80,6 +80,20 @@ select is_empty(
   $$ select p.oid::regprocedure::text from pg_proc p
      where p.pronamespace = 'api'::regnamespace and not p.prosecdef and p.prokind <> 'p' $$,
   'every api function is security definer (a procedure cannot be: api.purge_documents calls one per batch)');
+
+-- session settings a client may SET (docs/security.md, "Session settings"): pinned per routine,
+-- so a pooled session's SET row_security = off (or search_path) changes no api call
+select is_empty(
+  $$ select p.oid::regprocedure::text || ' ' || coalesce(array_to_string(p.proconfig, ' '), 'no SET clause') from pg_proc p
+     where p.pronamespace = 'api'::regnamespace
+       and p.prokind <> 'p'
+       and not ('row_security=on' = any (coalesce(p.proconfig, '{}')) and 'search_path=pg_catalog, pg_temp' = any (coalesce(p.proconfig, '{}'))) $$,
+  'every api function pins row_security = on and search_path = pg_catalog, pg_temp in its SET clause');
+select is_empty(
+  $$ select p.oid::regprocedure::text from pg_proc p
+     where p.pronamespace = 'api'::regnamespace and p.prokind = 'p'
+       and (p.prosecdef or p.proconfig is not null) $$,
+  'api procedures (which commit, so can carry no SET clause) are security invoker: they run as querybudget_app, which can only call the pinned api functions');
 
 -- querybudget_app: EXECUTE on the api, nothing else ---------------------------------------
 select is_empty(
