@@ -7,6 +7,13 @@
 -- (the md5 of its text) in the view's comment, and the view is dropped and recreated only when
 -- that version differs, so re-applying this file changes nothing. api.collection_statistics
 -- is plpgsql (not dependency-tracked), so dropping the view never breaks it.
+--
+-- Averages are exact: the view and api.collection_statistics(p_fresh => true) must return the
+-- same value for the same data (docs/api.md). A float sum depends on the order it adds in
+-- (here: per group, then the groups; there: row by row), so the two paths differed in the
+-- 15th digit. Both now sum processing_time as numeric (exact, in any order) and divide by the
+-- count in numeric, then round once to double precision. chunk_avg_size is avg() of an
+-- integer column, already an exact numeric in both.
 do $do$
 declare
   definition constant text := $view$
@@ -14,7 +21,7 @@ with operation_groups as (
   -- one row per (collection, type, status, strategy), from one pass over the operations:
   -- everything below is computed from these
   select op.tenant_id, op.collection_id, op.type, op.status, op.metadata ->> 'strategy' as strategy, count(*) as n,
-         sum(op.processing_time) as sum_time, count(op.processing_time) as n_time,
+         sum(op.processing_time::numeric) as sum_time, count(op.processing_time) as n_time,
          min(op.created_at) as first_at, max(op.created_at) as last_at
   from app.operations op
   group by op.tenant_id, op.collection_id, op.type, op.status, op.metadata ->> 'strategy'
@@ -62,6 +69,7 @@ left join (
          sum(g.n) filter (where g.status = 'completed') as chunking_completed,
          sum(g.n) filter (where g.status = 'failed') as chunking_failed,
          sum(g.n) filter (where g.status = 'processing') as chunking_processing,
+         -- exact: numeric sum over numeric count (the same expression as the fresh path's)
          sum(g.sum_time) filter (where g.status = 'completed')
            / nullif(sum(g.n_time) filter (where g.status = 'completed'), 0) as chunking_avg_processing_time,
          min(g.first_at) as chunking_first_at,
@@ -104,7 +112,8 @@ begin
     'api.collection_statistics: one row per collection; also makes refresh materialized view concurrently possible.';
   execute format('comment on materialized view app.collection_stats is %L',
     version || ' One row per collection (also those without operations or chunks): operations by status and by type, '
-    || 'chunking operations (counts, average processing time of the completed ones, first and last), strategy distribution, '
+    || 'chunking operations (counts, average processing time of the completed ones: exact numeric sum over count, rounded once to '
+    || 'double precision, as api.collection_statistics computes it fresh; first and last), strategy distribution, '
     || 'chunk size statistics and unique documents, as of refreshed_at. Read by api.collection_statistics; refreshed by '
     || 'maint.refresh_collection_stats(). The first word is the version of the definition: sql/20_collection_stats_view.sql '
     || 'recreates the view when it changes.');

@@ -109,9 +109,5 @@ grant update (expires_at) on app.messages, app.conversations, app.user_sessions 
 grant execute on function maint.delete_expired_batch(regclass, integer) to querybudget_maint;
 -- the api functions read the view querybudget_maint owns
 grant select on app.collection_stats to querybudget_owner;
-
-do $$
-begin
-  execute format('grant connect on database %I to querybudget_app, querybudget_monitor', current_database());
-end
-$$;
+-- Privileges on the database itself (CONNECT, TEMPORARY, CREATE): sql/52_database_privileges.sql.
+-- Large objects and pg_stat_statements (objects we do not own): sql/55_builtin_privileges.sql.

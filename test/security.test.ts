@@ -113,6 +113,16 @@ describe("querybudget_app: EXECUTE on the api, nothing else", () => {
       app`set role querybudget_maint`,
       app`set role querybudget_owner`,
       app`create table public.intruder (id int)`,
+      // nothing that outlives the session outside the api: no large object, no temporary object
+      app`select lo_from_bytea(0, '\\x00'::bytea)`,
+      app`select lo_create(0)`,
+      app`select lo_creat(-1)`,
+      app`create temporary table intruder (id int)`,
+      app`create function pg_temp.intruder() returns int language sql as 'select 1'`,
+      // nor other roles' statements
+      app`select count(*) from pg_stat_statements`,
+      app`select count(*) from pg_stat_statements(false)`,
+      app`select pg_stat_statements_reset()`,
     ];
     const codes = [];
     for (const q of refused) codes.push(await sqlState(q));
@@ -136,6 +146,14 @@ describe("querybudget_monitor: EXECUTE on perf", () => {
   test("reads no table and calls no api function (42501)", async () => {
     expect(await sqlState(monitor`select count(*) from app.documents`)).toBe("42501");
     expect(await sqlState(monitor`select api.knowledge_gap_stats(1)`)).toBe("42501");
+  });
+
+  test("reads pg_stat_statements, but neither resets it nor makes temporary objects or large objects (42501)", async () => {
+    const [row] = await monitor<{ n: number }[]>`select count(*)::int as n from pg_stat_statements`;
+    expect(row!.n).toBeGreaterThanOrEqual(0);
+    expect(await sqlState(monitor`select pg_stat_statements_reset()`)).toBe("42501");
+    expect(await sqlState(monitor`create temporary table intruder (id int)`)).toBe("42501");
+    expect(await sqlState(monitor`select lo_create(0)`)).toBe("42501");
   });
 });
 
@@ -238,11 +256,22 @@ describe("sql/ on a server where the roles exist", () => {
         from pg_roles r where r.rolname like 'querybudget\\_%'
         union all
         select 'default acl', pg_get_userbyid(d.defaclrole) || ' ' || d.defaclobjtype::text, null, d.defaclacl::text, null from pg_default_acl d
+        union all
+        select 'database', 'current', pg_get_userbyid(d.datdba), d.datacl::text, null from pg_database d where d.datname = current_database()
+        union all
+        select 'builtin routine', p.oid::regprocedure::text, pg_get_userbyid(p.proowner), p.proacl::text, null
+        from pg_proc p where p.prosrc like 'be\\_lo%' or p.proname like 'pg\\_stat\\_statements%'
+        union all
+        select 'builtin view', c.oid::regclass::text, pg_get_userbyid(c.relowner), c.relacl::text, null
+        from pg_class c where c.relname like 'pg\\_stat\\_statements%'
         order by 1, 2`;
     const before = await snapshot();
     await applyIdempotentSql(sql);
     const after = await snapshot();
     expect([...after]).toEqual([...before]);
     expect(before.filter((r) => r.kind === "role").length).toBe(4);
+    // the database's own privileges are in the copy (test/harness/database.ts applies them) and stay
+    expect(before.find((r) => r.kind === "database")!.acl).toMatch(/querybudget_maint=T\//);
+    expect(before.filter((r) => r.kind === "builtin routine").length).toBeGreaterThan(18);
   });
 });

@@ -47,10 +47,15 @@ begin
     end if;
     as_of := clock_timestamp();
 
-    -- index-only scan on operations_tenant_id_collection_id_type_status_idx (it includes processing_time, created_at)
+    -- index-only scan on operations_tenant_id_collection_id_type_status_idx (it includes processing_time, created_at).
+    -- The average is exact (numeric sum over count, rounded once to double precision), as in
+    -- app.collection_stats: a float avg() depends on the order it adds in, and the two paths
+    -- must return the same value for the same data.
     select count(*), count(*) filter (where o.status = 'completed'), count(*) filter (where o.status = 'failed'),
            count(*) filter (where o.status = 'processing'),
-           avg(o.processing_time) filter (where o.status = 'completed'), min(o.created_at), max(o.created_at)
+           (sum(o.processing_time::numeric) filter (where o.status = 'completed')
+              / nullif(count(o.processing_time) filter (where o.status = 'completed'), 0))::double precision,
+           min(o.created_at), max(o.created_at)
       into ops_total, ops_completed, ops_failed, ops_processing, ops_avg_time, ops_first, ops_last
     from app.operations o
     where o.tenant_id = p_tenant_id and o.collection_id = p_collection_id and o.type = 'chunking';
@@ -95,8 +100,8 @@ $$;
 comment on function api.collection_statistics(bigint, bigint, boolean) is
   'Statistics of a collection (seed 000 get_statistics). Returns jsonb {operations: {total, completed, failed, processing, '
   'success_rate (percent of completed among all chunking operations, 2 decimals, 0 when none), avg_processing_time (seconds, '
-  'over completed ones, 0 when none), first_operation_at, last_operation_at (null when none)}, chunks: {total, avg_size, '
+  'over completed ones, exact mean rounded once to double precision, 0 when none), first_operation_at, last_operation_at (null when none)}, chunks: {total, avg_size, '
   'min_size, max_size (0 when none), unique_documents}, strategies: {strategy: count of chunking operations; those without '
   'metadata.strategy are left out}, as_of}. Operations are those of type chunking. p_fresh false (default): read from the '
   'materialized view app.collection_stats, as of its last refresh (as_of = refreshed_at; a collection made since is computed '
-  'live); true: computed now. Errors: QB001 null argument, QB005 unknown tenant, QB009 collection unknown within the tenant.';
+  'live); true: computed now; both return the same jsonb for the same data but as_of. Errors: QB001 null argument, QB005 unknown tenant, QB009 collection unknown within the tenant.';

@@ -1,8 +1,11 @@
 // A database of its own for each test file: a copy of the seeded template, dropped after.
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, inject } from "vitest";
 import { withDatabase } from "../../scripts/lib/server-contract.ts";
+import { ROOT } from "../../scripts/lib/sql-files.ts";
 import type { Tier } from "./context.ts";
 import { ensureTierTemplate } from "./global-setup.ts";
 
@@ -19,6 +22,9 @@ export interface TestDatabaseOptions {
   tier?: Tier;
 }
 
+/** The idempotent file that sets the privileges on the database itself (CONNECT, TEMPORARY, CREATE). */
+const DATABASE_PRIVILEGES = join(ROOT, "sql", "52_database_privileges.sql");
+
 export async function createTestDatabase(label: string, options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   const { tier = "10k" } = options;
   const server = inject("server");
@@ -33,7 +39,11 @@ export async function createTestDatabase(label: string, options: TestDatabaseOpt
     await admin.end();
   }
   const url = withDatabase(server.url, name);
-  return { name, url, sql: postgres(url, { max: 4, onnotice: () => {} }), tier };
+  const sql = postgres(url, { max: 4, onnotice: () => {} });
+  // CREATE DATABASE ... TEMPLATE does not copy the privileges on the database itself (they are
+  // in pg_database): PUBLIC would have TEMPORARY again. The copy gets them as a migrate gives them.
+  await sql.unsafe(readFileSync(DATABASE_PRIVILEGES, "utf8"));
+  return { name, url, sql, tier };
 }
 
 export async function dropTestDatabase(db: TestDatabase): Promise<void> {
