@@ -221,11 +221,14 @@ describe.each(pagers)("$name: exact keyset cursor (created_at, id)", (pager) => 
     expect(scans.length, `${pager.index} is used`).toBeGreaterThan(0);
     for (const scan of scans) {
       expect(scan.nodeType).toMatch(/Index (Only )?Scan/);
-      expect(scan.indexCond, "the row comparison is an Index Cond").toMatch(/ROW\(created_at, id\) < ROW\(/);
+      expect(scan.indexCond, "the row comparison is an Index Cond").toMatch(/ROW\((\w+\.)?created_at, (\w+\.)?id\) < ROW\(/);
       expect(scan.filter ?? "", "the cursor is no Filter").not.toMatch(/ROW\(/);
     }
     expect(allNodes(nested).filter((n) => n.nodeType.includes("Sort")).map((n) => n.nodeType), "no Sort").toEqual([]);
-    expect(allNodes(nested).filter((n) => n.nodeType === "Seq Scan").map((n) => n.relation), "no Seq Scan").toEqual([]);
+    // (app.tenants, a handful of rows, may be read whole by the tenant guard)
+    const paged = ["app.conversations", "app.messages", "app.workflows"];
+    const seqScans = allNodes(nested).filter((n) => n.nodeType === "Seq Scan" && paged.includes(n.rootRelation ?? n.relation ?? ""));
+    expect(seqScans.map((n) => n.relation), "no Seq Scan of the paged tables").toEqual([]);
     if (pager.name === "api.conversation_messages") {
       // the expiry of the conversation: one primary-key lookup
       expect(indexNodes(nested).map((n) => n.rootIndex ?? n.index)).toContain("app.conversations_pkey");
