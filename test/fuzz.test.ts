@@ -173,6 +173,18 @@ const timeCursor: Param = {
     { what: "-infinity", value: "-infinity", code: "QB006" },
   ],
 };
+// The tie-breaking id of an exact keyset cursor: valid only with p_before, which may be null in
+// the same call, so the valid value is null; negative is QB006 (given without p_before too:
+// test/api/paging.test.ts).
+const beforeIdCursor: Param = {
+  name: "p_before_id",
+  type: "bigint",
+  valid: () => null,
+  bad: [
+    { what: "-1", value: -1, code: "QB006" },
+    { what: "the smallest bigint", value: "-9223372036854775808", code: "QB006" },
+  ],
+};
 const idCursor = (name: string): Param => ({
   name,
   type: "bigint",
@@ -283,11 +295,11 @@ const ROUTINES: Routine[] = ([
   },
   {
     name: "user_conversations",
-    params: [tenant, required("p_user_id", "bigint", (s) => s.user), timeCursor, limit("p_limit", 1000)],
+    params: [tenant, required("p_user_id", "bigint", (s) => s.user), timeCursor, limit("p_limit", 1000), beforeIdCursor],
   },
   {
     name: "conversation_messages",
-    params: [tenant, required("p_conversation_id", "bigint", (s) => s.conversation), timeCursor, limit("p_limit", 1000)],
+    params: [tenant, required("p_conversation_id", "bigint", (s) => s.conversation), timeCursor, limit("p_limit", 1000), beforeIdCursor],
   },
   { name: "document_status_counts", params: [tenant] },
   { name: "active_operations", params: [tenant, required("p_user_id", "bigint", (s) => s.user), limit("p_limit", 1000)] },
@@ -300,6 +312,7 @@ const ROUTINES: Routine[] = ([
       oneOf("p_status", ["pending", "executing", "completed", "failed", "cancelled"], false, ["", "  ", "done", "PENDING", "running"]),
       timeCursor,
       limit("p_limit", 1000),
+      beforeIdCursor,
     ],
   },
   {

@@ -75,6 +75,44 @@ describe("graphile-migrate", () => {
   });
 });
 
+describe("upgrades that create or replace cannot do alone", () => {
+  test("a parameter added to a routine leaves no stale overload behind (calls stay unambiguous), grants included", async () => {
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    // The database has the older api.workflows_by_status, without p_before_id: `create or
+    // replace` of the new one would add a second overload instead of failing.
+    await sql.unsafe(`
+      drop function api.workflows_by_status(bigint, text, timestamptz, integer, bigint);
+      create function api.workflows_by_status(p_tenant_id bigint, p_status text, p_before timestamptz default null, p_limit integer default 50)
+      returns setof app.workflows language sql as 'select * from app.workflows where false'`);
+    await migrateDatabase(url, { quiet: true });
+    const rows = await sql<{ routine: string; app_may: boolean }[]>`
+      select p.oid::regprocedure::text as routine, has_function_privilege('querybudget_app', p.oid, 'execute') as app_may
+      from pg_proc p where p.pronamespace = 'api'::regnamespace and p.proname = 'workflows_by_status'`;
+    await sql.end();
+    expect(rows).toEqual([{ routine: "api.workflows_by_status(bigint,text,timestamp with time zone,integer,bigint)", app_may: true }]);
+  });
+
+  test("an index made on only a partitioned parent is finished: each partition's built and attached, the parent valid", async () => {
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    // as if the last migration had stopped after `create index ... on only app.messages`
+    await sql.unsafe(`
+      drop index app.messages_tenant_id_conversation_id_created_at_id_idx;
+      create index messages_tenant_id_conversation_id_created_at_id_idx on only app.messages (tenant_id, conversation_id, created_at, id)`);
+    const [before] = await sql<{ valid: boolean }[]>`
+      select indisvalid as valid from pg_index where indexrelid = 'app.messages_tenant_id_conversation_id_created_at_id_idx'::regclass`;
+    expect(before!.valid).toBe(false);
+    await migrateDatabase(url, { quiet: true });
+    const [after] = await sql<{ valid: boolean; attached: number; partitions: number }[]>`
+      select i.indisvalid as valid,
+             (select count(*)::int from pg_inherits h where h.inhparent = i.indexrelid) as attached,
+             (select count(*)::int from pg_inherits h where h.inhparent = 'app.messages'::regclass) as partitions
+      from pg_index i where i.indexrelid = 'app.messages_tenant_id_conversation_id_created_at_id_idx'::regclass`;
+    await sql.end();
+    expect(after).toEqual({ valid: true, attached: after!.partitions, partitions: after!.partitions });
+    expect(after!.partitions).toBeGreaterThan(1);
+  });
+});
+
 describe("routinesDefinedIn", () => {
   test("names the functions and procedures a file creates, schema-qualified, once each", () => {
     const text = `

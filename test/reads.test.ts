@@ -86,11 +86,13 @@ const families: KeysetFamily[] = [
     limits: [3, 25],
     api: (sql, t, c, b, l) => sql<Row[]>`
       select *, created_at::text as cursor from api.conversation_messages(${t}, ${c}, ${b}::text::timestamptz, ${l})`,
+    // an expired conversation has no messages, whatever their own expires_at
     naive: (sql, t, c) => sql<Row[]>`
-      select id, conversation_id, role, content, token_count, created_at, expires_at, created_at::text as cursor
-      from app.messages
-      where tenant_id = ${t} and conversation_id = ${c} and (expires_at is null or expires_at > now())
-      order by created_at desc, id desc`,
+      select m.id, m.conversation_id, m.role, m.content, m.token_count, m.created_at, m.expires_at, m.created_at::text as cursor
+      from app.messages m join app.conversations v on v.tenant_id = m.tenant_id and v.id = m.conversation_id
+      where m.tenant_id = ${t} and m.conversation_id = ${c} and (m.expires_at is null or m.expires_at > now())
+        and (v.expires_at is null or v.expires_at > now())
+      order by m.created_at desc, m.id desc`,
     offsetPage: (sql, t, c, p, l) => before.conversationMessages(sql, t, c, p, l),
   },
   {
@@ -144,7 +146,9 @@ describe.each(families)("$name (keyset)", (family) => {
     }
   });
 
-  test("ties: ordered by id inside a page; at a page cut, one of the tied rows is skipped (documented)", async () => {
+  // The legacy form (p_before alone). The exact cursor (p_before, p_before_id) returns every
+  // tied row exactly once: test/api/paging.test.ts.
+  test("ties, legacy cursor: ordered by id inside a page; at a page cut, one of the tied rows is skipped (documented)", async () => {
     const { sql } = db();
     const table = { "api.user_conversations": "conversations", "api.conversation_messages": "messages", "api.workflows_by_status": "workflows" }[family.name]!;
     let subject: { tenant: string; key: string; all: Row[] } | undefined;
@@ -220,8 +224,11 @@ describe("expired rows", () => {
   test("api.conversation_messages leaves out expired messages and keeps the rest", async () => {
     const { sql } = db();
     const rand = prng(31);
+    // live conversations (an expired one has no messages at all: test/api/paging.test.ts)
     const conversations = await sql<{ tenant_id: string; conversation_id: string }[]>`
-      select distinct tenant_id, conversation_id from app.messages where expires_at <= now() order by 1, 2`;
+      select distinct m.tenant_id, m.conversation_id from app.messages m
+      join app.conversations c on c.tenant_id = m.tenant_id and c.id = m.conversation_id
+      where m.expires_at <= now() and (c.expires_at is null or c.expires_at > now()) order by 1, 2`;
     expect(conversations.length).toBeGreaterThan(0);
     for (const { tenant_id, conversation_id } of pick(conversations, 8, rand)) {
       const got = await sql<{ id: string }[]>`select id from api.conversation_messages(${tenant_id}, ${conversation_id}, null, 1000)`;

@@ -1,13 +1,31 @@
--- Conversations and messages (seeds 001, 002, 003): newest first, keyset paging on created_at.
--- The cursor p_before is the created_at of the last row of the previous page; rows strictly
--- older are returned. Rows sharing that exact timestamp with the previous page's last row are
--- skipped (the cursor carries no id): a documented limit of the timestamp-only cursor.
+-- Conversations and messages (seeds 001, 002, 003): newest first, exact keyset paging.
+--
+-- Order and cursor. Rows come in (created_at desc, id desc) order. now() is fixed for a whole
+-- transaction, so every message of one chat turn (and every conversation of one bulk insert)
+-- shares its created_at: a cursor of the timestamp alone would skip the rest of such a tie
+-- group. The exact cursor is the last row's (created_at, id), passed as (p_before,
+-- p_before_id); a page holds the rows strictly before it, `(created_at, id) < (v_before,
+-- v_before_id)`, so every row is returned exactly once whatever the ties. p_before without
+-- p_before_id is the legacy form: the rows strictly older than p_before (the id bound is the
+-- smallest bigint), which skips the rest of a tie group at a page cut.
+--
+-- Plans. The keyset indexes end in (created_at, id), so the row comparison is one Index Cond:
+-- the scan enters the index at the cursor, reads backward already in page order (no Sort), and
+-- the Limit stops it after p_limit rows, in custom and generic plans alike.
+--
+-- Row level security. The functions are security definer and their tables force row level
+-- security: the tenant policy is a security barrier, and a condition may run before it (as an
+-- index condition) only when it is leakproof. Comparisons of columns with plain values are
+-- (the btree operators of bigint and timestamptz are leakproof, and so is a row comparison
+-- made of them); a function of a column is not, and coalesce(...) of a parameter is not seen
+-- as one, which is why the cursor bounds are plpgsql variables computed before the query.
 
 create or replace function api.user_conversations(
   p_tenant_id bigint,
   p_user_id bigint,
   p_before timestamptz default null,
-  p_limit integer default 50)
+  p_limit integer default 50,
+  p_before_id bigint default null)
 returns table (id bigint, user_id bigint, title text, created_at timestamptz, updated_at timestamptz, expires_at timestamptz)
 language plpgsql
 stable
@@ -16,41 +34,40 @@ set search_path = pg_catalog, pg_temp
 set row_security = on
 as $$
 declare
-  -- a plain value: unlike coalesce(...), a comparison with it is leakproof, so it stays an
-  -- index condition under row level security (a security barrier)
+  -- plain values: a comparison with them is leakproof, so it stays an index condition under
+  -- row level security (see the file header)
   v_before timestamptz;
+  v_before_id bigint;
 begin
   perform app.require_tenant(p_tenant_id);
   perform app.require_not_null(p_user_id, 'p_user_id');
   perform app.require_limit(p_limit, 'p_limit');
-  v_before := coalesce(app.require_cursor(p_before, 'p_before'), 'infinity');
+  perform app.require_cursor(p_before, 'p_before', p_before_id);
+  -- no cursor: from the newest; legacy cursor (no id): strictly older than p_before
+  v_before := coalesce(p_before, 'infinity');
+  v_before_id := case when p_before is null then 9223372036854775807
+                      else coalesce(p_before_id, -9223372036854775808) end;
 
-  -- The inner query is what the index serves: the first p_limit rows backwards, then it stops.
-  -- The outer sort (of p_limit rows at most) only orders rows of equal created_at by id; put in
-  -- the inner query, the planner may choose to sort all of the user's rows in a generic plan.
   return query
-  select p.id, p.user_id, p.title, p.created_at, p.updated_at, p.expires_at
-  from (
-    select c.id, c.user_id, c.title, c.created_at, c.updated_at, c.expires_at
-    from app.conversations c
-    where c.tenant_id = p_tenant_id
-      and c.user_id = p_user_id
-      and c.created_at < v_before
-      and (c.expires_at is null or c.expires_at > now())
-    order by c.created_at desc
-    limit p_limit
-  ) p
-  order by p.created_at desc, p.id desc;
+  select c.id, c.user_id, c.title, c.created_at, c.updated_at, c.expires_at
+  from app.conversations c
+  where c.tenant_id = p_tenant_id
+    and c.user_id = p_user_id
+    and (c.created_at, c.id) < (v_before, v_before_id)
+    and (c.expires_at is null or c.expires_at > now())
+  order by c.created_at desc, c.id desc
+  limit p_limit;
 end
 $$;
-comment on function api.user_conversations(bigint, bigint, timestamptz, integer) is
-  'A user''s conversations newest first (created_at desc, id desc), at most p_limit (1..1000, default 50), created before p_before (null: from the newest). Next page: p_before = created_at of the last row; rows sharing that exact timestamp are skipped. Expired conversations (expires_at <= now()) are left out. Returns (id, user_id, title, created_at, updated_at, expires_at). Errors: QB001 null tenant, user or limit; QB004 limit out of range; QB005 unknown tenant; QB006 p_before not finite. Index: conversations_tenant_id_user_id_created_at_idx, backward.';
+comment on function api.user_conversations(bigint, bigint, timestamptz, integer, bigint) is
+  'A user''s conversations newest first (created_at desc, id desc), at most p_limit (1..1000, default 50). Exact keyset paging: the next page passes the last row''s created_at (as text, full precision) as p_before and its id as p_before_id, and holds the rows strictly before (p_before, p_before_id), so every row comes exactly once. Legacy form, p_before without p_before_id: the rows created strictly before p_before (rows tied on that timestamp are skipped). Expired conversations (expires_at <= now()) are left out. Returns (id, user_id, title, created_at, updated_at, expires_at). Errors: QB001 null tenant, user or limit; QB004 limit out of range; QB005 unknown tenant; QB006 invalid cursor (p_before not finite, p_before_id without p_before, negative p_before_id). Index: conversations_tenant_id_user_id_created_at_id_idx, backward from the cursor.';
 
 create or replace function api.conversation_messages(
   p_tenant_id bigint,
   p_conversation_id bigint,
   p_before timestamptz default null,
-  p_limit integer default 50)
+  p_limit integer default 50,
+  p_before_id bigint default null)
 returns table (id bigint, conversation_id bigint, role text, content text, token_count integer, created_at timestamptz, expires_at timestamptz)
 language plpgsql
 stable
@@ -59,32 +76,42 @@ set search_path = pg_catalog, pg_temp
 set row_security = on
 as $$
 declare
-  -- a plain value: unlike coalesce(...), a comparison with it is leakproof, so it stays an
-  -- index condition under row level security (a security barrier)
+  -- plain values: a comparison with them is leakproof, so it stays an index condition under
+  -- row level security (see the file header)
   v_before timestamptz;
+  v_before_id bigint;
 begin
   perform app.require_tenant(p_tenant_id);
   perform app.require_not_null(p_conversation_id, 'p_conversation_id');
   perform app.require_limit(p_limit, 'p_limit');
-  v_before := coalesce(app.require_cursor(p_before, 'p_before'), 'infinity');
+  perform app.require_cursor(p_before, 'p_before', p_before_id);
+  v_before := coalesce(p_before, 'infinity');
+  v_before_id := case when p_before is null then 9223372036854775807
+                      else coalesce(p_before_id, -9223372036854775808) end;
 
-  -- messages is RANGE-partitioned by month on created_at: the bound on created_at prunes the
-  -- newer partitions, and each remaining one is read backwards on its index under a Merge
-  -- Append, stopping once p_limit rows are out.
+  -- messages is RANGE-partitioned by month on created_at. Partition pruning does not read a
+  -- row comparison, so the plain bound created_at <= v_before (implied by it) prunes the
+  -- newer partitions when the statement starts; each remaining one is read backward on its
+  -- index under a Merge Append, stopped once p_limit rows are out.
+  -- Expiry is one rule: a conversation whose expires_at has passed is gone for every reader
+  -- before the TTL job deletes it, whatever its messages' own expires_at. The uncorrelated
+  -- EXISTS is one primary-key lookup, run once as an InitPlan that gates the whole scan.
   return query
-  select p.id, p.conversation_id, p.role, p.content, p.token_count, p.created_at, p.expires_at
-  from (
-    select m.id, m.conversation_id, m.role, m.content, m.token_count, m.created_at, m.expires_at
-    from app.messages m
-    where m.tenant_id = p_tenant_id
-      and m.conversation_id = p_conversation_id
-      and m.created_at < v_before
-      and (m.expires_at is null or m.expires_at > now())
-    order by m.created_at desc
-    limit p_limit
-  ) p
-  order by p.created_at desc, p.id desc;
+  select m.id, m.conversation_id, m.role, m.content, m.token_count, m.created_at, m.expires_at
+  from app.messages m
+  where m.tenant_id = p_tenant_id
+    and m.conversation_id = p_conversation_id
+    and m.created_at <= v_before
+    and (m.created_at, m.id) < (v_before, v_before_id)
+    and (m.expires_at is null or m.expires_at > now())
+    and exists (
+      select from app.conversations c
+      where c.tenant_id = p_tenant_id
+        and c.id = p_conversation_id
+        and (c.expires_at is null or c.expires_at > now()))
+  order by m.created_at desc, m.id desc
+  limit p_limit;
 end
 $$;
-comment on function api.conversation_messages(bigint, bigint, timestamptz, integer) is
-  'A conversation''s messages newest first (created_at desc, id desc), at most p_limit (1..1000, default 50), created before p_before (null: from the newest). Next page: p_before = created_at of the last row; rows sharing that exact timestamp are skipped. Expired messages (expires_at <= now()) are left out; an unknown conversation gives no rows. Returns (id, conversation_id, role, content, token_count, created_at, expires_at). Errors: QB001 null tenant, conversation or limit; QB004 limit out of range; QB005 unknown tenant; QB006 p_before not finite. Index: messages_tenant_id_conversation_id_created_at_idx on each monthly partition, backward under a Merge Append.';
+comment on function api.conversation_messages(bigint, bigint, timestamptz, integer, bigint) is
+  'A conversation''s messages newest first (created_at desc, id desc), at most p_limit (1..1000, default 50). Exact keyset paging: the next page passes the last row''s created_at (as text, full precision) as p_before and its id as p_before_id, and holds the rows strictly before (p_before, p_before_id), so every message comes exactly once (a chat turn shares one created_at). Legacy form, p_before without p_before_id: the rows created strictly before p_before (rows tied on that timestamp are skipped). Expired messages (expires_at <= now()) are left out, and an expired conversation has no messages at all; an unknown conversation gives no rows. Returns (id, conversation_id, role, content, token_count, created_at, expires_at). Errors: QB001 null tenant, conversation or limit; QB004 limit out of range; QB005 unknown tenant; QB006 invalid cursor (p_before not finite, p_before_id without p_before, negative p_before_id). Index: conversations_pkey (the expiry check), then messages_tenant_id_conversation_id_created_at_id_idx on each monthly partition, backward under a Merge Append.';

@@ -1,11 +1,13 @@
--- Workflows and their tasks (seed 002): by status newest first (keyset on created_at), and a
--- workflow's tasks in execution order.
+-- Workflows and their tasks (seed 002): by status newest first (exact keyset on
+-- (created_at, id), as in functions/api/conversations.sql, whose header gives the reasoning on
+-- ties, the plan and row level security), and a workflow's tasks in execution order.
 
 create or replace function api.workflows_by_status(
   p_tenant_id bigint,
   p_status text,
   p_before timestamptz default null,
-  p_limit integer default 50)
+  p_limit integer default 50,
+  p_before_id bigint default null)
 returns table (id bigint, agent_id bigint, name text, status text, created_at timestamptz, completed_at timestamptz)
 language plpgsql
 stable
@@ -14,35 +16,35 @@ set search_path = pg_catalog, pg_temp
 set row_security = on
 as $$
 declare
-  -- a plain value: unlike coalesce(...), a comparison with it is leakproof, so it stays an
-  -- index condition under row level security (a security barrier)
+  -- plain values: a comparison with them is leakproof, so it stays an index condition under
+  -- row level security (a security barrier)
   v_before timestamptz;
+  v_before_id bigint;
 begin
   perform app.require_tenant(p_tenant_id);
   perform app.require_not_null(p_status, 'p_status');
   perform app.require_limit(p_limit, 'p_limit');
   -- the values of the workflows_status_check constraint
   perform app.require_one_of(p_status, 'p_status', array['pending', 'executing', 'completed', 'failed', 'cancelled']);
-  v_before := coalesce(app.require_cursor(p_before, 'p_before'), 'infinity');
+  perform app.require_cursor(p_before, 'p_before', p_before_id);
+  -- no cursor: from the newest; legacy cursor (no id): strictly older than p_before
+  v_before := coalesce(p_before, 'infinity');
+  v_before_id := case when p_before is null then 9223372036854775807
+                      else coalesce(p_before_id, -9223372036854775808) end;
 
-  -- As in api.user_conversations: the index gives the first p_limit rows backwards; the outer
-  -- sort of those rows only orders equal created_at by id.
+  -- bulk-inserted workflows share created_at (one transaction): the id orders them
   return query
-  select p.id, p.agent_id, p.name, p.status, p.created_at, p.completed_at
-  from (
-    select w.id, w.agent_id, w.name, w.status, w.created_at, w.completed_at
-    from app.workflows w
-    where w.tenant_id = p_tenant_id
-      and w.status = p_status
-      and w.created_at < v_before
-    order by w.created_at desc
-    limit p_limit
-  ) p
-  order by p.created_at desc, p.id desc;
+  select w.id, w.agent_id, w.name, w.status, w.created_at, w.completed_at
+  from app.workflows w
+  where w.tenant_id = p_tenant_id
+    and w.status = p_status
+    and (w.created_at, w.id) < (v_before, v_before_id)
+  order by w.created_at desc, w.id desc
+  limit p_limit;
 end
 $$;
-comment on function api.workflows_by_status(bigint, text, timestamptz, integer) is
-  'A tenant''s workflows in one status (pending, executing, completed, failed, cancelled) newest first (created_at desc, id desc), at most p_limit (1..1000, default 50), created before p_before (null: from the newest). Next page: p_before = created_at of the last row; rows sharing that exact timestamp are skipped. Returns (id, agent_id, name, status, created_at, completed_at). Errors: QB001 null tenant, status or limit; QB004 limit out of range; QB005 unknown tenant; QB006 p_before not finite; QB008 unknown status. Index: workflows_tenant_id_status_created_at_idx, backward.';
+comment on function api.workflows_by_status(bigint, text, timestamptz, integer, bigint) is
+  'A tenant''s workflows in one status (pending, executing, completed, failed, cancelled) newest first (created_at desc, id desc), at most p_limit (1..1000, default 50). Exact keyset paging: the next page passes the last row''s created_at (as text, full precision) as p_before and its id as p_before_id, and holds the rows strictly before (p_before, p_before_id), so every row comes exactly once. Legacy form, p_before without p_before_id: the rows created strictly before p_before (rows tied on that timestamp are skipped). Returns (id, agent_id, name, status, created_at, completed_at). Errors: QB001 null tenant, status or limit; QB004 limit out of range; QB005 unknown tenant; QB006 invalid cursor (p_before not finite, p_before_id without p_before, negative p_before_id); QB008 unknown status. Index: workflows_tenant_id_status_created_at_id_idx, backward from the cursor.';
 
 create or replace function api.workflow_tasks(p_tenant_id bigint, p_workflow_id bigint, p_status text default null)
 returns table (id bigint, workflow_id bigint, agent_id bigint, name text, status text, execution_order integer, created_at timestamptz)

@@ -140,7 +140,8 @@ $$;
 comment on function app.require_one_of(text, text, text[]) is
   'Guard: an optional text argument, when given, is one of p_allowed (QB008), e.g. the values of a status check constraint. Returns the value.';
 
-create or replace function app.require_cursor(p_before timestamptz, p_name text)
+create or replace function app.require_cursor(
+  p_before timestamptz, p_name text, p_before_id bigint default null, p_id_name text default 'p_before_id')
 returns timestamptz
 language plpgsql
 immutable
@@ -151,8 +152,16 @@ begin
   if not isfinite(p_before) then
     raise exception '% must be a finite timestamp, not %', p_name, p_before using errcode = 'QB006';
   end if;
+  -- an exact cursor is the last row's (created_at, id): the id alone names no position
+  if p_before_id is not null and p_before is null then
+    raise exception '% is %, but % is null: an exact cursor is both the created_at and the id of the last row',
+      p_id_name, p_before_id, p_name using errcode = 'QB006';
+  end if;
+  if p_before_id < 0 then
+    raise exception '% is %; a cursor is a row id, never negative', p_id_name, p_before_id using errcode = 'QB006';
+  end if;
   return p_before;
 end
 $$;
-comment on function app.require_cursor(timestamptz, text) is
-  'Guard: a keyset cursor timestamp is null (start from the newest) or finite (QB006). Returns the value.';
+comment on function app.require_cursor(timestamptz, text, bigint, text) is
+  'Guard: a keyset cursor is valid (QB006 otherwise): its timestamp p_before is null (start from the newest) or finite; its optional tie-breaking id p_before_id (named p_id_name in the message) is given only with p_before and is never negative. Returns p_before.';

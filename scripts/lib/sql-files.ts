@@ -20,10 +20,21 @@ export function idempotentSqlFiles(): string[] {
   return FOLDERS.flatMap((f) => sqlFilesUnder(join(ROOT, f)));
 }
 
+const DEFINITION = /create\s+or\s+replace\s+(?:function|procedure)\s+([a-z_][\w]*\.[a-z_][\w]*)\s*\(/gi;
+
 /** The routines a file defines: `create or replace function|procedure schema.name(`. */
 export function routinesDefinedIn(text: string): string[] {
-  const names = [...text.matchAll(/create\s+or\s+replace\s+(?:function|procedure)\s+([a-z_][\w]*\.[a-z_][\w]*)\s*\(/gi)];
-  return [...new Set(names.map((m) => m[1]!.toLowerCase()))];
+  return [...definitionCounts(text).keys()];
+}
+
+/** How many overloads of each routine a file defines (its `create or replace` statements per name). */
+export function definitionCounts(text: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const m of text.matchAll(DEFINITION)) {
+    const name = m[1]!.toLowerCase();
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return counts;
 }
 
 // 42P13 invalid_function_definition: `create or replace` cannot change a routine's return type,
@@ -39,6 +50,11 @@ const CANNOT_REPLACE = "42P13";
  * (an upgrade) cannot be applied with `create or replace`: then the routines it defines are
  * dropped and the file applied again, inside the same transaction. Their grants come back with
  * sql/50_grants.sql, which runs after functions/.
+ *
+ * A changed argument list (a parameter added, removed or retyped) raises no error at all:
+ * `create or replace` then makes a second overload next to the old one, and a call that both
+ * accept fails as ambiguous (42725). So after a file is applied, a routine of it with more
+ * overloads in the database than the file defines is stale, and is replaced the same way.
  */
 export async function applyIdempotentSql(sql: postgres.Sql): Promise<string[]> {
   const files = idempotentSqlFiles();
@@ -46,12 +62,17 @@ export async function applyIdempotentSql(sql: postgres.Sql): Promise<string[]> {
     await tx.unsafe("set local check_function_bodies = off");
     for (const file of files) {
       const text = readFileSync(file, "utf8");
+      let replace = false;
       try {
         await tx.savepoint((sp) => sp.unsafe(text));
+        replace = await hasStaleOverloads(tx, definitionCounts(text));
       } catch (error) {
         const replaceable = (error as { code?: string }).code === CANNOT_REPLACE && routinesDefinedIn(text).length > 0;
+        if (!replaceable) throw new Error(`${relative(ROOT, file)}: ${(error as Error).message}`, { cause: error });
+        replace = true;
+      }
+      if (replace) {
         try {
-          if (!replaceable) throw error;
           await dropRoutines(tx, routinesDefinedIn(text));
           await tx.unsafe(text);
         } catch (again) {
@@ -61,6 +82,19 @@ export async function applyIdempotentSql(sql: postgres.Sql): Promise<string[]> {
     }
   });
   return files.map((f) => relative(ROOT, f));
+}
+
+/** Whether a routine has more overloads in the database than the file that defines it. */
+async function hasStaleOverloads(tx: postgres.TransactionSql, counts: Map<string, number>): Promise<boolean> {
+  if (counts.size === 0) return false;
+  const [row] = await tx<{ stale: boolean }[]>`
+    select exists (
+      select from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+      join unnest(${[...counts.keys()]}::text[], ${[...counts.values()]}::int[]) as f (name, defined)
+        on f.name = n.nspname || '.' || p.proname
+      group by f.name, f.defined
+      having count(*) > f.defined) as stale`;
+  return row!.stale;
 }
 
 /** Drops every overload of the named routines (no cascade: a dependent object stops the run). */

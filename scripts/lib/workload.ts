@@ -481,10 +481,10 @@ export const WORKLOAD: WorkloadDefinition[] = [
     name: "api.user_conversations",
     routine: "api.user_conversations",
     kind: "read",
-    query: "select * from api.user_conversations($1, $2, $3::timestamptz, $4)",
+    query: "select * from api.user_conversations($1, $2, $3::timestamptz, $4, $5)",
     subject: "the first page of 50 of the users with the most conversations",
-    intendedIndexes: ["app.conversations_tenant_id_user_id_created_at_idx"],
-    smallAt10k: ["app.conversations_tenant_id_user_id_created_at_idx"],
+    intendedIndexes: ["app.conversations_tenant_id_user_id_created_at_id_idx"],
+    smallAt10k: ["app.conversations_tenant_id_user_id_created_at_id_idx"],
     buffers: { "10k": 10, "1M": 30 },
     ratioAsserted: false,
     ratioNote: "at 10k the user's conversations are a 200-row table read whole (4 buffers); at 1M a page of up to 50 rows costs about one heap page per row (22 buffers), whatever the table's size",
@@ -495,34 +495,40 @@ export const WORKLOAD: WorkloadDefinition[] = [
         `select tenant_id::text, user_id::text from app.conversations group by 1, 2 order by count(*) desc, user_id limit $1`,
         [n],
       );
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.user_id, null, 50], beforeArgs: [r.tenant_id, r.user_id, 0, 50] }));
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.user_id, null, 50, null], beforeArgs: [r.tenant_id, r.user_id, 0, 50] }));
     },
   },
   {
     name: "api.conversation_messages",
     routine: "api.conversation_messages",
     kind: "read",
-    query: "select * from api.conversation_messages($1, $2, $3::timestamptz, $4)",
-    subject: "the second page of 20 (cursor: the 20th newest message) of the conversations with the most messages",
-    intendedIndexes: ["app.messages_tenant_id_conversation_id_created_at_idx"],
+    query: "select * from api.conversation_messages($1, $2, $3::timestamptz, $4, $5)",
+    subject: "the second page of 20 (exact cursor: the 20th newest message) of the live conversations with the most messages",
+    intendedIndexes: ["app.messages_tenant_id_conversation_id_created_at_id_idx", "app.conversations_pkey"],
+    smallAt10k: ["app.conversations_pkey"],
     partitions: [{ table: "app.messages", rule: "some", why: "the cursor bounds created_at, the partition key: the months after it are pruned" }],
     buffers: { "10k": 30, "1M": 50 },
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      const found = await rows<{ tenant_id: string; conversation_id: string; cursor: string }>(
+      const found = await rows<{ tenant_id: string; conversation_id: string; cursor: string; cursor_id: string }>(
         sql,
-        `with c as (select tenant_id, conversation_id, count(*) as n from app.messages group by 1, 2
-                    order by n desc, conversation_id limit $1)
-         select c.tenant_id::text, c.conversation_id::text,
-                (select m.created_at::text from app.messages m where m.tenant_id = c.tenant_id and m.conversation_id = c.conversation_id
-                   and (m.expires_at is null or m.expires_at > now())
-                 order by m.created_at desc, m.id desc offset 19 limit 1) as cursor
-         from c order by c.n desc, c.conversation_id`,
+        `with c as (select m.tenant_id, m.conversation_id, count(*) as n from app.messages m
+                    join app.conversations v on v.tenant_id = m.tenant_id and v.id = m.conversation_id
+                    where v.expires_at is null or v.expires_at > now()
+                    group by 1, 2 order by n desc, m.conversation_id limit $1)
+         select c.tenant_id::text, c.conversation_id::text, k.cursor, k.cursor_id
+         from c
+         left join lateral (
+           select m.created_at::text as cursor, m.id::text as cursor_id from app.messages m
+           where m.tenant_id = c.tenant_id and m.conversation_id = c.conversation_id
+             and (m.expires_at is null or m.expires_at > now())
+           order by m.created_at desc, m.id desc offset 19 limit 1) k on true
+         order by c.n desc, c.conversation_id`,
         [n],
       );
       return atLeastOne(this.name, found.filter((r) => r.cursor !== null)).map((r) => ({
-        args: [r.tenant_id, r.conversation_id, r.cursor, 20],
+        args: [r.tenant_id, r.conversation_id, r.cursor, 20, r.cursor_id],
         beforeArgs: [r.tenant_id, r.conversation_id, 1, 20],
       }));
     },
@@ -609,28 +615,31 @@ export const WORKLOAD: WorkloadDefinition[] = [
     name: "api.workflows_by_status",
     routine: "api.workflows_by_status",
     kind: "read",
-    query: "select * from api.workflows_by_status($1, $2, $3::timestamptz, $4)",
+    query: "select * from api.workflows_by_status($1, $2, $3::timestamptz, $4, $5)",
     subject: "a page of 50 in the middle of the biggest (tenant, status) lists",
-    intendedIndexes: ["app.workflows_tenant_id_status_created_at_idx"],
-    smallAt10k: ["app.workflows_tenant_id_status_created_at_idx"],
+    intendedIndexes: ["app.workflows_tenant_id_status_created_at_id_idx"],
+    smallAt10k: ["app.workflows_tenant_id_status_created_at_id_idx"],
     buffers: { "10k": 10, "1M": 14 },
     ratioAsserted: false,
     ratioNote: "at 10k the workflows are a 100-row table read whole (3 buffers); at 1M a page of 50 rows costs about 5 index and heap pages, at any depth",
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      const found = await rows<{ tenant_id: string; status: string; page: number; cursor: string | null }>(
+      const found = await rows<{ tenant_id: string; status: string; page: number; cursor: string | null; cursor_id: string | null }>(
         sql,
         `with s as (
            select tenant_id, status, count(*) as n from app.workflows group by 1, 2
            order by count(*) desc, tenant_id, status limit $1)
-         select s.tenant_id::text, s.status, (s.n / 100)::int as page,
-                (select w.created_at::text from app.workflows w where w.tenant_id = s.tenant_id and w.status = s.status
-                 order by w.created_at desc, w.id desc offset greatest((s.n / 100) * 50 - 1, 0) limit 1) as cursor
-         from s order by s.n desc, s.tenant_id, s.status`,
+         select s.tenant_id::text, s.status, (s.n / 100)::int as page, k.cursor, k.cursor_id
+         from s
+         left join lateral (
+           select w.created_at::text as cursor, w.id::text as cursor_id from app.workflows w
+           where w.tenant_id = s.tenant_id and w.status = s.status
+           order by w.created_at desc, w.id desc offset greatest((s.n / 100) * 50 - 1, 0) limit 1) k on true
+         order by s.n desc, s.tenant_id, s.status`,
         [n],
       );
       return atLeastOne(this.name, found).map((r) => ({
-        args: [r.tenant_id, r.status, r.page === 0 ? null : r.cursor, 50],
+        args: [r.tenant_id, r.status, r.page === 0 ? null : r.cursor, 50, r.page === 0 ? null : r.cursor_id],
         beforeArgs: [r.tenant_id, r.status, r.page, 50],
       }));
     },

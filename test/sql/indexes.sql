@@ -13,12 +13,12 @@ select indexes_are('app', 'deleted_documents', array['deleted_documents_pkey', '
 select indexes_are('app', 'chunks', array['chunks_pkey', 'chunks_tenant_id_collection_id_document_id_chunk_index_key']);
 select indexes_are('app', 'operations', array['operations_pkey', 'operations_tenant_id_collection_id_type_status_idx',
   'operations_tenant_id_user_id_status_idx', 'operations_tenant_id_collection_id_strategy_idx']);
-select indexes_are('app', 'conversations', array['conversations_pkey', 'conversations_tenant_id_user_id_created_at_idx', 'conversations_expires_at_idx']);
-select indexes_are('app', 'messages', array['messages_pkey', 'messages_tenant_id_conversation_id_created_at_idx', 'messages_expires_at_idx']);
+select indexes_are('app', 'conversations', array['conversations_pkey', 'conversations_tenant_id_user_id_created_at_id_idx', 'conversations_expires_at_idx']);
+select indexes_are('app', 'messages', array['messages_pkey', 'messages_tenant_id_conversation_id_created_at_id_idx', 'messages_expires_at_idx']);
 select indexes_are('app', 'knowledge_gaps', array['knowledge_gaps_pkey', 'knowledge_gaps_tenant_id_category_status_idx']);
 select indexes_are('app', 'gap_answers', array['gap_answers_pkey', 'gap_answers_tenant_id_knowledge_gap_id_idx']);
 select indexes_are('app', 'agents', array['agents_pkey', 'agents_tenant_id_name_key', 'agents_tenant_id_is_active_type_idx']);
-select indexes_are('app', 'workflows', array['workflows_pkey', 'workflows_tenant_id_status_created_at_idx']);
+select indexes_are('app', 'workflows', array['workflows_pkey', 'workflows_tenant_id_status_created_at_id_idx']);
 select indexes_are('app', 'workflow_tasks', array['workflow_tasks_pkey', 'workflow_tasks_tenant_id_workflow_id_status_idx']);
 
 select is_empty(

@@ -91,13 +91,15 @@ export async function userConversations(sql: postgres.Sql, tenantId: Id, userId:
     limit ${limit} offset ${page * limit}`;
 }
 
-/** Seed 003: a conversation's messages, newest first, LIMIT/OFFSET paging. */
+/** Seed 003: a conversation's messages, newest first, LIMIT/OFFSET paging; none once the conversation expired. */
 export async function conversationMessages(sql: postgres.Sql, tenantId: Id, conversationId: Id, page = 0, limit = 50): Promise<MessageRow[]> {
   return sql<MessageRow[]>`
-    select id, conversation_id, role, content, token_count, created_at, expires_at
-    from app.messages
-    where tenant_id = ${tenantId} and conversation_id = ${conversationId} and (expires_at is null or expires_at > now())
-    order by created_at desc, id desc
+    select m.id, m.conversation_id, m.role, m.content, m.token_count, m.created_at, m.expires_at
+    from app.messages m
+    join app.conversations c on c.tenant_id = m.tenant_id and c.id = m.conversation_id
+    where m.tenant_id = ${tenantId} and m.conversation_id = ${conversationId} and (m.expires_at is null or m.expires_at > now())
+      and (c.expires_at is null or c.expires_at > now())
+    order by m.created_at desc, m.id desc
     limit ${limit} offset ${page * limit}`;
 }
 
