@@ -94,8 +94,11 @@ begin
   -- newer partitions when the statement starts; each remaining one is read backward on its
   -- index under a Merge Append, stopped once p_limit rows are out.
   -- Expiry is one rule: a conversation whose expires_at has passed is gone for every reader
-  -- before the TTL job deletes it, whatever its messages' own expires_at. The uncorrelated
-  -- EXISTS is one primary-key lookup, run once as an InitPlan that gates the whole scan.
+  -- before the TTL job deletes it, whatever its messages' own expires_at. The conversation is
+  -- one primary-key lookup, run once as an InitPlan: its created_at is the lower bound of the
+  -- messages (none is older than its conversation: the api writes messages at now()), which
+  -- prunes the partitions older than the conversation as the scan starts, and an expired or
+  -- unknown conversation gives null, so no partition is entered at all.
   return query
   select m.id, m.conversation_id, m.role, m.content, m.token_count, m.created_at, m.expires_at
   from app.messages m
@@ -104,8 +107,8 @@ begin
     and m.created_at <= v_before
     and (m.created_at, m.id) < (v_before, v_before_id)
     and (m.expires_at is null or m.expires_at > now())
-    and exists (
-      select from app.conversations c
+    and m.created_at >= (
+      select c.created_at from app.conversations c
       where c.tenant_id = p_tenant_id
         and c.id = p_conversation_id
         and (c.expires_at is null or c.expires_at > now()))
@@ -114,4 +117,4 @@ begin
 end
 $$;
 comment on function api.conversation_messages(bigint, bigint, timestamptz, integer, bigint) is
-  'A conversation''s messages newest first (created_at desc, id desc), at most p_limit (1..1000, default 50). Exact keyset paging: the next page passes the last row''s created_at (as text, full precision) as p_before and its id as p_before_id, and holds the rows strictly before (p_before, p_before_id), so every message comes exactly once (a chat turn shares one created_at). Legacy form, p_before without p_before_id: the rows created strictly before p_before (rows tied on that timestamp are skipped). Expired messages (expires_at <= now()) are left out, and an expired conversation has no messages at all; an unknown conversation gives no rows. Returns (id, conversation_id, role, content, token_count, created_at, expires_at). Errors: QB001 null tenant, conversation or limit; QB004 limit out of range; QB005 unknown tenant; QB006 invalid cursor (p_before not finite, p_before_id without p_before, negative p_before_id). Index: conversations_pkey (the expiry check), then messages_tenant_id_conversation_id_created_at_id_idx on each monthly partition, backward under a Merge Append.';
+  'A conversation''s messages newest first (created_at desc, id desc), at most p_limit (1..1000, default 50). Exact keyset paging: the next page passes the last row''s created_at (as text, full precision) as p_before and its id as p_before_id, and holds the rows strictly before (p_before, p_before_id), so every message comes exactly once (a chat turn shares one created_at). Legacy form, p_before without p_before_id: the rows created strictly before p_before (rows tied on that timestamp are skipped). Expired messages (expires_at <= now()) are left out, and an expired conversation has no messages at all; an unknown conversation gives no rows. Returns (id, conversation_id, role, content, token_count, created_at, expires_at). Errors: QB001 null tenant, conversation or limit; QB004 limit out of range; QB005 unknown tenant; QB006 invalid cursor (p_before not finite, p_before_id without p_before, negative p_before_id). Index: conversations_pkey (the expiry check, and the conversation''s created_at as the lower bound: a message is never older than its conversation, so older partitions are pruned), then messages_tenant_id_conversation_id_created_at_id_idx on each remaining monthly partition, backward under a Merge Append.';

@@ -508,7 +508,8 @@ export const WORKLOAD: WorkloadDefinition[] = [
     smallAt10k: ["app.conversations_pkey"],
     partitions: [{ table: "app.messages", rule: "some", why: "the cursor bounds created_at, the partition key: the months after it are pruned" }],
     buffers: { "10k": 30, "1M": 50 },
-    ratioAsserted: true,
+    ratioAsserted: false,
+    ratioNote: "a page of 20 messages of a busy conversation costs about a heap page per message at 1M (the messages of 20,000 conversations interleave in time), 4 to 7 at 10k: bounded by the page size plus a few index pages, not by the table",
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
       const found = await rows<{ tenant_id: string; conversation_id: string; cursor: string; cursor_id: string }>(
