@@ -21,13 +21,13 @@ const errorsOnly = new Logger(() => (level, message) => {
 /**
  * graphile-migrate only *tries* its advisory lock (pg_try_advisory_lock): a second migration of
  * the same database fails at once with "Failed to get exclusive lock". This session-level lock,
- * taken first and waited for, makes a second migration wait for the first, then run (and find
+ * taken first (tried every 200 ms), makes a second migration wait for the first, then run (and find
  * nothing to do but re-apply functions/ and sql/). Another key than graphile-migrate's own.
  */
 const MIGRATION_LOCK = "querybudget:migrate";
 
 /** Committed migrations, then functions/ and sql/ (always, so edits reach the database). */
-export async function migrateDatabase(url: string, options: { quiet?: boolean } = {}): Promise<void> {
+export async function migrateDatabase(url: string, options: { quiet?: boolean; onWaiting?: () => void } = {}): Promise<void> {
   const settings: Settings = {
     ...gmrc(),
     connectionString: url,
@@ -38,7 +38,13 @@ export async function migrateDatabase(url: string, options: { quiet?: boolean } 
   // The afterAllMigrations command runs in the current folder: make that the repository.
   const cwd = process.cwd();
   try {
-    await lock`select pg_advisory_lock(hashtext(${MIGRATION_LOCK}))`; // released when the session ends
+    // Tried, not waited for in one statement: a statement waiting for the lock would hold a
+    // snapshot, and the first migration's concurrent index builds wait for every older snapshot
+    // of the database (completePartitionedIndexes): the two would wait for each other.
+    for (let tries = 0; !(await lock<{ got: boolean }[]>`select pg_try_advisory_lock(hashtext(${MIGRATION_LOCK})) as got`)[0]!.got; tries++) {
+      if (tries === 0) options.onWaiting?.();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    } // released when the session ends
     if (cwd !== ROOT) process.chdir(ROOT);
     await migrate(settings, false, true);
     await completePartitionedIndexes(lock, options);
