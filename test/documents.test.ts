@@ -14,6 +14,7 @@ import {
   newExternalIdsLoadAll as newExternalIdsLoadAllBefore,
   purgeDocuments as purgeBefore,
 } from "../scripts/lib/before/documents.ts";
+import { enableAutoExplain } from "../scripts/lib/plan/index.ts";
 import { useTestDatabase } from "./harness/database.ts";
 
 const db = useTestDatabase("documents");
@@ -57,11 +58,7 @@ const notices: Notice[] = [];
 async function nestedPlans(call: () => Promise<unknown>): Promise<{ "Query Text": string; Plan: PlanNode }[]> {
   await one`begin`;
   try {
-    await one`select set_config('auto_explain.log_min_duration', '0', true),
-                     set_config('auto_explain.log_nested_statements', 'on', true),
-                     set_config('auto_explain.log_analyze', 'on', true),
-                     set_config('auto_explain.log_format', 'json', true),
-                     set_config('auto_explain.log_level', 'notice', true)`;
+    await enableAutoExplain(one, { local: true });
     notices.length = 0;
     await call();
     return notices

@@ -20,11 +20,11 @@
 import { join } from "node:path";
 import postgres from "postgres";
 import {
+  enableAutoExplain,
   explainFunction,
   fingerprint,
   parseAutoExplainNotice,
   partitionsScanned,
-  PINNED_PLANNER_SETTINGS,
   resolveNames,
   sharedBuffers,
   walk,
@@ -704,20 +704,6 @@ export async function setAutovacuum(sql: postgres.Sql, on: boolean): Promise<num
 
 // --- plans ---------------------------------------------------------------------------------
 
-/** auto_explain settings of explainFunction (scripts/lib/plan/explain.ts), for the runs it cannot do. */
-const AUTO_EXPLAIN_SESSION: Record<string, string> = {
-  client_min_messages: "notice",
-  "auto_explain.log_analyze": "on",
-  "auto_explain.log_buffers": "on",
-  "auto_explain.log_timing": "on",
-  "auto_explain.log_verbose": "on",
-  "auto_explain.log_nested_statements": "on",
-  "auto_explain.log_format": "json",
-  "auto_explain.log_level": "notice",
-  "auto_explain.sample_rate": "1",
-  ...PINNED_PLANNER_SETTINGS,
-};
-
 /** Calls (or purge batches) in a session up to the one whose plans are asserted. */
 export const DEFAULT_RUNS = 8;
 
@@ -758,9 +744,7 @@ export async function explainCall(target: string | { url: string }, call: Pick<A
   let notices: string[] = [];
   const sql = postgres(url, { max: 1, onnotice: (notice) => notices.push(String(notice.message)) });
   try {
-    await sql.unsafe("load 'auto_explain'");
-    for (const [name, value] of Object.entries(AUTO_EXPLAIN_SESSION)) await sql.unsafe(`select set_config($1, $2, false)`, [name, value]);
-    await sql.unsafe(`select set_config('auto_explain.log_min_duration', '0', false)`);
+    await enableAutoExplain(sql, { pin: true });
     if (call.kind === "write") {
       for (let run = 1; run <= runs; run++) {
         notices = [];
