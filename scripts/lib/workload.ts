@@ -853,11 +853,13 @@ export function callFingerprint(statements: readonly ExplainedStatement[]): stri
   return [...blocks.values()].flatMap((b) => [b.count > 1 ? `${b.header} (x${b.count})` : b.header, ...b.body]);
 }
 
-/** The workloads in the order one database can run them all: the purge, which commits (it deletes its subject tenant), last. */
-export const WORKLOAD_RUN_ORDER: readonly WorkloadDefinition[] = [
-  ...WORKLOAD.filter((w) => w.kind !== "procedure"),
-  ...WORKLOAD.filter((w) => w.kind === "procedure"),
-];
+/** Workloads in the order one database can run them all: the procedure, which commits (it deletes its subject tenant), last. */
+export function inRunOrder(workloads: readonly WorkloadDefinition[]): WorkloadDefinition[] {
+  return [...workloads.filter((w) => w.kind !== "procedure"), ...workloads.filter((w) => w.kind === "procedure")];
+}
+
+/** The workloads in the order one database can run them all (inRunOrder). */
+export const WORKLOAD_RUN_ORDER: readonly WorkloadDefinition[] = inRunOrder(WORKLOAD);
 
 export interface WorkloadShape {
   statements: ExplainedStatement[];
