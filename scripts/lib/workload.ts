@@ -88,8 +88,14 @@ export interface WorkloadDefinition {
   smallAt10k?: string[];
   /** Partitions pruned: the partition key is given. */
   partitions?: PartitionExpectation[];
-  /** Shared buffers (hit + read) per call allowed, per tier: measured (docs/budgets.md) with a margin. For the procedure: per batch. */
+  /** Shared buffers (hit + read) per call allowed, per tier: `measured` with a margin (about 25 %, at least 6). For the procedure: per batch. */
   buffers: Record<TierName, number>;
+  /**
+   * The last measurement, for docs/budgets.md (generated from it: `npm run docs:generate`):
+   * shared buffers per tier as `npm run plans:accept` prints them, p95 ms at 1M from a full
+   * `npx vitest run` (test/budgets.test.ts; the procedure: per batch of PURGE_BUDGET_BATCH).
+   */
+  measured: { buffers: Record<TierName, number>; p95Ms: number };
   /** Whether buffers at 1M ≤ 2 × buffers at 10k is asserted (the issue's target); when false, `ratioNote` says why not. */
   ratioAsserted: boolean;
   ratioNote?: string;
@@ -180,6 +186,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.collection_stats_tenant_id_collection_id_idx"],
     smallAt10k: ["app.collection_stats_tenant_id_collection_id_idx"],
     buffers: { "10k": 10, "1M": 12 },
+    measured: { buffers: { "10k": 2, "1M": 5 }, p95Ms: 0.43 },
     ratioAsserted: false,
     ratioNote: "5 buffers against 2, and constant: at 10k the tenant check reads the one page of app.tenants and the view's index has one level; at 1M both are B-tree lookups. It does not grow with the data",
     p95Ms: P95_BUDGET_MS,
@@ -208,6 +215,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.operations_tenant_id_collection_id_type_status_idx"],
     partitions: [CHUNKS_ONE_PARTITION],
     buffers: { "10k": 200, "1M": 950 },
+    measured: { buffers: { "10k": 144, "1M": 747 }, p95Ms: 5.8 },
     ratioAsserted: false,
     ratioNote: "computed live: reads the collection's operations and chunks, so it grows with the collection (the middle half: 90 to 190 chunks at 10k, 380 to 1,010 at 1M)",
     p95Ms: P95_BUDGET_MS,
@@ -234,6 +242,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.knowledge_gaps_tenant_id_category_status_idx"],
     smallAt10k: ["app.knowledge_gaps_tenant_id_category_status_idx"],
     buffers: { "10k": 12, "1M": 25 },
+    measured: { buffers: { "10k": 6, "1M": 18 }, p95Ms: 2.7 },
     ratioAsserted: false,
     ratioNote: "an index-only scan of all the tenant's gaps: grows with the tenant (tenant 1 holds half the gaps at every tier)",
     p95Ms: P95_BUDGET_MS,
@@ -249,6 +258,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     subject: "the biggest tenant (half of all documents), then the next biggest",
     intendedIndexes: ["app.documents_tenant_id_status_idx"],
     buffers: { "10k": 10, "1M": 60 },
+    measured: { buffers: { "10k": 4, "1M": 45 }, p95Ms: 1.8 },
     ratioAsserted: false,
     ratioNote: "an index-only scan of all the tenant's documents: grows with the tenant",
     p95Ms: P95_BUDGET_MS,
@@ -266,6 +276,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.chunks_tenant_id_collection_id_document_id_chunk_index_key"],
     partitions: [CHUNKS_ONE_PARTITION],
     buffers: { "10k": 400, "1M": 520 },
+    measured: { buffers: { "10k": 318, "1M": 413 }, p95Ms: 12.1 },
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -289,6 +300,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.chunks_pkey"],
     partitions: [CHUNKS_ONE_PARTITION],
     buffers: { "10k": 12, "1M": 16 },
+    measured: { buffers: { "10k": 6, "1M": 10 }, p95Ms: 6.4 },
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -318,6 +330,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     idsArg: 1,
     intendedIndexes: ["app.documents_pkey"],
     buffers: { "10k": 2600, "1M": 3700 },
+    measured: { buffers: { "10k": 2079, "1M": 2961 }, p95Ms: 5.0 },
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -333,6 +346,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     idsArg: 1,
     intendedIndexes: ["app.documents_pkey"],
     buffers: { "10k": 3200, "1M": 3800 },
+    measured: { buffers: { "10k": 2555, "1M": 3000 }, p95Ms: 8.4 },
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -348,6 +362,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     idsArg: 1,
     intendedIndexes: ["app.documents_pkey"],
     buffers: { "10k": 3800, "1M": 4500 },
+    measured: { buffers: { "10k": 3016, "1M": 3590 }, p95Ms: 4.1 },
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -364,6 +379,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.documents_pkey", "app.chunks_tenant_id_collection_id_document_id_chunk_index_key"],
     partitions: [CHUNKS_PER_DOCUMENT],
     buffers: { "10k": 5000, "1M": 5800 },
+    measured: { buffers: { "10k": 3971, "1M": 4595 }, p95Ms: 9.1 },
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -385,6 +401,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
       },
     ],
     buffers: { "10k": 4700, "1M": 5700 },
+    measured: { buffers: { "10k": 3710, "1M": 4533 }, p95Ms: 26.8 },
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -412,6 +429,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
       },
     ],
     buffers: { "10k": 4500, "1M": 5100 },
+    measured: { buffers: { "10k": 3601, "1M": 4043 }, p95Ms: 9.8 },
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -434,6 +452,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     idsArg: 2,
     intendedIndexes: ["app.documents_tenant_id_connector_id_external_id_key", "app.deleted_documents_tenant_id_connector_id_external_id_key"],
     buffers: { "10k": 410, "1M": 500 },
+    measured: { buffers: { "10k": 324, "1M": 398 }, p95Ms: 0.79 },
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -466,6 +485,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.user_sessions_token_idx", "app.users_pkey"],
     smallAt10k: ["app.users_pkey"],
     buffers: { "10k": 14, "1M": 18 },
+    measured: { buffers: { "10k": 7, "1M": 11 }, p95Ms: 0.67 },
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -486,6 +506,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.conversations_tenant_id_user_id_created_at_idx"],
     smallAt10k: ["app.conversations_tenant_id_user_id_created_at_idx"],
     buffers: { "10k": 10, "1M": 30 },
+    measured: { buffers: { "10k": 4, "1M": 22 }, p95Ms: 2.4 },
     ratioAsserted: false,
     ratioNote: "at 10k the user's conversations are a 200-row table read whole (4 buffers); at 1M a page of up to 50 rows costs about one heap page per row (22 buffers), whatever the table's size",
     p95Ms: P95_BUDGET_MS,
@@ -507,6 +528,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.messages_tenant_id_conversation_id_created_at_idx"],
     partitions: [{ table: "app.messages", rule: "some", why: "the cursor bounds created_at, the partition key: the months after it are pruned" }],
     buffers: { "10k": 30, "1M": 50 },
+    measured: { buffers: { "10k": 23, "1M": 37 }, p95Ms: 1.7 },
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -536,6 +558,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.gap_answers_tenant_id_knowledge_gap_id_idx"],
     smallAt10k: ["app.gap_answers_tenant_id_knowledge_gap_id_idx"],
     buffers: { "10k": 10, "1M": 16 },
+    measured: { buffers: { "10k": 3, "1M": 10 }, p95Ms: 0.38 },
     ratioAsserted: false,
     ratioNote: "at 10k app.gap_answers is a 100-row table read whole (3 buffers); at 1M an index lookup and a heap page per answer (10 buffers), whatever the table's size",
     p95Ms: P95_BUDGET_MS,
@@ -557,6 +580,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     subject: "the users with the most operations, their pending and processing ones (at most 100)",
     intendedIndexes: ["app.operations_tenant_id_user_id_status_idx"],
     buffers: { "10k": 45, "1M": 110 },
+    measured: { buffers: { "10k": 31, "1M": 82 }, p95Ms: 0.80 },
     ratioAsserted: false,
     ratioNote: "one partial-index probe per monthly partition and a heap page per active operation: it grows with the user's active operations (the subject has 28 at 10k, 72 at 1M; at most the limit of 100), not with the table",
     p95Ms: P95_BUDGET_MS,
@@ -579,6 +603,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.agents_tenant_id_name_key"],
     smallAt10k: ["app.agents_tenant_id_name_key"],
     buffers: { "10k": 12, "1M": 12 },
+    measured: { buffers: { "10k": 5, "1M": 5 }, p95Ms: 1.7 },
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -599,6 +624,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.agents_tenant_id_is_active_type_idx"],
     smallAt10k: ["app.agents_tenant_id_is_active_type_idx"],
     buffers: { "10k": 12, "1M": 12 },
+    measured: { buffers: { "10k": 5, "1M": 5 }, p95Ms: 0.40 },
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -614,6 +640,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.workflows_tenant_id_status_created_at_idx"],
     smallAt10k: ["app.workflows_tenant_id_status_created_at_idx"],
     buffers: { "10k": 10, "1M": 14 },
+    measured: { buffers: { "10k": 3, "1M": 7 }, p95Ms: 0.63 },
     ratioAsserted: false,
     ratioNote: "at 10k the workflows are a 100-row table read whole (3 buffers); at 1M a page of 50 rows costs about 5 index and heap pages, at any depth",
     p95Ms: P95_BUDGET_MS,
@@ -643,6 +670,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     subject: "workflows in hash order, all their tasks",
     intendedIndexes: ["app.workflow_tasks_tenant_id_workflow_id_status_idx"],
     buffers: { "10k": 10, "1M": 12 },
+    measured: { buffers: { "10k": 4, "1M": 6 }, p95Ms: 0.35 },
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
