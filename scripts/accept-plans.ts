@@ -17,7 +17,7 @@ import { migrateDatabase } from "./lib/migrate.ts";
 import { seedDatabase } from "./lib/seed.ts";
 import { provisionServer } from "./lib/server.ts";
 import { withDatabase } from "./lib/server-contract.ts";
-import { fingerprintFile, TIERS, WORKLOAD_RUN_ORDER, workloadShapes, type TierName } from "./lib/workload.ts";
+import { fingerprintFile, measuredBuffersFile, TIERS, WORKLOAD_RUN_ORDER, workloadShapes, type TierName } from "./lib/workload.ts";
 
 const program = new Command()
   .name("npm run plans:accept --")
@@ -89,6 +89,12 @@ try {
     console.log(`| ${def.name} | ${tiers.map((t) => b[t] ?? "").join(" | ")} |${ratio}`);
   }
   if (options.json) writeFileSync(options.json, `${JSON.stringify(buffers, null, 2)}\n`);
+  if (!options.check && tiers.length === Object.keys(TIERS).length) {
+    // the measured buffers of docs/budgets.md (npm run docs:generate renders them)
+    const sorted = Object.fromEntries(Object.entries(buffers).sort(([a], [b]) => a.localeCompare(b)));
+    writeFileSync(measuredBuffersFile(), `${JSON.stringify(sorted, null, 2)}\n`);
+    log(`wrote ${measuredBuffersFile()}`);
+  }
   log(`${options.check ? "checked" : "accepted"} in ${elapsed(started)}`);
 } finally {
   await server.stop();

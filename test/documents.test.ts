@@ -14,6 +14,8 @@ import {
   newExternalIdsLoadAll as newExternalIdsLoadAllBefore,
   purgeDocuments as purgeBefore,
 } from "../scripts/lib/before/documents.ts";
+import { enableAutoExplain } from "../scripts/lib/plan/index.ts";
+import { countRolledBack } from "../scripts/lib/query-counter.ts";
 import { useTestDatabase } from "./harness/database.ts";
 
 const db = useTestDatabase("documents");
@@ -57,11 +59,7 @@ const notices: Notice[] = [];
 async function nestedPlans(call: () => Promise<unknown>): Promise<{ "Query Text": string; Plan: PlanNode }[]> {
   await one`begin`;
   try {
-    await one`select set_config('auto_explain.log_min_duration', '0', true),
-                     set_config('auto_explain.log_nested_statements', 'on', true),
-                     set_config('auto_explain.log_analyze', 'on', true),
-                     set_config('auto_explain.log_format', 'json', true),
-                     set_config('auto_explain.log_level', 'notice', true)`;
+    await enableAutoExplain(one, { local: true });
     notices.length = 0;
     await call();
     return notices
@@ -204,28 +202,12 @@ async function codeOf(call: Promise<unknown>): Promise<string> {
   }
 }
 
-// auto_explain logs every statement that runs, nested ones too, as a notice: counting them
-// counts the statements a call runs. The foreign key triggers' own queries (one per row
+// pg_stat_statements (track = all) counts every statement that runs, nested ones too
+// (countRolledBack of scripts/lib/query-counter.ts). The foreign key triggers' own queries (one per row
 // inserted into a referencing table or deleted from a referenced one: PostgreSQL's RI checks,
 // not ours) are counted apart.
-const RI_CHECK = /^Query Text: SELECT 1 FROM (ONLY )?"app"\."\w+" x WHERE .* FOR KEY SHARE OF x/m;
-
-async function statementsOf(run: (sql: postgres.Sql) => Promise<unknown>): Promise<{ own: number; ri: number }> {
-  await one`begin`;
-  try {
-    await one`select set_config('auto_explain.log_min_duration', '0', true),
-                     set_config('auto_explain.log_nested_statements', 'on', true),
-                     set_config('auto_explain.log_analyze', 'off', true),
-                     set_config('auto_explain.log_level', 'notice', true)`;
-    notices.length = 0;
-    await run(one);
-    const plans = notices.filter((n) => n.message.startsWith("duration:"));
-    const ri = plans.filter((n) => RI_CHECK.test(n.message)).length;
-    return { own: plans.length - ri, ri };
-  } finally {
-    await one`rollback`;
-  }
-}
+const statementsOf = (run: (sql: postgres.Sql) => Promise<unknown>) =>
+  countRolledBack(one, run).then((c) => ({ own: c.statements - c.foreignKeyChecks, ri: c.foreignKeyChecks }));
 
 interface PlanNode {
   "Node Type": string;

@@ -8,17 +8,15 @@ import postgres from "postgres";
 import { indexDdl, indexName, type Candidate } from "./candidates.ts";
 import { evaluate, type Evaluation, type Recommendation, type StatementGain } from "./evaluate.ts";
 import { applyAdvisorSettings } from "./generic-plan.ts";
+import { dropSuggestions, type DropSuggestion, type StatisticsAge } from "./drop.ts";
 import { collectStatements, statementCounters, type WorkloadStatement } from "./statements.ts";
 import { createCopy, validate, type IndexValidation, type ReplayUnit } from "./validate.ts";
-import { apiWorkload, runCall, runWorkload, functionsNotDriven, type WorkloadOptions, type WorkloadReport } from "./workload-driver.ts";
+import type { WorkloadReport } from "./workload-driver.ts";
+import { runWorkloadSource, type Progress, type QuerySpec, type WorkloadSource } from "./workload-source.ts";
 
 export { renderReport } from "./report.ts";
-
-/** A query of a workload file: literal SQL, or SQL with $n and its parameters. */
-export interface QuerySpec {
-  sql: string;
-  params?: unknown[];
-}
+export type { DropSuggestion } from "./drop.ts";
+export type { QuerySpec, WorkloadSource } from "./workload-source.ts";
 
 /** A workload file: statements separated by a semicolon at the end of a line; -- comment lines allowed. */
 export function readQueryFile(path: string): QuerySpec[] {
@@ -28,14 +26,6 @@ export function readQueryFile(path: string): QuerySpec[] {
     .filter((q) => q.length > 0)
     .map((sql) => ({ sql }));
 }
-
-export type WorkloadSource =
-  /** pg_stat_statements of the database as it is: what production ran. Nothing is replayed. */
-  | { kind: "statements"; minCalls?: number }
-  /** The api workload (scripts/lib/workload.ts) through the driver (workload-driver.ts), run now. */
-  | { kind: "api"; options?: WorkloadOptions; settings?: Record<string, string> }
-  /** These queries, each run `repeat` times (in transactions rolled back). */
-  | { kind: "queries"; queries: QuerySpec[]; repeat?: number };
 
 export interface AdviseOptions {
   /** The database to analyse. */
@@ -73,14 +63,6 @@ export interface RecommendationReport {
   validation?: IndexValidation;
 }
 
-export interface DropSuggestion {
-  index: string;
-  table: string;
-  reason: string;
-  sizeBytes: number;
-  statement: string;
-}
-
 export interface AdvisorReport {
   database: string;
   workload: {
@@ -97,7 +79,7 @@ export interface AdvisorReport {
   explains: number;
   recommendations: RecommendationReport[];
   drop: DropSuggestion[];
-  statistics: { stats_reset: Date | null; stats_age: string; stats_age_exact: boolean } | null;
+  statistics: StatisticsAge;
   notes: string[];
   seconds: number;
 }
@@ -148,191 +130,149 @@ export async function createStatements(sql: postgres.Sql, c: Candidate, name: st
   return out;
 }
 
-/** Runs the whole advisor. */
+/** The extensions the advisor needs; what it can do without goes to `notes`. Returns the database's name. */
+async function checkPrerequisites(sql: postgres.Sql, notes: string[]): Promise<string> {
+  const [facts] = await sql<{ db: string; track: string | null; pgss: boolean; hypopg: boolean }[]>`
+    select current_database() as db, current_setting('pg_stat_statements.track', true) as track,
+           exists (select from pg_extension where extname = 'pg_stat_statements') as pgss,
+           exists (select from pg_available_extensions where name = 'hypopg') as hypopg`;
+  if (!facts?.pgss) throw new Error(`pg_stat_statements is not installed in database ${facts?.db}: create extension pg_stat_statements`);
+  if (!facts.hypopg) throw new Error("hypopg is not installed on the server (Debian: apt-get install postgresql-15-hypopg)");
+  if (facts.track !== "all") notes.push(`pg_stat_statements.track is '${facts.track}', not 'all': statements inside functions are not seen`);
+  await sql`create extension if not exists hypopg`;
+  return facts.db;
+}
+
+/**
+ * The workload's statements from pg_stat_statements (since `baseline` when given). A query of
+ * the file is planned with its constants when every query of that shape has the same ones: a
+ * constant is only a "frequent constant predicate" (a partial index candidate) when it is the
+ * same in every execution. Otherwise the normalized text, with parameters.
+ */
+async function workloadStatements(
+  sql: postgres.Sql,
+  source: WorkloadSource,
+  baseline: Awaited<ReturnType<typeof statementCounters>> | undefined,
+  literalQueryIds: Map<string, Set<string>>,
+): Promise<WorkloadStatement[]> {
+  const statements = await collectStatements(sql, { baseline, minCalls: source.kind === "statements" ? (source.minCalls ?? 1) : 1 });
+  for (const s of statements) {
+    const literals = s.toplevel ? literalQueryIds.get(s.queryid) : undefined;
+    if (literals?.size === 1) Object.assign(s, { runnable: [...literals][0]!, paramTypes: [], literal: true });
+  }
+  return statements;
+}
+
+/** Candidates for the statements, evaluated with hypopg on one connection with the advisor's settings. */
+async function evaluateOnOneConnection(sql: postgres.Sql, statements: WorkloadStatement[], options: Parameters<typeof evaluate>[2]): Promise<Evaluation> {
+  const conn = await sql.reserve();
+  try {
+    await applyAdvisorSettings(conn);
+    return await evaluate(conn, statements, options);
+  } finally {
+    conn.release();
+  }
+}
+
+/** Skipped statements grouped by reason, with counts. */
+function skippedByReason(evaluation: Evaluation): { reason: string; count: number }[] {
+  const reasons = new Map<string, number>();
+  for (const s of evaluation.skipped) {
+    const r = s.reason.startsWith("cannot be planned") ? "cannot be planned (utility, temporary tables, unresolved names)" : s.reason;
+    reasons.set(r, (reasons.get(r) ?? 0) + 1);
+  }
+  return [...reasons].map(([reason, count]) => ({ reason, count }));
+}
+
+/** Step 4: each recommendation built and measured on a throwaway copy (the analysed database must have no sessions: ours are closed). */
+async function validateOnCopy(
+  options: AdviseOptions,
+  evaluation: Evaluation,
+  units: ReplayUnit[],
+  recommendations: RecommendationReport[],
+  notes: string[],
+  progress: Progress,
+): Promise<void> {
+  try {
+    const copy = await createCopy(options.adminUrl, options.url);
+    try {
+      const validations = await validate(copy.url, evaluation.recommendations, units, {
+        repeat: options.repeat ?? 3,
+        insertRows: options.insertRows ?? 2000,
+        onProgress: progress,
+      });
+      validations.forEach((v, i) => (recommendations[i]!.validation = v));
+    } finally {
+      await copy.drop();
+    }
+  } catch (error) {
+    notes.push(`not validated: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Runs the whole advisor: 1. the workload (run now, or production's counters), 2. its
+ * statements planned, candidates evaluated with hypopg, 3. what to drop, 4. the
+ * recommendations validated on a copy.
+ */
 export async function adviseIndexes(options: AdviseOptions): Promise<AdvisorReport> {
   const started = performance.now();
-  const { minCostDrop = 0.5, minCost = 50, maxIndexes = 10, repeat = 3, insertRows = 2000, maxUnusedScans = 0 } = options;
+  const { minCostDrop = 0.5, minCost = 50, maxIndexes = 10, maxUnusedScans = 0 } = options;
   const doValidate = options.validate ?? true;
   const progress = progressReporter(!!options.progress);
   const notes: string[] = [];
   const sql = postgres(options.url, { max: 2, onnotice: () => {} });
-  let units: ReplayUnit[] = [];
+  let database: string;
+  let run: Awaited<ReturnType<typeof runWorkloadSource>>;
   let evaluation: Evaluation;
-  let statements: WorkloadStatement[];
-  const report: Partial<AdvisorReport> = {};
-  let drop: DropSuggestion[] = [];
-  let statistics: AdvisorReport["statistics"] = null;
+  let workload: AdvisorReport["workload"];
+  let dropped: Awaited<ReturnType<typeof dropSuggestions>>;
+  const recommendations: RecommendationReport[] = [];
   try {
-    const [facts] = await sql<{ db: string; track: string | null; pgss: boolean; hypopg: boolean }[]>`
-      select current_database() as db, current_setting('pg_stat_statements.track', true) as track,
-             exists (select from pg_extension where extname = 'pg_stat_statements') as pgss,
-             exists (select from pg_available_extensions where name = 'hypopg') as hypopg`;
-    if (!facts?.pgss) throw new Error(`pg_stat_statements is not installed in database ${facts?.db}: create extension pg_stat_statements`);
-    if (!facts.hypopg) throw new Error("hypopg is not installed on the server (Debian: apt-get install postgresql-15-hypopg)");
-    if (facts.track !== "all") notes.push(`pg_stat_statements.track is '${facts.track}', not 'all': statements inside functions are not seen`);
-    await sql`create extension if not exists hypopg`;
-    report.database = facts.db;
+    database = await checkPrerequisites(sql, notes);
 
     // 1. the workload
     let baseline: Awaited<ReturnType<typeof statementCounters>> | undefined;
-    const workload: AdvisorReport["workload"] = { kind: options.workload.kind, statements: 0, planned: 0, skipped: [] };
     if (options.workload.kind !== "statements") {
       if (options.resetStatistics) await sql`select pg_stat_reset()`;
       baseline = await statementCounters(sql);
     }
-    // queryid -> the literal texts of the file that have it
-    const literalQueryIds = new Map<string, Set<string>>();
-    if (options.workload.kind === "api") {
-      const calls = await apiWorkload(sql, options.workload.options);
-      workload.notDriven = await functionsNotDriven(sql, calls);
-      if (workload.notDriven.length) notes.push(`api functions the workload does not call (add them to scripts/lib/workload.ts): ${workload.notDriven.join(", ")}`);
-      workload.calls = await runWorkload(options.url, calls, {
-        settings: options.workload.settings,
-        onProgress: progress.onProgress && ((d, t) => progress.onProgress!(d, t, "running the api workload")),
-      });
-      if (workload.calls.failures.length) notes.push(`${workload.calls.failures.length} workload calls failed, e.g. ${workload.calls.failures[0]!.name}: ${workload.calls.failures[0]!.message}`);
-      units = calls.filter((c) => !workload.calls!.missing.includes(c.routine)).map((c) => ({ label: c.name, run: (conn) => runCall(conn, c) }));
-    } else if (options.workload.kind === "queries") {
-      const { queries, repeat: times = 5 } = options.workload;
-      workload.queries = queries.length;
-      const runner = postgres(options.url, { max: 1, onnotice: () => {} });
-      try {
-        const rconn = await runner.reserve();
-        try {
-          for (const [i, q] of queries.entries()) {
-            for (let r = 0; r < times; r++) {
-              await rconn.unsafe("begin");
-              try {
-                await rconn.unsafe(q.sql, (q.params ?? []) as never[]);
-              } catch (error) {
-                if (r === 0) notes.push(`query ${i + 1} failed: ${(error as Error).message}`);
-              } finally {
-                await rconn.unsafe("rollback");
-              }
-            }
-            // the literal text (its constants) replaces the normalized one: partial index candidates need them
-            if (!q.params?.length) {
-              // (as text: the identifier is a 64-bit integer, which JSON numbers in JavaScript cannot hold)
-              const rows = await rconn.unsafe<{ "QUERY PLAN": string }[]>(`explain (verbose, format text) ${q.sql}`).catch(() => []);
-              const id = rows.map((r) => /^Query Identifier: (-?\d+)$/.exec(r["QUERY PLAN"].trim())?.[1]).find(Boolean);
-              if (id) literalQueryIds.set(id, (literalQueryIds.get(id) ?? new Set()).add(q.sql));
-            }
-            progress.onProgress?.(i + 1, queries.length, "running the queries");
-          }
-        } finally {
-          rconn.release();
-        }
-      } finally {
-        await runner.end({ timeout: 5 });
-      }
-      units = queries.map((q, i) => ({
-        label: `query ${i + 1}`,
-        run: async (conn) => {
-          await conn.unsafe("begin");
-          try {
-            await conn.unsafe(q.sql, (q.params ?? []) as never[]);
-          } finally {
-            await conn.unsafe("rollback");
-          }
-        },
-      }));
-    }
+    run = await runWorkloadSource(sql, options.url, options.workload, notes, progress.onProgress);
 
     // 2. its statements, planned; candidates; hypopg
-    statements = await collectStatements(sql, { baseline, minCalls: options.workload.kind === "statements" ? (options.workload.minCalls ?? 1) : 1 });
-    // A query of the file is planned with its constants when every query of that shape has the
-    // same ones: a constant is only a "frequent constant predicate" (a partial index candidate)
-    // when it is the same in every execution. Otherwise the normalized text, with parameters.
-    for (const s of statements) {
-      const literals = s.toplevel ? literalQueryIds.get(s.queryid) : undefined;
-      if (literals?.size === 1) Object.assign(s, { runnable: [...literals][0]!, paramTypes: [], literal: true });
-    }
-    workload.statements = statements.length;
-    const conn = await sql.reserve();
-    try {
-      await applyAdvisorSettings(conn);
-      evaluation = await evaluate(conn, statements, { minCostDrop, minCost, maxIndexes, onProgress: progress.onProgress });
-    } finally {
-      conn.release();
-    }
-    workload.planned = evaluation.planned.length;
-    const reasons = new Map<string, number>();
-    for (const s of evaluation.skipped) {
-      const r = s.reason.startsWith("cannot be planned") ? "cannot be planned (utility, temporary tables, unresolved names)" : s.reason;
-      reasons.set(r, (reasons.get(r) ?? 0) + 1);
-    }
-    workload.skipped = [...reasons].map(([reason, count]) => ({ reason, count }));
-    report.workload = workload;
+    const statements = await workloadStatements(sql, options.workload, baseline, run.literalQueryIds);
+    evaluation = await evaluateOnOneConnection(sql, statements, { minCostDrop, minCost, maxIndexes, onProgress: progress.onProgress });
+    workload = {
+      kind: options.workload.kind,
+      statements: statements.length,
+      planned: evaluation.planned.length,
+      skipped: skippedByReason(evaluation),
+      ...(run.calls ? { calls: run.calls, notDriven: run.notDriven } : {}),
+      ...(run.queries !== undefined ? { queries: run.queries } : {}),
+    };
 
     // 3. what to drop: the perf functions, when this database has them
-    const [hasPerf] = await sql<{ ok: boolean }[]>`select to_regprocedure('perf.unused_indexes(bigint)') is not null and to_regprocedure('perf.duplicate_indexes()') is not null as ok`;
-    if (hasPerf?.ok) {
-      const unused = await sql<{ schema_name: string; table_name: string; index_name: string; scans: string; size_bytes: string; table_rows: string; supports_foreign_key: boolean; drop_statement: string }[]>`
-        select * from perf.unused_indexes(${maxUnusedScans})`;
-      const duplicates = await sql<{ schema_name: string; table_name: string; index_name: string; kind: string; covered_by: string; size_bytes: string; drop_statement: string }[]>`
-        select * from perf.duplicate_indexes()`;
-      const [age] = await sql<{ stats_reset: Date | null; stats_age: string; stats_age_exact: boolean }[]>`select stats_reset, stats_age::text, stats_age_exact from perf.statistics_age()`;
-      statistics = age ?? null;
-      drop = [
-        ...duplicates.map((d) => ({
-          index: `${d.schema_name}.${d.index_name}`,
-          table: `${d.schema_name}.${d.table_name}`,
-          reason: `${d.kind} of ${d.covered_by}`,
-          sizeBytes: Number(d.size_bytes),
-          statement: d.drop_statement,
-        })),
-        ...unused
-          .filter((u) => !duplicates.some((d) => d.schema_name === u.schema_name && d.index_name === u.index_name))
-          .map((u) => ({
-            index: `${u.schema_name}.${u.index_name}`,
-            table: `${u.schema_name}.${u.table_name}`,
-            reason:
-              `${Number(u.scans) === 0 ? "never scanned" : `scanned ${u.scans} times`} since ${statistics?.stats_age_exact ? "the statistics reset" : "the counters began"}` +
-              (Number(u.table_rows) < 10_000 ? `; the table has ${Number(u.table_rows).toLocaleString("en-US")} rows: read whole at this size, the index may serve it when it grows` : "") +
-              (u.supports_foreign_key ? "; the only index for a foreign key: deletes in the referenced table scan this table without it" : ""),
-            sizeBytes: Number(u.size_bytes),
-            statement: u.drop_statement,
-          })),
-      ];
-    } else {
-      notes.push("this database has no perf schema functions: no unused or duplicate indexes reported");
-    }
+    dropped = await dropSuggestions(sql, maxUnusedScans);
+    if (!dropped) notes.push("this database has no perf schema functions: no unused or duplicate indexes reported");
 
-    report.recommendations = [];
-    for (const rec of evaluation.recommendations) report.recommendations.push(await recommendationReport(sql, rec));
+    for (const rec of evaluation.recommendations) recommendations.push(await recommendationReport(sql, rec));
   } finally {
     await sql.end({ timeout: 5 });
   }
 
-  // 4. validation on a throwaway copy (needs the analysed database without sessions: ours are closed)
-  if (doValidate && report.recommendations.length) {
-    try {
-      const copy = await createCopy(options.adminUrl, options.url);
-      try {
-        const validations = await validate(copy.url, evaluation.recommendations, units, {
-          repeat,
-          insertRows,
-          onProgress: progress.onProgress,
-        });
-        validations.forEach((v, i) => (report.recommendations![i]!.validation = v));
-      } finally {
-        await copy.drop();
-      }
-    } catch (error) {
-      notes.push(`not validated: ${(error as Error).message}`);
-    }
-  }
+  // 4. validation on a throwaway copy
+  if (doValidate && recommendations.length) await validateOnCopy(options, evaluation, run.units, recommendations, notes, progress.onProgress);
   progress.stop();
 
   return {
-    database: report.database!,
-    workload: report.workload!,
+    database,
+    workload,
     settings: { minCostDrop, minCost, maxIndexes, validate: doValidate },
     candidates: evaluation.candidates.length,
     explains: evaluation.explains,
-    recommendations: report.recommendations,
-    drop,
-    statistics,
+    recommendations,
+    drop: dropped?.drop ?? [],
+    statistics: dropped?.statistics ?? null,
     notes,
     seconds: (performance.now() - started) / 1000,
   };

@@ -8,7 +8,7 @@
 import postgres from "postgres";
 import { randomBytes } from "node:crypto";
 import { parseAutoExplainNotice, walk } from "../plan/parse.ts";
-import { resolveNames } from "../plan/explain.ts";
+import { disableAutoExplain, enableAutoExplain, resolveNames } from "../plan/explain.ts";
 import type { ExplainedStatement } from "../plan/types.ts";
 import { withDatabase } from "../server-contract.ts";
 import { countQueries } from "../query-counter.ts";
@@ -95,19 +95,6 @@ export async function createCopy(adminUrl: string, sourceUrl: string): Promise<{
   };
 }
 
-const AUTO_EXPLAIN: Record<string, string> = {
-  client_min_messages: "notice",
-  "auto_explain.log_min_duration": "0",
-  "auto_explain.log_analyze": "on",
-  "auto_explain.log_buffers": "on",
-  "auto_explain.log_timing": "off",
-  "auto_explain.log_verbose": "on",
-  "auto_explain.log_nested_statements": "on",
-  "auto_explain.log_format": "json",
-  "auto_explain.log_level": "notice",
-  "auto_explain.sample_rate": "1",
-};
-
 interface Replay {
   perStatement: Map<string, { calls: number; totalMs: number; buffers: number }>;
   plans: ExplainedStatement[];
@@ -121,13 +108,12 @@ async function replay(copyUrl: string, pool: postgres.Sql, units: readonly Repla
     const conn = await client.reserve();
     try {
       if (plans) {
-        await conn.unsafe("load 'auto_explain'");
-        for (const [k, v] of Object.entries(AUTO_EXPLAIN)) await conn.unsafe(`select set_config($1, $2, false)`, [k, v]);
+        await enableAutoExplain(conn, { settings: { "auto_explain.log_timing": "off" } });
       }
       const count = await countQueries(pool, async () => {
         for (let r = 0; r < repeat; r++) for (const u of units) await u.run(conn);
       });
-      if (plans) await conn.unsafe(`select set_config('auto_explain.log_min_duration', '-1', false)`);
+      if (plans) await disableAutoExplain(conn);
       const perStatement = new Map<string, { calls: number; totalMs: number; buffers: number }>();
       for (const s of count.perStatement) {
         const key = `${s.queryid}:${s.toplevel}`;

@@ -157,3 +157,13 @@ export function sameName(actual: string | undefined, wanted: string): boolean {
   if (!actual) return false;
   return wanted.includes(".") ? actual === wanted : actual.slice(actual.indexOf(".") + 1) === wanted;
 }
+
+/**
+ * Whether a statement is one of PostgreSQL's referential integrity checks (ri_triggers.c: the
+ * `SELECT 1 FROM [ONLY] t x WHERE ... FOR KEY SHARE OF x` run per row a foreign key touches),
+ * not the routine's own. Takes the text as auto_explain logs it (`SELECT 1`) or as
+ * pg_stat_statements normalizes it (`SELECT $1`).
+ */
+export function isForeignKeyCheck(query: string): boolean {
+  return /^\s*SELECT (?:1|\$\d+) FROM (?:ONLY )?\S+ x WHERE .* FOR KEY SHARE OF x\s*$/s.test(query);
+}

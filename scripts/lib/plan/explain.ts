@@ -82,6 +82,55 @@ function ignoreRolledBack(error: unknown): void {
   if (!(error instanceof RolledBack)) throw error;
 }
 
+/**
+ * The auto_explain settings of every plan we read from inside a call: every statement (nested
+ * ones too, log_min_duration 0), with EXPLAIN ANALYZE and BUFFERS, VERBOSE (for the relations'
+ * schemas), as JSON, sent to the client as a NOTICE. The one definition: explainFunction,
+ * explainCall (scripts/lib/workload.ts), the advisor's validation and the tests use it.
+ */
+export const AUTO_EXPLAIN_SETTINGS: Readonly<Record<string, string>> = {
+  client_min_messages: "notice",
+  "auto_explain.log_min_duration": "0",
+  "auto_explain.log_analyze": "on",
+  "auto_explain.log_buffers": "on",
+  "auto_explain.log_timing": "on",
+  "auto_explain.log_verbose": "on",
+  "auto_explain.log_nested_statements": "on",
+  "auto_explain.log_format": "json",
+  "auto_explain.log_level": "notice",
+  "auto_explain.sample_rate": "1",
+};
+
+export interface AutoExplainOptions {
+  /** For the current transaction only (set_config's is_local), e.g. inside BEGIN ... ROLLBACK. Default false: the session. */
+  local?: boolean;
+  /** Also pin PINNED_PLANNER_SETTINGS (default false). */
+  pin?: boolean;
+  /** Settings over AUTO_EXPLAIN_SETTINGS, e.g. { "auto_explain.log_timing": "off" }. */
+  settings?: Record<string, string>;
+}
+
+/**
+ * Loads auto_explain (preloaded on our servers; loaded again in case it is not) and applies
+ * AUTO_EXPLAIN_SETTINGS on this connection. Give it one connection (a client with max: 1, a
+ * reserved connection or a transaction): the notices arrive at that client's onnotice.
+ */
+export async function enableAutoExplain(sql: Queryable, options: AutoExplainOptions = {}): Promise<void> {
+  const { local = false, pin = false, settings = {} } = options;
+  const all = { ...AUTO_EXPLAIN_SETTINGS, ...(pin ? PINNED_PLANNER_SETTINGS : {}), ...settings };
+  await sql.unsafe("load 'auto_explain'");
+  await sql.unsafe(`select set_config(s.name, s.value, $3) from unnest($1::text[], $2::text[]) as s(name, value)`, [
+    Object.keys(all),
+    Object.values(all),
+    local,
+  ] as never[]);
+}
+
+/** Stops auto_explain logging on this connection (the statements that read the catalog after a run are not logged). */
+export async function disableAutoExplain(sql: Queryable, options: { local?: boolean } = {}): Promise<void> {
+  await sql.unsafe(`select set_config('auto_explain.log_min_duration', '-1', $1)`, [options.local ?? false] as never[]);
+}
+
 export interface ExplainFunctionOptions {
   /**
    * Calls in one session; the plans of the last are returned (default 6). PL/pgSQL plans a
@@ -117,28 +166,13 @@ export async function explainFunction(
   let notices: string[] = [];
   const sql = postgres(url, { max: 1, onnotice: (notice) => notices.push(String(notice.message)) });
   try {
-    const session: Record<string, string> = {
-      client_min_messages: "notice",
-      "auto_explain.log_analyze": "on",
-      "auto_explain.log_buffers": "on",
-      "auto_explain.log_timing": "on",
-      "auto_explain.log_verbose": "on", // for the relations' schemas
-      "auto_explain.log_nested_statements": "on",
-      "auto_explain.log_format": "json",
-      "auto_explain.log_level": "notice",
-      "auto_explain.sample_rate": "1",
-      ...(pin ? PINNED_PLANNER_SETTINGS : {}),
-      ...settings,
-    };
-    await sql.unsafe("load 'auto_explain'");
     if (rollback) await sql.unsafe("begin");
-    for (const [name, value] of Object.entries(session)) await sql.unsafe(`select set_config($1, $2, $3)`, [name, value, rollback]);
-    await sql.unsafe(`select set_config('auto_explain.log_min_duration', '0', $1)`, [rollback]);
+    await enableAutoExplain(sql, { local: rollback, pin, settings });
     for (let run = 1; run <= runs; run++) {
       notices = [];
       await sql.unsafe(callQuery, params as never[]);
     }
-    await sql.unsafe(`select set_config('auto_explain.log_min_duration', '-1', $1)`, [rollback]);
+    await disableAutoExplain(sql, { local: rollback });
 
     const parsed = notices.map(parseAutoExplainNotice).filter((s) => s !== undefined);
     const call = callQuery.trim();

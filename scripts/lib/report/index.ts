@@ -14,7 +14,9 @@ import type { Report, TierMeasurement } from "./types.ts";
 
 export * from "./types.ts";
 export { evaluate, exitCode, budgetFailed, BUDGET_P95_MS, TARGETS } from "./checks.ts";
-export { measureTier, timing, countingClient, isForeignKeyCheck } from "./measure.ts";
+export { measureTier, timing } from "./measure.ts";
+export { isForeignKeyCheck } from "../plan/index.ts";
+export { countingClient } from "../query-counter.ts";
 export type { MeasureOptions, ProgressEvent } from "./measure.ts";
 export { renderMarkdown, renderConsole, tierTable } from "./markdown.ts";
 export { lineChart, barChart } from "./svg.ts";

@@ -1,6 +1,7 @@
 // The report as Markdown (reports/latest.md) and the table printed on stdout. Tables are
 // padded, so the Markdown reads as well in a terminal as rendered.
 import { MEASURED_THROUGH } from "../before/index.ts";
+import { DEFAULT_RUNS } from "../workload.ts";
 import { BUDGET_P95_MS, counted, isBulk, missed, TARGETS } from "./checks.ts";
 import type { Check, FunctionMeasurement, Report, TierMeasurement } from "./types.ts";
 
@@ -146,7 +147,7 @@ export function renderMarkdown(report: Report): string {
   if (largest) {
     out.push(`## Access paths at ${rowsLabel(largest.rows)} rows`);
     out.push("");
-    out.push(`From auto_explain of the sixth call (cached plans), nested statements included; partitions scanned of all in parentheses.`);
+    out.push(`From auto_explain of call ${DEFAULT_RUNS} of a session (cached plans), nested statements included; partitions scanned of all in parentheses.`);
     out.push("");
     out.push(
       table(

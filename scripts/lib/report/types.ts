@@ -51,7 +51,7 @@ export interface FunctionMeasurement {
   /** Distinct argument sets the calls rotated over. */
   argumentSets: number;
   timing: Timing;
-  /** Shared buffers (hit + read) of one call, from auto_explain (after 6 calls, the cached plans). */
+  /** Shared buffers (hit + read) of one call, from auto_explain: call DEFAULT_RUNS of a session (workload.ts), as the plan tests see it. */
   buffers: { hit: number; read: number; total: number };
   bufferBudget?: number;
   /** Whether buffers may grow at most 2× from the smallest to the largest tier; when not, why (the work grows with the subject by design). */
