@@ -97,6 +97,8 @@ const first = <T>(xs: T[]): T => {
   if (xs.length === 0) throw new Error("no subject");
   return xs[0]!;
 };
+// A finite cursor after every seeded row (the data's clock is at most now).
+const FAR_CURSOR = "9999-01-01 00:00:00+00";
 const rowsOf = (r: unknown) => [...(r as Iterable<unknown>)];
 const sqlState = async (q: Promise<unknown>) => {
   try {
@@ -154,10 +156,21 @@ const MATRIX: Record<string, Check[]> = {
       bIds: b.conversations,
       expect: (r) => expect(r).toEqual([]),
     }),
+    // an exact cursor naming B's row: still nothing of B
+    async (a, b, app) => ({
+      result: rowsOf(await app`select * from api.user_conversations(${a.tenant}, ${first(b.users)}, ${FAR_CURSOR}::timestamptz, ${1000}, ${first(b.conversations)})`),
+      bIds: b.conversations,
+      expect: (r) => expect(r).toEqual([]),
+    }),
   ],
   conversation_messages: [
     async (a, b, app) => ({
       result: rowsOf(await app`select * from api.conversation_messages(${a.tenant}, ${first(b.conversations)}, ${null}, ${1000})`),
+      bIds: b.messages,
+      expect: (r) => expect(r).toEqual([]),
+    }),
+    async (a, b, app) => ({
+      result: rowsOf(await app`select * from api.conversation_messages(${a.tenant}, ${first(b.conversations)}, ${FAR_CURSOR}::timestamptz, ${1000}, ${first(b.messages)})`),
       bIds: b.messages,
       expect: (r) => expect(r).toEqual([]),
     }),
@@ -194,6 +207,8 @@ const MATRIX: Record<string, Check[]> = {
       const rows: unknown[] = [];
       for (const status of ["pending", "executing", "completed", "failed", "cancelled"]) {
         rows.push(...rowsOf(await app`select * from api.workflows_by_status(${a.tenant}, ${status}, ${null}, ${1000})`));
+        // an exact cursor naming B's workflow pages A's own rows only
+        rows.push(...rowsOf(await app`select * from api.workflows_by_status(${a.tenant}, ${status}, ${FAR_CURSOR}::timestamptz, ${1000}, ${first(b.workflows)})`));
       }
       return { result: rows, bIds: b.workflows, expect: (r) => expect(rowsOf(r).every((x) => a.workflows.includes(String((x as { id: string }).id)))).toBe(true) };
     },
