@@ -89,6 +89,31 @@ $$;
 comment on function app.require_limit(integer, text, integer, integer) is
   'Guard: a page size or limit is given (QB001) and within p_min..p_max (QB004, default 1..1000). Returns the value.';
 
+-- Blank means blank in any script: the text holds no character that is not Unicode White_Space
+-- nor Default_Ignorable_Code_Point (format characters that show as nothing), nor the blank
+-- Braille cell (the space of Braille text). An explicit list, not [[:space:]], which follows the
+-- collation's locale (ASCII only under C). E'' strings turn \u escapes into the characters
+-- themselves whatever standard_conforming_strings says, so the pattern does not depend on the
+-- caller's settings. One definition for the argument guard and the batch guard below.
+create or replace function app.is_blank(p_value text)
+returns boolean
+language sql
+immutable
+parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+  select p_value !~ (
+       '[^'
+    || E'\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000'  -- White_Space
+    || E'\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E'    -- Default_Ignorable_Code_Point
+    || E'\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFF8'
+    || E'\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0000-\U000E0FFF'
+    || E'\u2800'                                                                                 -- Braille pattern blank
+    || ']')
+$$;
+comment on function app.is_blank(text) is
+  'Whether a text is empty or made only of Unicode white space (White_Space), characters that show as nothing (Default_Ignorable_Code_Point) and the blank Braille cell U+2800; null for null.';
+
 create or replace function app.require_not_blank(p_value text, p_name text)
 returns text
 language plpgsql
@@ -99,20 +124,7 @@ begin
   if p_value is null then
     raise exception '% must not be null', p_name using errcode = 'QB001';
   end if;
-  -- Blank means blank in any script: the text must hold one character that is neither Unicode
-  -- White_Space nor Default_Ignorable_Code_Point (format characters that show as nothing), nor
-  -- the blank Braille cell (the space of Braille text). An explicit list, not [[:space:]],
-  -- which follows the collation's locale (ASCII only under C). E'' strings turn \u escapes into
-  -- the characters themselves whatever standard_conforming_strings says, so the pattern does
-  -- not depend on the caller's settings.
-  if p_value !~ (
-       '[^'
-    || E'\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000'  -- White_Space
-    || E'\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E'    -- Default_Ignorable_Code_Point
-    || E'\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFF8'
-    || E'\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0000-\U000E0FFF'
-    || E'\u2800'                                                                                 -- Braille pattern blank
-    || ']') then
+  if app.is_blank(p_value) then
     raise exception '% must not be blank', p_name using errcode = 'QB008';
   end if;
   return p_value;
@@ -165,3 +177,78 @@ end
 $$;
 comment on function app.require_cursor(timestamptz, text, bigint, text) is
   'Guard: a keyset cursor is valid (QB006 otherwise): its timestamp p_before is null (start from the newest) or finite; its optional tie-breaking id p_before_id (named p_id_name in the message) is given only with p_before and is never negative. Returns p_before.';
+
+-- The batch guard of the write api: a batch is a jsonb array of objects whose keys are the
+-- column names of the rows they make (DESIGN.md, convention 11). p_fields describes them, one
+-- entry per allowed key: {"<key>": {"type": "text" | "integer" | "bigint" | "number" | "boolean"
+-- | "object" | "array", "required": true, "values": [...allowed texts], "min": <number>,
+-- "nonblank": true}}. The whole batch is checked in one statement, before anything is read or
+-- written, and the first bad item (by position, then key) refuses all of it.
+create or replace function app.require_items(p_items jsonb, p_name text, p_fields jsonb, p_max integer default 10000)
+returns jsonb
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_bad record;
+begin
+  if p_items is null then
+    raise exception '% must not be null', p_name using errcode = 'QB001';
+  end if;
+  if jsonb_typeof(p_items) <> 'array' then
+    raise exception '% must be a json array of objects, not a json %', p_name, jsonb_typeof(p_items) using errcode = 'QB011';
+  end if;
+  if jsonb_array_length(p_items) = 0 then
+    raise exception '% must not be empty', p_name using errcode = 'QB002';
+  end if;
+  if jsonb_array_length(p_items) > p_max then
+    raise exception '% has % items; at most % are allowed', p_name, jsonb_array_length(p_items), p_max using errcode = 'QB003';
+  end if;
+
+  select i.pos - 1 as pos, p.key, p.problem
+  into v_bad
+  from jsonb_array_elements(p_items) with ordinality i(item, pos)
+  cross join lateral (
+    select null::text as key, format('must be a json object, not a json %s', jsonb_typeof(i.item)) as problem
+    where jsonb_typeof(i.item) <> 'object'
+    union all
+    select k.key, format('is not a field of this batch (fields: %s)', (select string_agg(f, ', ' order by f) from jsonb_object_keys(p_fields) f))
+    from jsonb_object_keys(case jsonb_typeof(i.item) when 'object' then i.item else '{}' end) k(key)
+    where not p_fields ? k.key
+    union all
+    select f.key,
+           case
+             when v.value is null or jsonb_typeof(v.value) = 'null' then
+               case when (f.spec ->> 'required')::boolean then 'is required' end
+             when jsonb_typeof(v.value) <> case f.spec ->> 'type' when 'text' then 'string' when 'integer' then 'number'
+                                                                  when 'bigint' then 'number' else f.spec ->> 'type' end
+               or (f.spec ->> 'type' = 'integer' and not (v.num = trunc(v.num) and v.num between -2147483648 and 2147483647))
+               or (f.spec ->> 'type' = 'bigint' and not (v.num = trunc(v.num) and v.num between -9223372036854775808 and 9223372036854775807))
+               then format('must be %s, not %s', case f.spec ->> 'type' when 'integer' then 'an integer' when 'array' then 'an array'
+                                                      when 'object' then 'an object' else 'a ' || (f.spec ->> 'type') end, v.value)
+             when f.spec ? 'values' and not f.spec -> 'values' ? (v.value #>> '{}') then
+               format('must be one of %s, not %s', (select string_agg(x, ', ') from jsonb_array_elements_text(f.spec -> 'values') x), v.value)
+             when f.spec ? 'min' and v.num < (f.spec ->> 'min')::numeric then
+               format('must be at least %s, not %s', f.spec ->> 'min', v.value)
+             when (f.spec ->> 'nonblank')::boolean and app.is_blank(v.value #>> '{}') then 'must not be blank'
+           end
+    from jsonb_each(p_fields) f(key, spec)
+    -- num: the value as a number, only when it is one (a cast of a json string would raise)
+    cross join lateral (select x.value, case jsonb_typeof(x.value) when 'number' then x.value::numeric end as num
+                        from (select case jsonb_typeof(i.item) when 'object' then i.item -> f.key end as value) x) v
+    where jsonb_typeof(i.item) = 'object'
+  ) p
+  where p.problem is not null
+  order by i.pos, p.key nulls first
+  limit 1;
+
+  if found then
+    raise exception '%[%]%: %', p_name, v_bad.pos, coalesce('.' || v_bad.key, ''), v_bad.problem
+      using errcode = 'QB011', detail = format('item %s of %s (0-based), field %s', v_bad.pos, jsonb_array_length(p_items), coalesce(v_bad.key, '(the item)'));
+  end if;
+  return p_items;
+end
+$$;
+comment on function app.require_items(jsonb, text, jsonb, integer) is
+  'Guard of a batch argument: not null (QB001), a json array (QB011), not empty (QB002), at most p_max items (QB003, default 10,000), and every item an object whose keys are fields of p_fields with values of their type, allowed values, minimum and non-blank text, required ones present (QB011, the message names the 0-based position and the field: p_messages[3].role). Checked in one statement; returns the batch.';

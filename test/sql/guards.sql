@@ -2,7 +2,7 @@
 -- reach one by one: every Unicode blank character alone, mixed with ASCII blanks, and inside a
 -- text that is not blank; nested id arrays. Runs as the superuser, rolled back.
 begin;
-select plan(10);
+select plan(22);
 
 -- the SQLSTATE a call of the blank guard raises, or 'ok'
 create function pg_temp.blank_guard(p_value text) returns text language plpgsql as $$
@@ -66,5 +66,42 @@ select throws_ok($$ select app.require_ids('{{{NULL}}}'::text[], 'p_ids') $$, 'Q
   'a nested array is QB010 whatever it holds (not QB007 nor 0A000)');
 select throws_ok($$ select api.classify_documents(1, '{{1,2},{3,4}}', 'x') $$, 'QB010', null,
   'an api function refuses a nested id array with QB010');
+
+-- batches (app.require_items): the whole batch is checked before anything is written; the
+-- first bad item (by position) is named with its field
+create function pg_temp.batch_guard(p_items jsonb) returns text language plpgsql as $$
+begin
+  perform app.require_items(p_items, 'p_messages',
+    '{"role": {"type": "text", "required": true, "values": ["user", "assistant"]},
+      "content": {"type": "text", "required": true, "nonblank": true},
+      "token_count": {"type": "integer", "min": 0},
+      "ref": {"type": "bigint"}, "meta": {"type": "object"}}', 3);
+  return 'ok';
+exception when others then
+  return sqlstate || ' ' || sqlerrm;
+end
+$$;
+select is(pg_temp.batch_guard('[{"role": "user", "content": "hi", "token_count": 3, "ref": 9007199254740993, "meta": {}}, {"role": "assistant", "content": "x"}]'),
+  'ok', 'a well-formed batch passes; optional fields may be left out');
+select is(pg_temp.batch_guard(null), 'QB001 p_messages must not be null', 'null: QB001');
+select is(pg_temp.batch_guard('{"role": "user"}'), 'QB011 p_messages must be a json array of objects, not a json object', 'not an array: QB011');
+select is(pg_temp.batch_guard('[]'), 'QB002 p_messages must not be empty', 'empty: QB002');
+select is(pg_temp.batch_guard('[{"role": "user", "content": "a"}, {"role": "user", "content": "b"}, {"role": "user", "content": "c"}, {"role": "user", "content": "d"}]'),
+  'QB003 p_messages has 4 items; at most 3 are allowed', 'too many items: QB003');
+select is(pg_temp.batch_guard('[{"role": "user", "content": "a"}, 7]'), 'QB011 p_messages[1]: must be a json object, not a json number', 'an item that is not an object');
+select is(pg_temp.batch_guard('[{"role": "user", "content": "a", "contnt": "b"}]'),
+  'QB011 p_messages[0].contnt: is not a field of this batch (fields: content, meta, ref, role, token_count)', 'an unknown key (a typo) is refused, not ignored');
+select is(pg_temp.batch_guard('[{"role": "user", "content": "a"}, {"content": "b"}]'), 'QB011 p_messages[1].role: is required', 'a missing required field, by position');
+select is(pg_temp.batch_guard('[{"role": "user", "content": "a"}, {"role": "admin", "content": "b"}, {"role": null, "content": "c"}]'),
+  'QB011 p_messages[1].role: must be one of user, assistant, not "admin"', 'a value outside the allowed ones; the first bad item is named');
+select is(pg_temp.batch_guard(format('[{"role": "user", "content": "%s"}]', U&'\3000\200B')::jsonb), 'QB011 p_messages[0].content: must not be blank', 'a Unicode-blank text');
+select results_eq(
+  $$ select pg_temp.batch_guard(format('[{"role": "user", "content": "a", "token_count": %s}]', v)::jsonb)
+     from unnest(array['"3"', '3.5', '-1', '2147483648', 'true']) with ordinality u(v, n) order by n $$,
+  $$ values ('QB011 p_messages[0].token_count: must be an integer, not "3"'), ('QB011 p_messages[0].token_count: must be an integer, not 3.5'),
+            ('QB011 p_messages[0].token_count: must be at least 0, not -1'), ('QB011 p_messages[0].token_count: must be an integer, not 2147483648'),
+            ('QB011 p_messages[0].token_count: must be an integer, not true') $$,
+  'wrong types, fractions, out-of-range integers and values below the minimum');
+select is(pg_temp.batch_guard('[{"role": "user", "content": "a", "meta": [1]}]'), 'QB011 p_messages[0].meta: must be an object, not [1]', 'an array where an object is wanted');
 select * from finish();
 rollback;
