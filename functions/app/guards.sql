@@ -95,12 +95,14 @@ comment on function app.require_limit(integer, text, integer, integer) is
 -- collation's locale (ASCII only under C). E'' strings turn \u escapes into the characters
 -- themselves whatever standard_conforming_strings says, so the pattern does not depend on the
 -- caller's settings. One definition for the argument guard and the batch guard below.
+-- No SET clause, so the planner inlines it into the caller's expression (no statement of its
+-- own in the plans); its operators are pg_catalog's, which every caller's pinned search_path
+-- puts first.
 create or replace function app.is_blank(p_value text)
 returns boolean
 language sql
 immutable
 parallel safe
-set search_path = pg_catalog, pg_temp
 as $$
   select p_value !~ (
        '[^'
