@@ -18,8 +18,7 @@ as $$
 declare
   -- plain values: a comparison with them is leakproof, so it stays an index condition under
   -- row level security (a security barrier)
-  v_before timestamptz;
-  v_before_id bigint;
+  v_cursor record;
 begin
   perform app.require_tenant(p_tenant_id);
   perform app.require_not_null(p_status, 'p_status');
@@ -27,10 +26,7 @@ begin
   -- the values of the workflows_status_check constraint
   perform app.require_one_of(p_status, 'p_status', array['pending', 'executing', 'completed', 'failed', 'cancelled']);
   perform app.require_cursor(p_before, 'p_before', p_before_id);
-  -- no cursor: from the newest; legacy cursor (no id): strictly older than p_before
-  v_before := coalesce(p_before, 'infinity');
-  v_before_id := case when p_before is null then 9223372036854775807
-                      else coalesce(p_before_id, -9223372036854775808) end;
+  v_cursor := app.keyset_bounds(p_before, p_before_id);
 
   -- bulk-inserted workflows share created_at (one transaction): the id orders them
   return query
@@ -38,7 +34,7 @@ begin
   from app.workflows w
   where w.tenant_id = p_tenant_id
     and w.status = p_status
-    and (w.created_at, w.id) < (v_before, v_before_id)
+    and (w.created_at, w.id) < (v_cursor.before, v_cursor.before_id)
   order by w.created_at desc, w.id desc
   limit p_limit;
 end
