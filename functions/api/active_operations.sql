@@ -26,6 +26,6 @@ begin
 end
 $$;
 comment on function api.active_operations(bigint, bigint, integer) is
-  'A user''s operations that are pending or processing, newest first (created_at desc, id desc), at most p_limit (1..1000, default 100). '
-  'Returns (id, collection_id, type, status, metadata, created_at). Errors: QB001 null tenant, user or limit; QB004 limit out of range; QB005 unknown tenant. '
+  'A user''s operations that are pending or processing, newest first (created_at desc, id desc), at most p_limit (1..1000, default 100): rows (id, collection_id, type, status, metadata, created_at). '
+  'Errors: QB001 null tenant, user or limit; QB004 limit out of range; QB005 unknown tenant. '
   'Index: operations_tenant_id_user_id_status_idx (partial, on the active statuses) on each monthly partition.';

@@ -20,7 +20,8 @@ begin
 end
 $$;
 comment on function api.agent_by_name(bigint, text) is
-  'The agent of a tenant with this exact name (active or not): one row (id, name, type, is_active, config, created_at), or none. Errors: QB001 null tenant or name; QB005 unknown tenant; QB008 blank name. Index: agents_tenant_id_name_key.';
+  'The tenant''s agent with this exact name (active or not): one row (id, name, type, is_active, config, created_at), or none. '
+  'Errors: QB001 null tenant or name; QB005 unknown tenant; QB008 blank name. Index: agents_tenant_id_name_key.';
 
 create or replace function api.active_agents(p_tenant_id bigint, p_type text default null)
 returns table (id bigint, name text, type text, config jsonb, created_at timestamptz)
@@ -45,4 +46,5 @@ begin
 end
 $$;
 comment on function api.active_agents(bigint, text) is
-  'The active agents of a tenant, of one type when p_type is given (orchestrator, specialist, worker; null: all), ordered by type then id. Returns (id, name, type, config, created_at). Errors: QB001 null tenant; QB005 unknown tenant; QB008 unknown type. Index: agents_tenant_id_is_active_type_idx.';
+  'The tenant''s active agents, of type p_type when given (orchestrator, specialist, worker; null: all), ordered by type then id: rows (id, name, type, config, created_at). '
+  'Errors: QB001 null tenant; QB005 unknown tenant; QB008 unknown type. Index: agents_tenant_id_is_active_type_idx.';

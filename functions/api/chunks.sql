@@ -35,10 +35,9 @@ order by d.document_id, k.chunk_index
 limit p_limit;
 $$;
 comment on function api.chunks_for_documents(bigint, bigint, bigint[], integer) is
-  'The chunks of some documents of a collection (seed 000 get_chunks_batch): rows (document_id, chunk_index, id, content, size) '
-  'ordered by document_id, chunk_index, at most p_limit (1..10000, default 1000). Ids that are not documents of the collection '
-  'simply have no rows; an unknown collection gives no rows. Errors: QB001 null argument, QB002 empty p_document_ids, '
-  'QB003 more than 10000 ids, QB007 a null id, QB010 a multi-dimensional p_document_ids, QB004 p_limit out of 1..10000, QB005 unknown tenant.';
+  'The chunks of some documents of a collection (seed 000 get_chunks_batch), ordered by document_id, chunk_index, at most p_limit (1..10000, default 1000): rows (document_id, chunk_index, id, content, size); ids that are not documents of the collection, and an unknown collection, give no rows. '
+  'Errors: QB001 null argument; QB002 empty p_document_ids; QB003 more than 10000 ids; QB004 p_limit out of 1..10000; QB005 unknown tenant; QB007 a null id; QB010 a multi-dimensional p_document_ids. '
+  'Index: chunks_tenant_id_collection_id_document_id_chunk_index_key, one probe per distinct id on the collection''s partition.';
 
 create or replace function api.chunks_page(
   p_tenant_id bigint, p_collection_id bigint, p_after_id bigint default null, p_page_size integer default 100)
@@ -69,8 +68,6 @@ begin
 end
 $$;
 comment on function api.chunks_page(bigint, bigint, bigint, integer) is
-  'One page of the chunks of a collection in id order, keyset pagination (seed 000 get_chunks_paginated without OFFSET): rows '
-  '(id, document_id, chunk_index, content, size) with id > p_after_id (null: from the start), at most p_page_size (1..1000, '
-  'default 100). The next page: p_after_id = the last id returned; fewer rows than p_page_size means the end. An unknown '
-  'collection gives no rows. Total: api.collection_statistics(...)->''chunks''->''total''. Errors: QB001 null argument, '
-  'QB004 p_page_size out of 1..1000, QB005 unknown tenant, QB006 negative p_after_id.';
+  'One keyset page of a collection''s chunks in id order (seed 000 get_chunks_paginated without OFFSET): rows (id, document_id, chunk_index, content, size) with id > p_after_id (null: from the start), at most p_page_size (1..1000, default 100); the next page passes the last id, fewer rows mean the end, an unknown collection gives none. '
+  'Errors: QB001 null argument; QB004 p_page_size out of 1..1000; QB005 unknown tenant; QB006 negative p_after_id. '
+  'Index: chunks_pkey on the collection''s partition, entered at the cursor.';

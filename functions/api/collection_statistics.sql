@@ -98,10 +98,6 @@ begin
 end
 $$;
 comment on function api.collection_statistics(bigint, bigint, boolean) is
-  'Statistics of a collection (seed 000 get_statistics). Returns jsonb {operations: {total, completed, failed, processing, '
-  'success_rate (percent of completed among all chunking operations, 2 decimals, 0 when none), avg_processing_time (seconds, '
-  'over completed ones, exact mean rounded once to double precision, 0 when none), first_operation_at, last_operation_at (null when none)}, chunks: {total, avg_size, '
-  'min_size, max_size (0 when none), unique_documents}, strategies: {strategy: count of chunking operations; those without '
-  'metadata.strategy are left out}, as_of}. Operations are those of type chunking. p_fresh false (default): read from the '
-  'materialized view app.collection_stats, as of its last refresh (as_of = refreshed_at; a collection made since is computed '
-  'live); true: computed now; both return the same jsonb for the same data but as_of. Errors: QB001 null argument, QB005 unknown tenant, QB009 collection unknown within the tenant.';
+  'Statistics of a collection (seed 000 get_statistics): jsonb {operations: {total, completed, failed, processing, success_rate, avg_processing_time, first_operation_at, last_operation_at} of its chunking operations, chunks: {total, avg_size, min_size, max_size, unique_documents}, strategies: {strategy: count}, as_of} (docs/api.md), the same for the same data whichever p_fresh, as_of apart. '
+  'p_fresh false (default): one lookup in app.collection_stats as of its last refresh (collection_stats_tenant_id_collection_id_idx; a collection made since is computed live); true: computed now (operations_tenant_id_collection_id_type_status_idx, the collection''s chunk partition). '
+  'Errors: QB001 null argument; QB005 unknown tenant; QB009 collection unknown within the tenant.';

@@ -4,10 +4,11 @@
 -- transaction, so every message of one chat turn (and every conversation of one bulk insert)
 -- shares its created_at: a cursor of the timestamp alone would skip the rest of such a tie
 -- group. The exact cursor is the last row's (created_at, id), passed as (p_before,
--- p_before_id); a page holds the rows strictly before it, `(created_at, id) < (v_before,
--- v_before_id)`, so every row is returned exactly once whatever the ties. p_before without
+-- p_before_id); a page holds the rows strictly before it, `(created_at, id) < (before,
+-- before_id)`, so every row is returned exactly once whatever the ties. p_before without
 -- p_before_id is the legacy form: the rows strictly older than p_before (the id bound is the
--- smallest bigint), which skips the rest of a tie group at a page cut.
+-- smallest bigint), which skips the rest of a tie group at a page cut. The bounds are computed
+-- once, for every keyset function, by app.keyset_bounds (functions/app/guards.sql).
 --
 -- Plans. The keyset indexes end in (created_at, id), so the row comparison is one Index Cond:
 -- the scan enters the index at the cursor, reads backward already in page order (no Sort), and
@@ -18,7 +19,7 @@
 -- index condition) only when it is leakproof. Comparisons of columns with plain values are
 -- (the btree operators of bigint and timestamptz are leakproof, and so is a row comparison
 -- made of them); a function of a column is not, and coalesce(...) of a parameter is not seen
--- as one, which is why the cursor bounds are plpgsql variables computed before the query.
+-- as one, which is why the cursor bounds are a plpgsql record computed before the query.
 
 create or replace function api.user_conversations(
   p_tenant_id bigint,
@@ -36,31 +37,29 @@ as $$
 declare
   -- plain values: a comparison with them is leakproof, so it stays an index condition under
   -- row level security (see the file header)
-  v_before timestamptz;
-  v_before_id bigint;
+  v_cursor record;
 begin
   perform app.require_tenant(p_tenant_id);
   perform app.require_not_null(p_user_id, 'p_user_id');
   perform app.require_limit(p_limit, 'p_limit');
   perform app.require_cursor(p_before, 'p_before', p_before_id);
-  -- no cursor: from the newest; legacy cursor (no id): strictly older than p_before
-  v_before := coalesce(p_before, 'infinity');
-  v_before_id := case when p_before is null then 9223372036854775807
-                      else coalesce(p_before_id, -9223372036854775808) end;
+  v_cursor := app.keyset_bounds(p_before, p_before_id);
 
   return query
   select c.id, c.user_id, c.title, c.created_at, c.updated_at, c.expires_at
   from app.conversations c
   where c.tenant_id = p_tenant_id
     and c.user_id = p_user_id
-    and (c.created_at, c.id) < (v_before, v_before_id)
+    and (c.created_at, c.id) < (v_cursor.before, v_cursor.before_id)
     and (c.expires_at is null or c.expires_at > now())
   order by c.created_at desc, c.id desc
   limit p_limit;
 end
 $$;
 comment on function api.user_conversations(bigint, bigint, timestamptz, integer, bigint) is
-  'A user''s conversations newest first (created_at desc, id desc), at most p_limit (1..1000, default 50). Exact keyset paging: the next page passes the last row''s created_at (as text, full precision) as p_before and its id as p_before_id, and holds the rows strictly before (p_before, p_before_id), so every row comes exactly once. Legacy form, p_before without p_before_id: the rows created strictly before p_before (rows tied on that timestamp are skipped). Expired conversations (expires_at <= now()) are left out. Returns (id, user_id, title, created_at, updated_at, expires_at). Errors: QB001 null tenant, user or limit; QB004 limit out of range; QB005 unknown tenant; QB006 invalid cursor (p_before not finite, p_before_id without p_before, negative p_before_id). Index: conversations_tenant_id_user_id_created_at_id_idx, backward from the cursor.';
+  'A user''s live conversations (expires_at null or later than now()) newest first (created_at desc, id desc), at most p_limit (1..1000, default 50), strictly before the cursor (p_before, p_before_id), the last row''s created_at (as text) and id (p_before alone: the legacy form, rows tied on it skipped): rows (id, user_id, title, created_at, updated_at, expires_at). '
+  'Errors: QB001 null tenant, user or limit; QB004 limit out of range; QB005 unknown tenant; QB006 invalid cursor (p_before not finite, p_before_id without p_before, negative p_before_id). '
+  'Index: conversations_tenant_id_user_id_created_at_id_idx, backward from the cursor.';
 
 create or replace function api.conversation_messages(
   p_tenant_id bigint,
@@ -78,19 +77,16 @@ as $$
 declare
   -- plain values: a comparison with them is leakproof, so it stays an index condition under
   -- row level security (see the file header)
-  v_before timestamptz;
-  v_before_id bigint;
+  v_cursor record;
 begin
   perform app.require_tenant(p_tenant_id);
   perform app.require_not_null(p_conversation_id, 'p_conversation_id');
   perform app.require_limit(p_limit, 'p_limit');
   perform app.require_cursor(p_before, 'p_before', p_before_id);
-  v_before := coalesce(p_before, 'infinity');
-  v_before_id := case when p_before is null then 9223372036854775807
-                      else coalesce(p_before_id, -9223372036854775808) end;
+  v_cursor := app.keyset_bounds(p_before, p_before_id);
 
   -- messages is RANGE-partitioned by month on created_at. Partition pruning does not read a
-  -- row comparison, so the plain bound created_at <= v_before (implied by it) prunes the
+  -- row comparison, so the plain bound created_at <= before (implied by it) prunes the
   -- newer partitions when the statement starts; each remaining one is read backward on its
   -- index under a Merge Append, stopped once p_limit rows are out.
   -- Expiry is one rule: a conversation whose expires_at has passed is gone for every reader
@@ -104,8 +100,8 @@ begin
   from app.messages m
   where m.tenant_id = p_tenant_id
     and m.conversation_id = p_conversation_id
-    and m.created_at <= v_before
-    and (m.created_at, m.id) < (v_before, v_before_id)
+    and m.created_at <= v_cursor.before
+    and (m.created_at, m.id) < (v_cursor.before, v_cursor.before_id)
     and (m.expires_at is null or m.expires_at > now())
     and m.created_at >= (
       select c.created_at from app.conversations c
@@ -117,4 +113,6 @@ begin
 end
 $$;
 comment on function api.conversation_messages(bigint, bigint, timestamptz, integer, bigint) is
-  'A conversation''s messages newest first (created_at desc, id desc), at most p_limit (1..1000, default 50). Exact keyset paging: the next page passes the last row''s created_at (as text, full precision) as p_before and its id as p_before_id, and holds the rows strictly before (p_before, p_before_id), so every message comes exactly once (a chat turn shares one created_at). Legacy form, p_before without p_before_id: the rows created strictly before p_before (rows tied on that timestamp are skipped). Expired messages (expires_at <= now()) are left out, and an expired conversation has no messages at all; an unknown conversation gives no rows. Returns (id, conversation_id, role, content, token_count, created_at, expires_at). Errors: QB001 null tenant, conversation or limit; QB004 limit out of range; QB005 unknown tenant; QB006 invalid cursor (p_before not finite, p_before_id without p_before, negative p_before_id). Index: conversations_pkey (the expiry check, and the conversation''s created_at as the lower bound: a message is never older than its conversation, so older partitions are pruned), then messages_tenant_id_conversation_id_created_at_id_idx on each remaining monthly partition, backward under a Merge Append.';
+  'A live conversation''s live messages (expires_at null or later than now(); an expired or unknown conversation has none) newest first (created_at desc, id desc), at most p_limit (1..1000, default 50), strictly before the cursor (p_before, p_before_id), the last row''s created_at (as text) and id (p_before alone: the legacy form, rows tied on it skipped): rows (id, conversation_id, role, content, token_count, created_at, expires_at). '
+  'Errors: QB001 null tenant, conversation or limit; QB004 limit out of range; QB005 unknown tenant; QB006 invalid cursor (p_before not finite, p_before_id without p_before, negative p_before_id). '
+  'Index: conversations_pkey, then messages_tenant_id_conversation_id_created_at_id_idx backward on the monthly partitions from the conversation''s created_at to the cursor.';

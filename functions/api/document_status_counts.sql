@@ -23,6 +23,5 @@ select jsonb_build_object(
   'by_status', (select jsonb_object_agg(s.status, coalesce(g.n, 0)) from statuses s left join groups g using (status)));
 $$;
 comment on function api.document_status_counts(bigint) is
-  'Documents of a tenant counted by status (seeds 001, 004). Returns jsonb {total, by_status: {pending, processing, classified, '
-  'confirmed, failed, deleted}}, every status present (0 when none); total leaves out soft-deleted documents. One statement, '
-  'an index-only scan on documents_tenant_id_status_idx. Errors: QB001 null tenant, QB005 unknown tenant.';
+  'Documents of a tenant counted by status (seeds 001, 004): jsonb {total, by_status: {pending, processing, classified, confirmed, failed, deleted}}, every status present (0 when none), total without soft-deleted documents. '
+  'Errors: QB001 null tenant; QB005 unknown tenant. Index: documents_tenant_id_status_idx, one index-only scan.';

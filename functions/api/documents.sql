@@ -1,9 +1,11 @@
 -- Bulk document operations (seed 004, priorities 1, 5 and 6): classify, confirm and delete
 -- many documents at once, purge a tenant's documents in batches, and the connector sync's
--- "which of these external ids are new" check. Documentation: docs/api.md.
+-- "which of these external ids are new" check. Documentation: docs/api.md. The reasoning
+-- below is written once, here; each function's comment states only its contract.
 --
--- Every bulk function runs a constant number of statements, whatever the number of ids
--- (1 or 10,000): the guards, then one statement (a chain of CTEs) that does the work.
+-- Statements. Every bulk function runs a constant number of statements, whatever the number of
+-- ids (1 or 10,000): the guards, then one statement (a chain of CTEs) that does the work; a
+-- hard delete and a purge batch two: one that locks, one that deletes (see "Lock first").
 --
 -- Lock order. Two bulk calls over overlapping ids could deadlock if each locked its rows in
 -- the order it happened to meet them (A holds 5 and waits for 9, B holds 9 and waits for 5).
@@ -12,6 +14,15 @@
 -- (LockRows sits above the Sort, so rows are locked in ascending id), and only then updates
 -- or deletes them: every caller takes its locks in the same order, and a caller that waits for
 -- a row re-checks it (a row soft-deleted meanwhile is no longer a target).
+--
+-- Lock first, delete next. The foreign key from chunks to documents is NO ACTION (checked at
+-- the end of the statement, not cascaded), so a hard delete removes chunks and documents in one
+-- statement. A chunk inserted for a target document holds a KEY SHARE lock on it until it
+-- commits; a delete that waited for that lock and deleted the chunks in the same statement
+-- would not see the new chunk (its snapshot is older), and the foreign key check would fail
+-- with 23503 (test/concurrency). So the rows are locked by a statement of their own first: the
+-- next statement's snapshot sees every chunk committed before the locks were granted, and no
+-- new chunk can reference a locked document (docs/pitfalls.md).
 --
 -- Plans. A chunk delete joins its documents on (tenant_id, collection_id, document_id): a
 -- nested loop whose inner side, the Append of the 16 chunk partitions, is pruned at run time
@@ -23,12 +34,26 @@
 --   id = any ((select p_document_ids)::bigint[])
 -- a parameter whose length the planner cannot see (it assumes 10 elements, as it always does in
 -- a language sql function, which is planned without its arguments' values): it plans primary
--- key probes and the pruned nested loop. purge_documents does the same with its batch's ids.
+-- key probes (documents_pkey) and the pruned nested loop. purge_documents does the same with
+-- its batch's ids.
 --
 -- Ids: duplicates in an id array count once (`id = any(array)` matches each row once and
 -- not_found is computed from the distinct ids); ids of another tenant and ids that do not
 -- exist count as not_found. A soft-deleted document (status 'deleted') counts as not_found,
 -- except for a hard delete, which removes it for good.
+--
+-- Tombstones. Both kinds of delete record connector documents (connector_id, external_id
+-- given) in app.deleted_documents, so the next sync does not bring them back: the tombstone
+-- records the user's decision, and it must outlive the soft-deleted row (a later hard delete or
+-- purge). A tombstone that exists already is kept (on conflict do nothing) and not counted.
+--
+-- One implementation per behaviour. api.delete_documents checks its arguments and hands over to
+-- app.soft_delete_documents or app.hard_delete_documents: private, security invoker (they run
+-- as their only caller, the security definer api function: querybudget_owner, under the row
+-- level security of the tenant app.require_tenant set), not executable by querybudget_app
+-- (sql/50_grants.sql), and without guards of their own. The hand-over is a plpgsql simple
+-- expression (`return app.hard_delete_documents(...)`), evaluated without a statement of its
+-- own, so a call runs the same statements, with the same plans, as when they were inline.
 
 -- classify_documents ------------------------------------------------------------------
 
@@ -46,12 +71,12 @@ begin
   perform app.require_ids(p_document_ids, 'p_document_ids');
   perform app.require_not_blank(p_classification, 'p_classification');
 
-  -- Lock the targets in id order first (see the top of this file), then update them.
+  -- Lock the targets in id order first, then update them (file header: "Lock order", "Plans").
   with target as materialized (
     select d.id
     from app.documents d
     where d.tenant_id = p_tenant_id
-      and d.id = any ((select p_document_ids)::bigint[])  -- planned as a handful of ids: see the top of this file
+      and d.id = any ((select p_document_ids)::bigint[])
       and d.status <> 'deleted'
     order by d.id
     for update
@@ -73,9 +98,8 @@ begin
 end
 $$;
 comment on function api.classify_documents(bigint, bigint[], text) is
-  'Sets classification, status = classified and updated_at on the given documents of the tenant (user_confirmed is left as it is). '
-  'Returns {"updated": n, "not_found": m}; duplicate ids count once; ids of other tenants, unknown ids and soft-deleted documents are not_found. '
-  'A fixed number of statements after the guards whatever the number of ids (soft: one; hard: one that locks, one that deletes); locks rows in id order. '
+  'Sets classification, status = classified and updated_at on the given documents of the tenant (user_confirmed unchanged); returns {"updated": n, "not_found": m}, duplicate ids counted once, ids of other tenants, unknown ids and soft-deleted documents not_found. '
+  'One statement after the guards, locking the rows in id order; index: documents_pkey. '
   'Errors: QB001 null tenant, ids or classification; QB002 empty ids; QB003 more than 10,000 ids; QB005 unknown tenant; QB007 null id; QB008 blank classification; QB010 a multi-dimensional id array.';
 
 -- confirm_classifications (seed: bulk_confirm) --------------------------------------------
@@ -90,7 +114,7 @@ as $$
   select app.require_tenant(p_tenant_id);
   select app.require_ids(p_document_ids, 'p_document_ids');
 
-  -- Lock the targets in id order first (see the top of this file), then update them.
+  -- Lock the targets in id order first, then update them (file header: "Lock order").
   with target as materialized (
     select d.id
     from app.documents d
@@ -115,12 +139,114 @@ as $$
            'not_found', (select count(distinct i) from unnest(p_document_ids) i) - (select count(*) from confirmed));
 $$;
 comment on function api.confirm_classifications(bigint, bigint[]) is
-  'Marks the given documents of the tenant as confirmed by the user: user_confirmed = true, user_confirmed_at = now(), status = confirmed, updated_at. '
-  'Returns {"confirmed": n, "not_found": m}; duplicate ids count once; ids of other tenants, unknown ids and soft-deleted documents are not_found. '
-  'A fixed number of statements after the guards whatever the number of ids (soft: one; hard: one that locks, one that deletes); locks rows in id order. '
+  'Marks the given documents of the tenant as confirmed by the user (user_confirmed = true, user_confirmed_at = now(), status = confirmed, updated_at); returns {"confirmed": n, "not_found": m}, duplicate ids counted once, ids of other tenants, unknown ids and soft-deleted documents not_found. '
+  'One statement after the guards, locking the rows in id order; index: documents_pkey. '
   'Errors: QB001 null tenant or ids; QB002 empty ids; QB003 more than 10,000 ids; QB005 unknown tenant; QB007 null id; QB010 a multi-dimensional id array.';
 
--- delete_documents ------------------------------------------------------------------------
+-- delete_documents: soft and hard, each written once ---------------------------------------
+
+create or replace function app.soft_delete_documents(p_tenant_id bigint, p_document_ids bigint[])
+returns jsonb
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_result jsonb;
+begin
+  -- status = deleted; chunks stay until the document is hard-deleted or purged. A document
+  -- soft-deleted already is not a target (not_found). One statement: lock, update, tombstone.
+  with target as materialized (
+    select d.id, d.connector_id, d.external_id
+    from app.documents d
+    where d.tenant_id = p_tenant_id
+      and d.id = any ((select p_document_ids)::bigint[])
+      and d.status <> 'deleted'
+    order by d.id
+    for update
+  ), documents_deleted as (
+    update app.documents d
+    set status = 'deleted',
+        updated_at = now()
+    from target t
+    where d.tenant_id = p_tenant_id
+      and d.id = t.id
+    returning d.id
+  ), tombstones as (
+    insert into app.deleted_documents (tenant_id, connector_id, external_id)
+    select p_tenant_id, t.connector_id, t.external_id
+    from target t
+    where t.connector_id is not null
+    on conflict (tenant_id, connector_id, external_id) do nothing
+    returning 1
+  )
+  select jsonb_build_object(
+           'deleted', (select count(*) from documents_deleted),
+           'not_found', (select count(distinct i) from unnest(p_document_ids) i) - (select count(*) from documents_deleted),
+           'tombstoned', (select count(*) from tombstones))
+  into v_result;
+  return v_result;
+end
+$$;
+comment on function app.soft_delete_documents(bigint, bigint[]) is
+  'The soft delete of api.delete_documents, its only caller (after its guards; security invoker, so as querybudget_owner under the tenant''s row level security): status = deleted, chunks kept, connector documents tombstoned; returns its jsonb. '
+  'One statement, locking the rows in id order; index: documents_pkey.';
+
+create or replace function app.hard_delete_documents(p_tenant_id bigint, p_document_ids bigint[])
+returns jsonb
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_result jsonb;
+begin
+  -- 1. Lock the rows, in id order, in a statement of their own (file header: "Lock first,
+  -- delete next"). Soft-deleted documents are targets too: a hard delete removes them for good.
+  perform d.id
+  from app.documents d
+  where d.tenant_id = p_tenant_id
+    and d.id = any ((select p_document_ids)::bigint[])
+  order by d.id
+  for update;
+  -- 2. The chunks (through the partition key: one partition per document), the documents and
+  -- the tombstones, in one statement.
+  with target as materialized (
+    select d.id, d.collection_id, d.connector_id, d.external_id
+    from app.documents d
+    where d.tenant_id = p_tenant_id
+      and d.id = any ((select p_document_ids)::bigint[])
+    order by d.id
+    for update
+  ), chunks_deleted as (
+    delete from app.chunks c
+    using target t
+    where c.tenant_id = p_tenant_id
+      and c.collection_id = t.collection_id
+      and c.document_id = t.id
+  ), documents_deleted as (
+    delete from app.documents d
+    using target t
+    where d.tenant_id = p_tenant_id
+      and d.id = t.id
+    returning d.id
+  ), tombstones as (
+    insert into app.deleted_documents (tenant_id, connector_id, external_id)
+    select p_tenant_id, t.connector_id, t.external_id
+    from target t
+    where t.connector_id is not null
+    on conflict (tenant_id, connector_id, external_id) do nothing
+    returning 1
+  )
+  select jsonb_build_object(
+           'deleted', (select count(*) from documents_deleted),
+           'not_found', (select count(distinct i) from unnest(p_document_ids) i) - (select count(*) from documents_deleted),
+           'tombstoned', (select count(*) from tombstones))
+  into v_result;
+  return v_result;
+end
+$$;
+comment on function app.hard_delete_documents(bigint, bigint[]) is
+  'The hard delete of api.delete_documents, its only caller (after its guards; security invoker, so as querybudget_owner under the tenant''s row level security): the documents (soft-deleted ones too) and their chunks removed, connector documents tombstoned; returns its jsonb. '
+  'Two statements, one that locks the rows in id order, one that deletes; indexes: documents_pkey, chunks_tenant_id_collection_id_document_id_chunk_index_key on the collection''s partition.';
 
 create or replace function api.delete_documents(p_tenant_id bigint, p_document_ids bigint[], p_hard boolean default false)
 returns jsonb
@@ -129,109 +255,21 @@ security definer
 set search_path = pg_catalog, pg_temp
 set row_security = on
 as $$
-declare
-  v_result jsonb;
 begin
   perform app.require_tenant(p_tenant_id);
   perform app.require_ids(p_document_ids, 'p_document_ids');
   perform app.require_not_null(p_hard, 'p_hard');
 
-  -- Both kinds of delete tombstone connector documents (connector_id, external_id given) in
-  -- app.deleted_documents, so the next sync does not bring them back: the tombstone records
-  -- the user's decision, and it must outlive the soft-deleted row (a later hard delete or
-  -- purge). A tombstone that exists already is kept (on conflict do nothing) and not counted.
+  -- simple expressions: no statement of their own (file header: "One implementation per behaviour")
   if p_hard then
-    -- Hard: the chunks go with their documents. The foreign key from chunks to documents is
-    -- NO ACTION (checked at the end of the statement, not cascaded), so both deletes run in
-    -- this one statement; the chunk delete joins on (tenant_id, collection_id, document_id),
-    -- so each probe reaches one chunk partition through the partition key. Soft-deleted
-    -- documents are targets too: hard delete is how they are removed for good.
-    --
-    -- The rows are locked by a statement of their own first. A chunk inserted for a target
-    -- document holds a KEY SHARE lock on it until it commits; a delete that waited for that lock
-    -- and then deleted the chunks in the same statement would not see the new chunk (its
-    -- snapshot is older), and the foreign key check would fail with 23503 (test/concurrency).
-    -- Locked first, the next statement's snapshot sees every chunk committed before the locks
-    -- were granted, and no new chunk can reference a locked document. Same id order.
-    perform d.id
-    from app.documents d
-    where d.tenant_id = p_tenant_id
-      and d.id = any ((select p_document_ids)::bigint[])
-    order by d.id
-    for update;
-    with target as materialized (
-      select d.id, d.collection_id, d.connector_id, d.external_id
-      from app.documents d
-      where d.tenant_id = p_tenant_id
-        and d.id = any ((select p_document_ids)::bigint[])  -- planned as a handful of ids: see the top of this file
-      order by d.id
-      for update
-    ), chunks_deleted as (
-      delete from app.chunks c
-      using target t
-      where c.tenant_id = p_tenant_id
-        and c.collection_id = t.collection_id
-        and c.document_id = t.id
-    ), documents_deleted as (
-      delete from app.documents d
-      using target t
-      where d.tenant_id = p_tenant_id
-        and d.id = t.id
-      returning d.id
-    ), tombstones as (
-      insert into app.deleted_documents (tenant_id, connector_id, external_id)
-      select p_tenant_id, t.connector_id, t.external_id
-      from target t
-      where t.connector_id is not null
-      on conflict (tenant_id, connector_id, external_id) do nothing
-      returning 1
-    )
-    select jsonb_build_object(
-             'deleted', (select count(*) from documents_deleted),
-             'not_found', (select count(distinct i) from unnest(p_document_ids) i) - (select count(*) from documents_deleted),
-             'tombstoned', (select count(*) from tombstones))
-    into v_result;
-  else
-    -- Soft: status = deleted; chunks stay until the document is hard-deleted or purged.
-    -- A document that is soft-deleted already is not a target (not_found).
-    with target as materialized (
-      select d.id, d.connector_id, d.external_id
-      from app.documents d
-      where d.tenant_id = p_tenant_id
-        and d.id = any ((select p_document_ids)::bigint[])  -- planned as a handful of ids: see the top of this file
-        and d.status <> 'deleted'
-      order by d.id
-      for update
-    ), documents_deleted as (
-      update app.documents d
-      set status = 'deleted',
-          updated_at = now()
-      from target t
-      where d.tenant_id = p_tenant_id
-        and d.id = t.id
-      returning d.id
-    ), tombstones as (
-      insert into app.deleted_documents (tenant_id, connector_id, external_id)
-      select p_tenant_id, t.connector_id, t.external_id
-      from target t
-      where t.connector_id is not null
-      on conflict (tenant_id, connector_id, external_id) do nothing
-      returning 1
-    )
-    select jsonb_build_object(
-             'deleted', (select count(*) from documents_deleted),
-             'not_found', (select count(distinct i) from unnest(p_document_ids) i) - (select count(*) from documents_deleted),
-             'tombstoned', (select count(*) from tombstones))
-    into v_result;
+    return app.hard_delete_documents(p_tenant_id, p_document_ids);
   end if;
-  return v_result;
+  return app.soft_delete_documents(p_tenant_id, p_document_ids);
 end
 $$;
 comment on function api.delete_documents(bigint, bigint[], boolean) is
-  'Deletes the given documents of the tenant: soft (status = deleted, the default) or hard (p_hard: the documents and their chunks are removed; soft-deleted documents are removed too). '
-  'Both tombstone connector documents in app.deleted_documents so a sync does not bring them back. '
-  'Returns {"deleted": n, "not_found": m, "tombstoned": k} (k: tombstones newly written); duplicate ids count once; ids of other tenants, unknown ids, and for a soft delete documents already soft-deleted, are not_found. '
-  'A fixed number of statements after the guards whatever the number of ids (soft: one; hard: one that locks, one that deletes); locks rows in id order. '
+  'Deletes the given documents of the tenant, soft (default: status = deleted, chunks kept) or hard (p_hard: the documents, soft-deleted ones too, and their chunks removed), tombstoning connector documents in app.deleted_documents; returns {"deleted": n, "not_found": m, "tombstoned": k} (k: tombstones newly written), duplicate ids counted once, ids of other tenants, unknown ids and, for a soft delete, soft-deleted documents not_found. '
+  'After the guards, one statement (soft) or two (hard: lock, then delete), locking the rows in id order; indexes: documents_pkey, chunks_tenant_id_collection_id_document_id_chunk_index_key. '
   'Errors: QB001 null tenant, ids or p_hard; QB002 empty ids; QB003 more than 10,000 ids; QB005 unknown tenant; QB007 null id; QB010 a multi-dimensional id array.';
 
 -- purge_documents (seed: delete_all_documents, batched) -----------------------------------
@@ -276,10 +314,8 @@ begin
     raise exception 'p_after_id is %; a cursor is a document id, never negative', p_after_id using errcode = 'QB006';
   end if;
 
-  -- 1. Lock the batch, in id order, in a statement of its own (as api.delete_documents does):
-  -- the delete below then runs with a newer snapshot that sees every chunk committed before the
-  -- locks were granted, and no chunk can be added to a locked document meanwhile. Rows other
-  -- transactions hold are passed over, unless p_wait (the batches at the end wait for them).
+  -- 1. Lock the batch, in id order, in a statement of its own (file header: "Lock first, delete
+  -- next"). Rows other transactions hold are passed over, unless p_wait (the last batches wait).
   if p_wait then
     select array_agg(b.id order by b.id), array_agg(b.collection_id order by b.id)
     into v_ids, v_collection_ids
@@ -296,8 +332,8 @@ begin
           for update skip locked) b;
   end if;
 
-  -- 2. Their chunks (through the partition key) and the documents, in one statement. The arrays
-  -- are read through scalar subqueries: planned as a handful of rows (see the top of this file).
+  -- 2. Their chunks (through the partition key) and the documents, in one statement; the arrays
+  -- read through scalar subqueries (file header: "Plans").
   with chunks_deleted as (
     delete from app.chunks c
     using unnest((select v_ids), (select v_collection_ids)) as b (id, collection_id)
@@ -324,9 +360,8 @@ begin
 end
 $$;
 comment on function api.purge_documents_batch(bigint, integer, bigint, boolean) is
-  'One batch of api.purge_documents, in the caller''s transaction: deletes up to p_batch_size (1..10,000, default 1,000) documents of the tenant with id > p_after_id (null: from the first) in id order, and their chunks: the rows are locked by one statement, then deleted by the next. '
-  'p_wait false (default): rows other transactions hold are passed over (FOR UPDATE SKIP LOCKED); true: waited for. No tombstones are written. '
-  'Returns one row (documents_deleted, chunks_deleted, last_id: the highest id deleted or null, documents_left: whether the tenant still has documents). '
+  'One batch of api.purge_documents, in the caller''s transaction: deletes up to p_batch_size (1..10,000, default 1,000) documents of the tenant with id > p_after_id (null: from the first), in id order, and their chunks, writing no tombstones; rows other transactions hold are passed over (FOR UPDATE SKIP LOCKED) unless p_wait. '
+  'Returns one row (documents_deleted, chunks_deleted, last_id: the highest id deleted or null, documents_left: whether the tenant still has documents); two statements, one that locks, one that deletes; indexes: documents_pkey, chunks_tenant_id_collection_id_document_id_chunk_index_key. '
   'Errors: QB001 null tenant, batch size or p_wait; QB004 batch size out of 1..10,000; QB005 unknown tenant; QB006 negative p_after_id.';
 
 create or replace procedure api.purge_documents(p_tenant_id bigint, p_batch_size integer default 1000, inout p_deleted bigint default 0)
@@ -363,9 +398,8 @@ begin
 end
 $$;
 comment on procedure api.purge_documents(bigint, integer, bigint) is
-  'Deletes all documents of the tenant and their chunks in batches of p_batch_size (1..10,000, default 1,000), committing after each batch so no lock is held longer than one batch; '
-  'p_deleted (INOUT) returns how many documents it deleted, and a notice reports each batch. No tombstones are written; existing ones are kept. '
-  'CALL it outside a transaction block (COMMIT inside). Security invoker without a SET clause (transaction control forbids both): each batch is a call of the security definer api.purge_documents_batch. '
+  'Deletes all documents of the tenant and their chunks in batches of p_batch_size (1..10,000, default 1,000), one api.purge_documents_batch call each, committing after each; p_deleted (INOUT) returns how many documents it deleted, a notice reports each batch, and no tombstones are written (existing ones are kept). '
+  'Security invoker without a SET clause (it commits): CALL it outside a transaction block. '
   'Errors: QB001 null tenant or batch size; QB004 batch size out of 1..10,000; QB005 unknown tenant.';
 
 -- new_external_ids (seed: sync deduplication) -------------------------------------------
@@ -425,6 +459,6 @@ begin
 end
 $$;
 comment on function api.new_external_ids(bigint, bigint, text[]) is
-  'Connector sync deduplication: of the given external ids, those the connector has neither as a document (any status) nor as a tombstone in app.deleted_documents. '
-  'Returns text[] in input order, each id once (at its first position); an empty array when none is new. One statement after the guards (two unique-index probes per distinct id). '
+  'Connector sync deduplication: of the given external ids, those the connector has neither as a document (any status) nor as a tombstone in app.deleted_documents, as text[] in input order, each id once (at its first position), empty when none is new. '
+  'One statement after the guards, two unique-index probes per distinct id: documents_tenant_id_connector_id_external_id_key, deleted_documents_tenant_id_connector_id_external_id_key. '
   'Errors: QB001 null tenant, connector or ids; QB002 empty ids; QB003 more than 10,000 ids; QB005 unknown tenant; QB007 null id; QB009 the connector is not the tenant''s; QB010 a multi-dimensional id array.';

@@ -21,6 +21,5 @@ begin
 end
 $$;
 comment on function api.gap_answers(bigint, bigint) is
-  'The answers of one knowledge gap of the tenant, oldest first (created_at, id); an unknown gap gives no rows. '
-  'Returns (id, knowledge_gap_id, content, created_at). Errors: QB001 null tenant or gap; QB005 unknown tenant. '
-  'Index: gap_answers_tenant_id_knowledge_gap_id_idx.';
+  'The answers of one knowledge gap of the tenant, oldest first (created_at, id): rows (id, knowledge_gap_id, content, created_at), none for an unknown gap. '
+  'Errors: QB001 null tenant or gap; QB005 unknown tenant. Index: gap_answers_tenant_id_knowledge_gap_id_idx.';

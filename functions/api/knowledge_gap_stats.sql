@@ -32,7 +32,5 @@ select jsonb_build_object(
                   from categories c));
 $$;
 comment on function api.knowledge_gap_stats(bigint) is
-  'Knowledge gap statistics of a tenant (seed 004). Returns jsonb {total, open (status open), closed (status closed), '
-  'by_status: {open, in_progress, answered, closed}, by_category: {decision, technical, process, context, relationship, timeline}}, '
-  'every key present (0 when none). in_progress and answered gaps are neither open nor closed: they count in total and by_status only. '
-  'One statement, an index-only scan on knowledge_gaps_tenant_id_category_status_idx. Errors: QB001 null tenant, QB005 unknown tenant.';
+  'Knowledge gap statistics of a tenant (seed 004): jsonb {total, open, closed, by_status: {open, in_progress, answered, closed}, by_category: {decision, technical, process, context, relationship, timeline}}, every key present (0 when none); in_progress and answered gaps count in total and by_status only. '
+  'Errors: QB001 null tenant; QB005 unknown tenant. Index: knowledge_gaps_tenant_id_category_status_idx, one index-only scan.';

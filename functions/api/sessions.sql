@@ -18,7 +18,8 @@ as $$
     and s.expires_at > now();
 $$;
 comment on function app.session_tenant_id(uuid) is
-  'The tenant of the live session (expires_at > now()) with this token, or null. Security definer owned by querybudget_maint: the one read of api.validate_session made outside the row level security policies (docs/security.md). Index: user_sessions_token_idx.';
+  'The tenant of the live session (expires_at later than now()) with this token, or null: the one read of api.validate_session outside the row level security policies (security definer owned by querybudget_maint, docs/security.md). '
+  'Index: user_sessions_token_idx.';
 
 create or replace function api.validate_session(p_session_token uuid)
 returns table (tenant_id bigint, user_id bigint, email text, display_name text, expires_at timestamptz)
@@ -52,4 +53,5 @@ begin
 end
 $$;
 comment on function api.validate_session(uuid) is
-  'The live session of a token with its user: one row (tenant_id, user_id, email, display_name, expires_at), or no row when the token is unknown or expired (expires_at <= now()). Errors: QB001 null token. Index: user_sessions_token_idx (app.session_tenant_id finds the tenant, then the session is read again as that tenant, under row level security), then the users primary key.';
+  'The live session of a token with its user: one row (tenant_id, user_id, email, display_name, expires_at), or none when the token is unknown or expired (expires_at <= now()). '
+  'Errors: QB001 null token. Index: user_sessions_token_idx (app.session_tenant_id finds the tenant, then the session is read again as that tenant), then the users primary key.';

@@ -18,8 +18,7 @@ as $$
 declare
   -- plain values: a comparison with them is leakproof, so it stays an index condition under
   -- row level security (a security barrier)
-  v_before timestamptz;
-  v_before_id bigint;
+  v_cursor record;
 begin
   perform app.require_tenant(p_tenant_id);
   perform app.require_not_null(p_status, 'p_status');
@@ -27,10 +26,7 @@ begin
   -- the values of the workflows_status_check constraint
   perform app.require_one_of(p_status, 'p_status', array['pending', 'executing', 'completed', 'failed', 'cancelled']);
   perform app.require_cursor(p_before, 'p_before', p_before_id);
-  -- no cursor: from the newest; legacy cursor (no id): strictly older than p_before
-  v_before := coalesce(p_before, 'infinity');
-  v_before_id := case when p_before is null then 9223372036854775807
-                      else coalesce(p_before_id, -9223372036854775808) end;
+  v_cursor := app.keyset_bounds(p_before, p_before_id);
 
   -- bulk-inserted workflows share created_at (one transaction): the id orders them
   return query
@@ -38,13 +34,15 @@ begin
   from app.workflows w
   where w.tenant_id = p_tenant_id
     and w.status = p_status
-    and (w.created_at, w.id) < (v_before, v_before_id)
+    and (w.created_at, w.id) < (v_cursor.before, v_cursor.before_id)
   order by w.created_at desc, w.id desc
   limit p_limit;
 end
 $$;
 comment on function api.workflows_by_status(bigint, text, timestamptz, integer, bigint) is
-  'A tenant''s workflows in one status (pending, executing, completed, failed, cancelled) newest first (created_at desc, id desc), at most p_limit (1..1000, default 50). Exact keyset paging: the next page passes the last row''s created_at (as text, full precision) as p_before and its id as p_before_id, and holds the rows strictly before (p_before, p_before_id), so every row comes exactly once. Legacy form, p_before without p_before_id: the rows created strictly before p_before (rows tied on that timestamp are skipped). Returns (id, agent_id, name, status, created_at, completed_at). Errors: QB001 null tenant, status or limit; QB004 limit out of range; QB005 unknown tenant; QB006 invalid cursor (p_before not finite, p_before_id without p_before, negative p_before_id); QB008 unknown status. Index: workflows_tenant_id_status_created_at_id_idx, backward from the cursor.';
+  'A tenant''s workflows in one status (pending, executing, completed, failed, cancelled) newest first (created_at desc, id desc), at most p_limit (1..1000, default 50), strictly before the cursor (p_before, p_before_id), the last row''s created_at (as text) and id (p_before alone: the legacy form, rows tied on it skipped): rows (id, agent_id, name, status, created_at, completed_at). '
+  'Errors: QB001 null tenant, status or limit; QB004 limit out of range; QB005 unknown tenant; QB006 invalid cursor (p_before not finite, p_before_id without p_before, negative p_before_id); QB008 unknown status. '
+  'Index: workflows_tenant_id_status_created_at_id_idx, backward from the cursor.';
 
 create or replace function api.workflow_tasks(p_tenant_id bigint, p_workflow_id bigint, p_status text default null)
 returns table (id bigint, workflow_id bigint, agent_id bigint, name text, status text, execution_order integer, created_at timestamptz)
@@ -70,4 +68,5 @@ begin
 end
 $$;
 comment on function api.workflow_tasks(bigint, bigint, text) is
-  'The tasks of a workflow in execution order (execution_order, then id), only those in p_status when given (pending, running, completed, failed, skipped; null: all). An unknown workflow gives no rows. Returns (id, workflow_id, agent_id, name, status, execution_order, created_at). Errors: QB001 null tenant or workflow; QB005 unknown tenant; QB008 unknown status. Index: workflow_tasks_tenant_id_workflow_id_status_idx.';
+  'The tasks of a workflow in execution order (execution_order, id), only those in p_status when given (pending, running, completed, failed, skipped; null: all): rows (id, workflow_id, agent_id, name, status, execution_order, created_at), none for an unknown workflow. '
+  'Errors: QB001 null tenant or workflow; QB005 unknown tenant; QB008 unknown status. Index: workflow_tasks_tenant_id_workflow_id_status_idx.';

@@ -254,3 +254,19 @@ end
 $$;
 comment on function app.require_items(jsonb, text, jsonb, integer) is
   'Guard of a batch argument: not null (QB001), a json array (QB011), not empty (QB002), at most p_max items (QB003, default 10,000), and every item an object whose keys are fields of p_fields with values of their type, allowed values, minimum and non-blank text, required ones present (QB011, the message names the 0-based position and the field: p_messages[3].role). Checked in one statement; returns the batch.';
+
+create or replace function app.keyset_bounds(p_before timestamptz, p_before_id bigint, out before timestamptz, out before_id bigint)
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  -- no cursor: from the newest; legacy cursor (no id): strictly older than p_before
+  before := coalesce(p_before, 'infinity');
+  before_id := case when p_before is null then 9223372036854775807
+                    else coalesce(p_before_id, -9223372036854775808) end;
+end
+$$;
+comment on function app.keyset_bounds(timestamptz, bigint) is
+  'The bounds (before, before_id) of a keyset page newest first, for `(created_at, id) < (before, before_id)`, from a cursor app.require_cursor accepted: no cursor gives (infinity, the largest bigint), p_before alone (the legacy form) (p_before, the smallest bigint), both the cursor itself. '
+  'Assigned to a plpgsql record, it is evaluated as a simple expression (no statement of its own), and its fields are plain values in the query.';
