@@ -19,6 +19,10 @@
 // TTL deletions), per call `updated + not_found` is the number of distinct ids, and no call
 // counted a document as not found that certainly existed (or the other way round).
 //
+// Races, as named permutations (test/harness/permutations.ts, in the spirit of PostgreSQL's
+// isolation specs): the bulk document functions lock their rows in id order and wait for each
+// other's rows; REFRESH MATERIALIZED VIEW CONCURRENTLY lets readers through, a plain one not.
+//
 // Also here: REFRESH MATERIALIZED VIEW CONCURRENTLY blocks no reader of
 // api.collection_statistics (and a plain REFRESH, the control, does), and two migrations of
 // the same database at once: one waits for the other, both succeed.
@@ -31,25 +35,16 @@ import { migrateDatabase } from "../scripts/lib/migrate.ts";
 import { PG_BIN, withDatabase } from "../scripts/lib/server-contract.ts";
 import { ROOT } from "../scripts/lib/sql-files.ts";
 import { useTestDatabase } from "./harness/database.ts";
+import { documentsApi, shuffle, sleep, twoTenants, useDocumentFixtures } from "./harness/fixtures.ts";
+import { permutations } from "./harness/permutations.ts";
+import { pick, prng } from "./harness/random.ts";
 
 const db = useTestDatabase("concurrency");
+const f = useDocumentFixtures(db);
 
 const SECONDS = Number(process.env.QB_CONCURRENCY_SECONDS ?? 30);
 const WORKERS = 8;
 const TENANTS = [1, 2] as const;
-
-/** mulberry32: a fixed-seed PRNG, so a run's choices are reproducible (timing is not). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The SQLSTATEs docs/error-codes.md documents, 40P01 apart: that one must never happen here. */
 function documentedCodes(): Set<string> {
@@ -58,6 +53,152 @@ function documentedCodes(): Set<string> {
   codes.delete("40P01");
   return codes;
 }
+
+// ---------------------------------------------------------------------------------------
+// Races. Every permutation ends in a rollback (or changes nothing), so the seeded data stays
+// as the stress run below expects it.
+
+describe("races between bulk document calls", () => {
+  /** Three live documents of a tenant: the lowest, a middle and the highest id. */
+  let s = { tenant: "", low: "", middle: "", high: "" };
+  beforeAll(() => {
+    const [tenant] = twoTenants(f().tenants, prng(4025), 100);
+    const live = tenant.live;
+    s = { tenant: tenant.tenant_id, low: live[0]!, middle: live[Math.floor(live.length / 2)]!, high: live[live.length - 1]! };
+  });
+  const races = permutations(
+    () => db().url,
+    () => ({
+      holder: {
+        steps: {
+          begin: "begin",
+          "lock middle": (sql) => sql`select id from app.documents where tenant_id = ${s.tenant} and id = ${s.middle} for update`,
+          rollback: "rollback",
+        },
+      },
+      caller: {
+        steps: {
+          begin: "begin",
+          "delete high, middle, low": (sql) => documentsApi.delete(sql, s.tenant, [s.high, s.middle, s.low], false),
+          rollback: "rollback",
+        },
+      },
+      classifier: {
+        steps: { begin: "begin", "classify all three": (sql) => documentsApi.classify(sql, s.tenant, [s.low, s.middle, s.high], "race"), rollback: "rollback" },
+      },
+      // which of the three rows nobody has locked (SKIP LOCKED never waits)
+      probe: {
+        steps: {
+          "free rows": async (sql) => {
+            await sql`begin`;
+            const free = await sql<{ id: string }[]>`
+              select id::text from app.documents
+              where tenant_id = ${s.tenant} and id = any (${[s.low, s.middle, s.high]}::bigint[])
+              for update skip locked`;
+            await sql`rollback`;
+            return free.map((r) => r.id);
+          },
+        },
+      },
+    }),
+  );
+
+  races.permutation(
+    "delete locks its rows in id order, whatever the order of the ids given",
+    ["holder begin", "holder lock middle", "caller begin", "caller delete high, middle, low (blocks)", "probe free rows", "holder rollback", "caller done", "caller rollback"],
+    (o) => {
+      expect(o.waits["caller delete high, middle, low"]?.blockedBy).toEqual(["holder"]);
+      // the lowest id is locked by the call, the middle one by the holder, the highest not yet
+      expect(o.result["probe free rows"]).toEqual([s.high]);
+      expect(o.result["caller delete high, middle, low"]).toEqual({ deleted: 3, not_found: 0, tombstoned: expect.any(Number) });
+    },
+  );
+
+  races.permutation(
+    "delete waits for classify",
+    ["classifier begin", "classifier classify all three", "caller begin", "caller delete high, middle, low (blocks)", "classifier rollback", "caller done", "caller rollback"],
+    (o) => {
+      expect(o.result["classifier classify all three"]).toEqual({ updated: 3, not_found: 0 });
+      expect(o.waits["caller delete high, middle, low"]?.blockedBy).toEqual(["classifier"]);
+      expect(o.result["caller delete high, middle, low"]).toEqual({ deleted: 3, not_found: 0, tombstoned: expect.any(Number) });
+    },
+  );
+
+  test("concurrent bulk calls over overlapping ids all finish (no deadlock)", async () => {
+    // Setup
+    const random = prng(4026);
+    const [tenant] = twoTenants(f().tenants, random, 200);
+    const pool = postgres(db().url, { max: 6, onnotice: () => {} });
+    try {
+      // Action: six calls at once, each on 150 of the same tenant's documents, shuffled
+      const calls = Array.from({ length: 6 }, (_, k) =>
+        pool.begin(async (tx) => {
+          const ids = shuffle(pick(tenant.live, 150, random), random);
+          const [row] =
+            k % 3 === 0
+              ? await tx`select api.classify_documents(${tenant.tenant_id}, ${ids}::bigint[], 'concurrent') as r`
+              : k % 3 === 1
+                ? await tx`select api.confirm_classifications(${tenant.tenant_id}, ${ids}::bigint[]) as r`
+                : await tx`select api.delete_documents(${tenant.tenant_id}, ${ids}::bigint[]) as r`;
+          // hold the locks a moment so the calls overlap
+          await tx`select pg_sleep(0.02)`;
+          await tx`select 1/0`; // roll back: the seeded data stays as it is
+          return row;
+        }).catch((error: { code?: string }) => error.code),
+      );
+
+      // Assertions: each got as far as the division by zero
+      const codes = await Promise.all(calls);
+      expect(codes).toEqual(Array(6).fill("22012"));
+    } finally {
+      await pool.end();
+    }
+  });
+});
+
+describe("races between a refresh of app.collection_stats and its readers", () => {
+  // A refresh reads app.chunks while it holds its own lock on app.collection_stats: a holder's
+  // ACCESS EXCLUSIVE lock on app.chunks (which api.collection_statistics's default path does
+  // not read) keeps it there. A concurrent refresh holds EXCLUSIVE (readers pass); a plain one
+  // holds ACCESS EXCLUSIVE (readers wait).
+  let target = { tenant_id: "", collection_id: "" };
+  beforeAll(async () => {
+    const [first] = await db().sql<{ tenant_id: string; collection_id: string }[]>`
+      select tenant_id::text, collection_id::text from app.collection_stats order by tenant_id, collection_id limit 1`;
+    target = first!;
+  });
+  const races = permutations(
+    () => db().url,
+    () => ({
+      holder: { steps: { begin: "begin", "lock chunks": "lock table app.chunks in access exclusive mode", commit: "commit" } },
+      refresher: {
+        steps: { "refresh concurrently": "select maint.refresh_collection_stats()", refresh: "refresh materialized view app.collection_stats" },
+      },
+      reader: { steps: { read: (sql) => sql`select api.collection_statistics(${target.tenant_id}, ${target.collection_id}) as r` } },
+    }),
+  );
+
+  races.permutation(
+    "a concurrent refresh lets readers through",
+    ["holder begin", "holder lock chunks", "refresher refresh concurrently (blocks)", "reader read", "holder commit", "refresher done"],
+    (o) => {
+      expect(o.waits["refresher refresh concurrently"]?.blockedBy).toEqual(["holder"]);
+      expect(o.waits["reader read"]).toBeUndefined();
+      expect(o.result["reader read"]).toHaveLength(1);
+      expect(o.error).toEqual({});
+    },
+  );
+
+  races.permutation(
+    "control: a plain refresh blocks them",
+    ["holder begin", "holder lock chunks", "refresher refresh (blocks)", "reader read (blocks)", "holder commit", "refresher done", "reader done"],
+    (o) => {
+      expect(o.waits["reader read"]?.blockedBy).toEqual(["refresher"]);
+      expect(o.waits["reader read"]?.locks).toContain("relation AccessShareLock on app.collection_stats");
+      expect(o.error).toEqual({});
+    },
+  );
+});
 
 // ---------------------------------------------------------------------------------------
 // The model the test keeps: documents and what was done to them.
