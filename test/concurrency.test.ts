@@ -1,4 +1,12 @@
-// Concurrency: 8 connections run the bulk document functions (classify, confirm, soft and hard
+// Concurrency, in three parts.
+//
+// Races, as named permutations (test/harness/permutations.ts, in the spirit of PostgreSQL's
+// isolation specs): sessions, named steps, and the order they run in, a step that must wait for
+// a lock marked "(blocks)". The bulk document functions lock their rows in id order (so they
+// cannot deadlock) and wait for each other's rows; REFRESH MATERIALIZED VIEW CONCURRENTLY lets
+// readers of api.collection_statistics through where a plain REFRESH blocks them.
+//
+// A stress run: 8 connections run the bulk document functions (classify, confirm, soft and hard
 // delete), inserts (documents with chunks, chunks for existing documents, conversations with
 // messages, sessions), chunk reads and the TTL procedure over OVERLAPPING ids for
 // QB_CONCURRENCY_SECONDS (default 30 s), then every invariant is checked exactly against a
@@ -19,13 +27,8 @@
 // TTL deletions), per call `updated + not_found` is the number of distinct ids, and no call
 // counted a document as not found that certainly existed (or the other way round).
 //
-// Races, as named permutations (test/harness/permutations.ts, in the spirit of PostgreSQL's
-// isolation specs): the bulk document functions lock their rows in id order and wait for each
-// other's rows; REFRESH MATERIALIZED VIEW CONCURRENTLY lets readers through, a plain one not.
-//
-// Also here: REFRESH MATERIALIZED VIEW CONCURRENTLY blocks no reader of
-// api.collection_statistics (and a plain REFRESH, the control, does), and two migrations of
-// the same database at once: one waits for the other, both succeed.
+// Timed runs: REFRESH MATERIALIZED VIEW CONCURRENTLY during a stream of reads (no reader ever
+// waits), and two migrations of the same database at once: one waits for the other, both succeed.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -201,7 +204,7 @@ describe("races between a refresh of app.collection_stats and its readers", () =
 });
 
 // ---------------------------------------------------------------------------------------
-// The model the test keeps: documents and what was done to them.
+// The stress run's model: documents and what was done to them.
 
 type Kind = "classify" | "confirm" | "soft" | "hard";
 
@@ -247,313 +250,416 @@ interface LoggedCall extends Call {
 let ticket = 0;
 const next = () => ++ticket;
 
-describe("8 connections over overlapping ids", () => {
-  const docs = new Map<string, Doc>(); // by tenant:id
-  const key = (tenant: number, id: string) => `${tenant}:${id}`;
-  const pools: Record<number, string[]> = {};
-  const collections: Record<number, string[]> = {};
-  const connectors: Record<number, string[]> = {};
-  const users: Record<number, string[]> = {};
-  const openConversations: Record<number, string[]> = {};
-  const initial = { tombstones: 0, sessions: 0, conversations: 0, messages: 0 };
-  const inserted = { sessions: 0, conversations: 0, messages: 0, documents: 0, chunks: 0 };
-  const reported = {
-    hardDeleted: { 1: 0, 2: 0 } as Record<number, number>,
-    softDeleted: { 1: 0, 2: 0 } as Record<number, number>,
-    tombstoned: 0,
-    messagesDeleted: 0,
-    conversationsDeleted: 0,
-    sessionsDeleted: 0,
+/** Everything the stress run keeps: the documents, the ids to draw from, what was done and reported. */
+function newModel() {
+  return {
+    docs: new Map<string, Doc>(), // by tenant:id
+    pools: {} as Record<number, string[]>,
+    collections: {} as Record<number, string[]>,
+    connectors: {} as Record<number, string[]>,
+    users: {} as Record<number, string[]>,
+    openConversations: {} as Record<number, string[]>,
+    initial: { tombstones: 0, sessions: 0, conversations: 0, messages: 0 },
+    inserted: { sessions: 0, conversations: 0, messages: 0, documents: 0, chunks: 0 },
+    reported: {
+      hardDeleted: { 1: 0, 2: 0 } as Record<number, number>,
+      softDeleted: { 1: 0, 2: 0 } as Record<number, number>,
+      tombstoned: 0,
+      messagesDeleted: 0,
+      conversationsDeleted: 0,
+      sessionsDeleted: 0,
+    },
+    counts: { operations: 0, deadlocks: 0, documented: 0, undocumented: 0, appendRefused: 0, byKind: {} as Record<string, number> },
+    undocumented: [] as string[],
+    allCalls: [] as LoggedCall[],
+    /** When a delete that named a document returned (soft or hard), by tenant:id. */
+    softDeletedAt: new Map<string, number>(),
+    hardDeletedAt: new Map<string, number>(),
+    /** Where api calls log in (apiLogin). */
+    apiLogin: { url: "", role: "" },
+    opIds: 0,
   };
-  const counts = { operations: 0, deadlocks: 0, documented: 0, undocumented: 0, appendRefused: 0, byKind: {} as Record<string, number> };
-  const undocumented: string[] = [];
-  let seconds = 0;
-  /** Where api calls log in: as querybudget_app (sql/40_roles.sql) when it exists and may log in here. */
-  let apiLogin = { url: "", role: "" };
+}
+type Model = ReturnType<typeof newModel>;
+const key = (tenant: number, id: string) => `${tenant}:${id}`;
 
-  beforeAll(async () => {
-    const sql = db().sql;
-    const [me] = await sql<{ user: string; app: boolean }[]>`
-      select current_user as user, exists (select from pg_roles where rolname = 'querybudget_app' and rolcanlogin) as app`;
-    apiLogin = { url: db().url, role: me!.user };
-    if (me!.app && process.env.QB_CONCURRENCY_AS_APP !== "0") {
-      const url = new URL(db().url);
-      url.username = "querybudget_app";
-      url.password = "";
-      const probe = postgres(url.toString(), { max: 1, onnotice: () => {}, connect_timeout: 5 });
-      try {
-        await probe`select 1`;
-        apiLogin = { url: url.toString(), role: "querybudget_app" };
-      } catch {
-        // no way to log in as it here (password authentication): the test's own role then
-      } finally {
-        await probe.end();
-      }
+/** Where api calls log in: as querybudget_app (sql/40_roles.sql) when it exists and may log in here, else as the test's own role. */
+async function apiLogin(): Promise<{ url: string; role: string }> {
+  const [me] = await db().sql<{ user: string; app: boolean }[]>`
+    select current_user as user, exists (select from pg_roles where rolname = 'querybudget_app' and rolcanlogin) as app`;
+  if (!me!.app || process.env.QB_CONCURRENCY_AS_APP === "0") return { url: db().url, role: me!.user };
+  const url = new URL(db().url);
+  url.username = "querybudget_app";
+  url.password = "";
+  const probe = postgres(url.toString(), { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  try {
+    await probe`select 1`;
+    return { url: url.toString(), role: "querybudget_app" };
+  } catch {
+    // no way to log in as it here (password authentication): the test's own role then
+    return { url: db().url, role: me!.user };
+  } finally {
+    await probe.end();
+  }
+}
+
+/** The api login, the seeded documents of TENANTS with their chunks, and the ids and row counts the operations draw from. */
+async function loadModel(m: Model): Promise<void> {
+  const sql = db().sql;
+  m.apiLogin = await apiLogin();
+  for (const tenant of TENANTS) {
+    const rows = await sql<{ id: string; collection_id: string; connector_id: string | null; external_id: string | null;
+                              status: string; classification: string | null; user_confirmed: boolean; chunks: number }[]>`
+      select d.id::text, d.collection_id::text, d.connector_id::text, d.external_id, d.status, d.classification, d.user_confirmed,
+             (select count(*)::int from app.chunks c
+              where c.tenant_id = d.tenant_id and c.collection_id = d.collection_id and c.document_id = d.id) as chunks
+      from app.documents d where d.tenant_id = ${tenant} order by d.id`;
+    for (const r of rows) {
+      m.docs.set(key(tenant, r.id), {
+        tenant, id: r.id, collection: r.collection_id, connector: r.connector_id, external: r.external_id,
+        status: r.status, classification: r.classification, userConfirmed: r.user_confirmed, chunks: r.chunks,
+        calls: [], appended: 0, appendRefused: false, bornAt: 0,
+      });
     }
-    for (const tenant of TENANTS) {
-      const rows = await sql<{ id: string; collection_id: string; connector_id: string | null; external_id: string | null;
-                                status: string; classification: string | null; user_confirmed: boolean; chunks: number }[]>`
-        select d.id::text, d.collection_id::text, d.connector_id::text, d.external_id, d.status, d.classification, d.user_confirmed,
-               (select count(*)::int from app.chunks c
-                where c.tenant_id = d.tenant_id and c.collection_id = d.collection_id and c.document_id = d.id) as chunks
-        from app.documents d where d.tenant_id = ${tenant} order by d.id`;
-      for (const r of rows) {
-        docs.set(key(tenant, r.id), {
-          tenant, id: r.id, collection: r.collection_id, connector: r.connector_id, external: r.external_id,
-          status: r.status, classification: r.classification, userConfirmed: r.user_confirmed, chunks: r.chunks,
-          calls: [], appended: 0, appendRefused: false, bornAt: 0,
-        });
-      }
-      pools[tenant] = rows.map((r) => r.id);
-      collections[tenant] = (await sql<{ id: string }[]>`select id::text from app.collections where tenant_id = ${tenant}`).map((r) => r.id);
-      connectors[tenant] = (await sql<{ id: string }[]>`select id::text from app.connectors where tenant_id = ${tenant}`).map((r) => r.id);
-      users[tenant] = (await sql<{ id: string }[]>`select id::text from app.users where tenant_id = ${tenant}`).map((r) => r.id);
-      openConversations[tenant] = (await sql<{ id: string }[]>`
-        select id::text from app.conversations where tenant_id = ${tenant} and expires_at is null`).map((r) => r.id);
+    m.pools[tenant] = rows.map((r) => r.id);
+    m.collections[tenant] = (await sql<{ id: string }[]>`select id::text from app.collections where tenant_id = ${tenant}`).map((r) => r.id);
+    m.connectors[tenant] = (await sql<{ id: string }[]>`select id::text from app.connectors where tenant_id = ${tenant}`).map((r) => r.id);
+    m.users[tenant] = (await sql<{ id: string }[]>`select id::text from app.users where tenant_id = ${tenant}`).map((r) => r.id);
+    m.openConversations[tenant] = (await sql<{ id: string }[]>`
+      select id::text from app.conversations where tenant_id = ${tenant} and expires_at is null`).map((r) => r.id);
+  }
+  const [row] = await sql<{ tombstones: number; sessions: number; conversations: number; messages: number }[]>`
+    select (select count(*)::int from app.deleted_documents) as tombstones,
+           (select count(*)::int from app.user_sessions) as sessions,
+           (select count(*)::int from app.conversations) as conversations,
+           (select count(*)::int from app.messages) as messages`;
+  Object.assign(m.initial, row);
+}
+
+function pickIds(m: Model, random: () => number, tenant: number, n: number): string[] {
+  const pool = m.pools[tenant]!;
+  const ids: string[] = [];
+  // A window of neighbouring ids (overlap with other calls) plus scattered ones.
+  const from = Math.floor(random() * Math.max(1, pool.length - n));
+  for (let i = 0; i < n; i++) {
+    ids.push(random() < 0.7 ? pool[Math.min(pool.length - 1, from + i)]! : pool[Math.floor(random() * pool.length)]!);
+  }
+  // Now and then an id of the other tenant, one that does not exist, a repeated one.
+  if (random() < 0.2) {
+    const other = TENANTS.find((t) => t !== tenant)!;
+    ids.push(m.pools[other]![Math.floor(random() * m.pools[other]!.length)]!);
+  }
+  if (random() < 0.1) ids.push("999999999");
+  if (random() < 0.2) ids.push(ids[0]!);
+  // Shuffled: the functions lock in id order whatever order they are given.
+  for (let i = ids.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [ids[i], ids[j]] = [ids[j]!, ids[i]!];
+  }
+  return ids;
+}
+
+async function bulk(m: Model, sql: postgres.Sql, random: () => number, kind: Kind, opId: number): Promise<void> {
+  const tenant = random() < 0.7 ? 1 : 2;
+  const n = kind === "hard" || kind === "soft" ? 1 + Math.floor(random() * 4) : 1 + Math.floor(random() * (random() < 0.1 ? 300 : 40));
+  const ids = pickIds(m, random, tenant, n);
+  const distinct = [...new Set(ids)];
+  const label = `c${opId}`;
+  const start = next();
+  let rows: { result: Record<string, number> }[];
+  if (kind === "classify") {
+    rows = await sql`select api.classify_documents(${tenant}, ${ids}::bigint[], ${label}) as result`;
+  } else if (kind === "confirm") {
+    rows = await sql`select api.confirm_classifications(${tenant}, ${ids}::bigint[]) as result`;
+  } else {
+    rows = await sql`select api.delete_documents(${tenant}, ${ids}::bigint[], ${kind === "hard"}) as result`;
+  }
+  const end = next();
+  const result = rows[0]!.result;
+  const call: LoggedCall = {
+    kind, tenant, start, end, label: kind === "classify" ? label : undefined, named: [], distinct: distinct.length,
+    found: result.updated ?? result.confirmed ?? result.deleted ?? -1, notFound: result.not_found ?? -1, mustMiss: 0,
+  };
+  for (const id of distinct) {
+    const k = key(tenant, id);
+    const doc = m.docs.get(k);
+    // Not this tenant's document (another tenant's id, or none at all): certainly not found.
+    if (!doc) {
+      call.mustMiss++;
+      continue;
     }
-    const [row] = await sql<{ tombstones: number; sessions: number; conversations: number; messages: number }[]>`
-      select (select count(*)::int from app.deleted_documents) as tombstones,
-             (select count(*)::int from app.user_sessions) as sessions,
-             (select count(*)::int from app.conversations) as conversations,
-             (select count(*)::int from app.messages) as messages`;
-    Object.assign(initial, row);
+    // Gone before this call started; or, for all but a hard delete, soft-deleted before.
+    const goneBefore = (m.hardDeletedAt.get(k) ?? Infinity) < start;
+    const deletedBefore = doc.status === "deleted" || (m.softDeletedAt.get(k) ?? Infinity) < start;
+    if (goneBefore || (kind !== "hard" && deletedBefore)) call.mustMiss++;
+    doc.calls.push(call);
+    call.named.push(doc);
+  }
+  if (kind === "hard") m.reported.hardDeleted[tenant]! += call.found;
+  if (kind === "soft") m.reported.softDeleted[tenant]! += call.found;
+  if (kind === "hard" || kind === "soft") {
+    m.reported.tombstoned += result.tombstoned ?? 0;
+    const at = kind === "hard" ? m.hardDeletedAt : m.softDeletedAt;
+    for (const doc of call.named) at.set(key(tenant, doc.id), Math.min(at.get(key(tenant, doc.id)) ?? Infinity, end));
+  }
+  m.allCalls.push(call);
+}
+
+async function insertDocument(m: Model, sql: postgres.Sql, random: () => number, opId: number): Promise<void> {
+  const tenant = random() < 0.7 ? 1 : 2;
+  const collection = m.collections[tenant]![Math.floor(random() * m.collections[tenant]!.length)]!;
+  const connector = random() < 1 / 3 ? m.connectors[tenant]![Math.floor(random() * m.connectors[tenant]!.length)]! : null;
+  const external = connector ? `concurrency-${opId}` : null;
+  const chunks = 1 + Math.floor(random() * 8);
+  const id = await sql.begin(async (tx) => {
+    const [doc] = await tx<{ id: string }[]>`
+      insert into app.documents (tenant_id, collection_id, connector_id, external_id, title)
+      values (${tenant}, ${collection}, ${connector}, ${external}, ${`inserted ${opId}`})
+      returning id::text`;
+    await tx`insert into app.chunks (tenant_id, collection_id, document_id, chunk_index, content, size)
+             select ${tenant}, ${collection}, ${doc!.id}, g, 'chunk ' || g || ' of an inserted document', 30
+             from generate_series(0, ${chunks - 1}::int) g`;
+    return doc!.id;
   });
+  const bornAt = next();
+  m.docs.set(key(tenant, id), {
+    tenant, id, collection, connector: connector, external, status: "pending", classification: null,
+    userConfirmed: false, chunks, calls: [], appended: 0, appendRefused: false, bornAt,
+  });
+  m.pools[tenant]!.push(id);
+  m.inserted.documents++;
+  m.inserted.chunks += chunks;
+}
+
+async function appendChunk(m: Model, sql: postgres.Sql, random: () => number, opId: number): Promise<void> {
+  const tenant = random() < 0.7 ? 1 : 2;
+  const pool = m.pools[tenant]!;
+  const doc = m.docs.get(key(tenant, pool[Math.floor(random() * pool.length)]!))!;
+  try {
+    await sql`insert into app.chunks (tenant_id, collection_id, document_id, chunk_index, content, size)
+              values (${tenant}, ${doc.collection}, ${doc.id}, ${1000 + opId}, 're-chunked', 10)`;
+    doc.appended++;
+  } catch (error) {
+    // The document was hard-deleted first: the chunk's foreign key refuses it. A plain
+    // INSERT (not an api function): this is the expected answer, checked at the end.
+    if ((error as { code?: string }).code !== "23503") throw error;
+    doc.appendRefused = true;
+    m.counts.appendRefused++;
+  }
+}
+
+async function insertConversation(m: Model, sql: postgres.Sql, random: () => number, opId: number): Promise<void> {
+  const tenant = random() < 0.7 ? 1 : 2;
+  const user = m.users[tenant]![Math.floor(random() * m.users[tenant]!.length)]!;
+  const messages = 1 + Math.floor(random() * 6);
+  const expiredConversation = random() < 0.3;
+  const intoExisting = random() < 0.5 && m.openConversations[tenant]!.length > 0;
+  await sql.begin(async (tx) => {
+    let conversation: string;
+    if (intoExisting) {
+      conversation = m.openConversations[tenant]![Math.floor(random() * m.openConversations[tenant]!.length)]!;
+    } else {
+      const [row] = await tx<{ id: string }[]>`
+        insert into app.conversations (tenant_id, user_id, title, expires_at)
+        values (${tenant}, ${user}, ${`conversation ${opId}`}, ${expiredConversation ? tx`now() - interval '1 minute'` : null})
+        returning id::text`;
+      conversation = row!.id;
+    }
+    // Half of the messages have expired already: the TTL job must take them, and only them.
+    await tx`insert into app.messages (tenant_id, conversation_id, role, content, token_count, expires_at)
+             select ${tenant}, ${conversation}, 'user', 'message ' || g, 3,
+                    case when g % 2 = 0 then now() - interval '1 minute' end
+             from generate_series(1, ${messages}::int) g`;
+    await tx`insert into app.user_sessions (tenant_id, user_id, token, expires_at)
+             values (${tenant}, ${user}, gen_random_uuid(),
+                     ${random() < 0.5 ? tx`now() - interval '1 minute'` : tx`now() + interval '1 day'`})`;
+  });
+  if (!intoExisting) m.inserted.conversations++;
+  m.inserted.messages += messages;
+  m.inserted.sessions++;
+}
+
+type PurgedRow = { messages_deleted: string; conversations_deleted: string; sessions_deleted: string };
+
+/** Adds what a run of maint.purge_expired reported. */
+function recordPurge(m: Model, row: PurgedRow): void {
+  m.reported.messagesDeleted += Number(row.messages_deleted);
+  m.reported.conversationsDeleted += Number(row.conversations_deleted);
+  m.reported.sessionsDeleted += Number(row.sessions_deleted);
+}
+
+async function purgeExpired(m: Model, sql: postgres.Sql): Promise<void> {
+  const [row] = await sql<PurgedRow[]>`call maint.purge_expired(500, 100)`;
+  recordPurge(m, row!);
+}
+
+async function readChunks(m: Model, sql: postgres.Sql, random: () => number): Promise<void> {
+  const tenant = random() < 0.7 ? 1 : 2;
+  const ids = pickIds(m, random, tenant, 1 + Math.floor(random() * 20));
+  const wanted = new Set(ids);
+  const collection = m.docs.get(key(tenant, ids.find((i) => m.docs.has(key(tenant, i))) ?? ""))?.collection;
+  if (!collection) return;
+  const rows = await sql<{ document_id: string }[]>`
+    select document_id::text from api.chunks_for_documents(${tenant}, ${collection}, ${ids}::bigint[], 10000)`;
+  for (const r of rows) expect(wanted.has(r.document_id)).toBe(true);
+}
+
+const mix: [number, string][] = [
+  [26, "classify"], [22, "confirm"], [6, "soft"], [5, "hard"], [12, "insert-document"],
+  [8, "append-chunk"], [10, "insert-conversation"], [3, "purge-expired"], [8, "read-chunks"],
+];
+const total = mix.reduce((s, [w]) => s + w, 0);
+const choose = (r: number) => {
+  let x = r * total;
+  for (const [w, op] of mix) if ((x -= w) < 0) return op;
+  return mix.at(-1)![1];
+};
+
+
+/**
+ * One of the WORKERS: operations drawn from `mix` until the deadline. Errors are counted:
+ * deadlocks, documented codes, and the undocumented ones (with what raised them).
+ */
+async function worker(m: Model, index: number, deadline: number, documented: Set<string>): Promise<void> {
+  // api calls as the application role (its timeouts, its grants); inserts and the TTL
+  // procedure as the test's own role (the ingest pipeline and pg_cron, which have rights on
+  // the tables)
+  const api = postgres(m.apiLogin.url, { max: 1, onnotice: () => {} });
+  const sql = postgres(db().url, { max: 1, onnotice: () => {} });
+  const random = prng(7000 + index);
+  try {
+    while (performance.now() < deadline) {
+      const op = choose(random());
+      const opId = ++m.opIds;
+      try {
+        if (op === "classify" || op === "confirm" || op === "soft" || op === "hard") await bulk(m, api, random, op, opId);
+        else if (op === "insert-document") await insertDocument(m, sql, random, opId);
+        else if (op === "append-chunk") await appendChunk(m, sql, random, opId);
+        else if (op === "insert-conversation") await insertConversation(m, sql, random, opId);
+        else if (op === "purge-expired") await purgeExpired(m, sql);
+        else await readChunks(m, api, random);
+        m.counts.byKind[op] = (m.counts.byKind[op] ?? 0) + 1;
+      } catch (error) {
+        const code = (error as { code?: string }).code ?? "";
+        if (code === "40P01") m.counts.deadlocks++;
+        else if (documented.has(code)) m.counts.documented++;
+        else {
+          m.counts.undocumented++;
+          if (m.undocumented.length < 20) m.undocumented.push(`${op}: ${code} ${(error as Error).message}`);
+        }
+      }
+      m.counts.operations++;
+    }
+  } finally {
+    await Promise.all([api.end(), sql.end()]);
+  }
+}
+
+interface DocumentRow {
+  id: string;
+  status: string;
+  classification: string | null;
+  user_confirmed: boolean;
+  chunks: number;
+}
+
+/**
+ * Each document of the tenant against its operations (the file's comment says the rules): what
+ * breaks them; and how many documents the model has, went from live to deleted by a soft delete
+ * (softTransitions), or were soft-deleted and then hard-deleted (softThenGone).
+ */
+function documentProblems(m: Model, tenant: number, present: Map<string, DocumentRow>) {
+  const problems: string[] = [];
+  let everyDoc = 0;
+  let softTransitions = 0;
+  let softThenGone = 0;
+  for (const doc of m.docs.values()) {
+    if (doc.tenant !== tenant) continue;
+    everyDoc++;
+    const row = present.get(doc.id);
+    const hard = doc.calls.some((c) => c.kind === "hard");
+    const soft = doc.calls.some((c) => c.kind === "soft");
+    const at = `document ${tenant}:${doc.id}`;
+    if (hard) {
+      if (row) problems.push(`${at}: a hard delete named it, it is still there`);
+      if (soft && doc.status !== "deleted") softThenGone++;
+      continue;
+    }
+    if (!row) {
+      problems.push(`${at}: gone, but no hard delete named it (lost)`);
+      continue;
+    }
+    if (soft && doc.status !== "deleted") softTransitions++;
+    problems.push(...survivorProblems(doc, row, soft, at));
+  }
+  for (const id of present.keys()) {
+    if (!m.docs.has(key(tenant, id))) problems.push(`document ${tenant}:${id}: there, but never seeded nor inserted`);
+  }
+  return { problems, everyDoc, softTransitions, softThenGone };
+}
+
+/** A document no hard delete named, as it ends (`row`), against its operations. */
+function survivorProblems(doc: Doc, row: DocumentRow, soft: boolean, at: string): string[] {
+  const problems: string[] = [];
+  if (doc.appendRefused) problems.push(`${at}: a chunk append was refused as if it were gone, but it is there`);
+  if (row.chunks !== doc.chunks + doc.appended) problems.push(`${at}: ${row.chunks} chunks, expected ${doc.chunks} + ${doc.appended} appended`);
+  const labels = new Set([doc.classification, ...doc.calls.filter((c) => c.kind === "classify").map((c) => c.label!)]);
+  const confirmed = doc.userConfirmed || doc.calls.some((c) => c.kind === "confirm");
+  if (soft || doc.status === "deleted") {
+    if (row.status !== "deleted") problems.push(`${at}: soft-deleted, but its status is ${row.status} (resurrected)`);
+    if (!labels.has(row.classification)) problems.push(`${at}: classification ${row.classification} that no call set`);
+    if (row.user_confirmed && !confirmed) problems.push(`${at}: user_confirmed that no call set`);
+    return problems;
+  }
+  const writes = doc.calls.filter((c) => c.kind === "classify" || c.kind === "confirm");
+  if (row.user_confirmed !== confirmed) problems.push(`${at}: user_confirmed ${row.user_confirmed}, expected ${confirmed}`);
+  if (writes.length === 0) {
+    if (row.status !== doc.status || row.classification !== doc.classification) {
+      problems.push(`${at}: untouched, but ${doc.status}/${doc.classification} became ${row.status}/${row.classification}`);
+    }
+    return problems;
+  }
+  // The last writes: those no other write certainly followed.
+  const lastWrites = writes.filter((w) => !writes.some((o) => o !== w && w.end < o.start));
+  const explained = lastWrites.some((w) =>
+    w.kind === "classify"
+      ? row.status === "classified" && row.classification === w.label
+      : row.status === "confirmed" && labels.has(row.classification));
+  if (!explained) {
+    problems.push(`${at}: ends ${row.status}/${row.classification}; its last writes were ${lastWrites.map((w) => `${w.kind}${w.label ? `(${w.label})` : ""}`).join(", ")} (lost update)`);
+  }
+  return problems;
+}
+
+describe("8 connections over overlapping ids", () => {
+  const m = newModel();
+  beforeAll(() => loadModel(m));
 
   test(`bulk calls, inserts and TTL for ${SECONDS} s: no deadlock, no undocumented error`, { timeout: (SECONDS + 90) * 1000 }, async () => {
-    const documented = documentedCodes();
-    const deadline = performance.now() + SECONDS * 1000;
+    // Action
     const started = performance.now();
+    const documented = documentedCodes();
+    await Promise.all(Array.from({ length: WORKERS }, (_, i) => worker(m, i, started + SECONDS * 1000, documented)));
+    const seconds = (performance.now() - started) / 1000;
 
-    /** When a delete that named a document returned (soft or hard), by tenant:id. */
-    const softDeletedAt = new Map<string, number>();
-    const hardDeletedAt = new Map<string, number>();
-
-    function pickIds(random: () => number, tenant: number, n: number): string[] {
-      const pool = pools[tenant]!;
-      const ids: string[] = [];
-      // A window of neighbouring ids (overlap with other calls) plus scattered ones.
-      const from = Math.floor(random() * Math.max(1, pool.length - n));
-      for (let i = 0; i < n; i++) {
-        ids.push(random() < 0.7 ? pool[Math.min(pool.length - 1, from + i)]! : pool[Math.floor(random() * pool.length)]!);
-      }
-      // Now and then an id of the other tenant, one that does not exist, a repeated one.
-      if (random() < 0.2) {
-        const other = TENANTS.find((t) => t !== tenant)!;
-        ids.push(pools[other]![Math.floor(random() * pools[other]!.length)]!);
-      }
-      if (random() < 0.1) ids.push("999999999");
-      if (random() < 0.2) ids.push(ids[0]!);
-      // Shuffled: the functions lock in id order whatever order they are given.
-      for (let i = ids.length - 1; i > 0; i--) {
-        const j = Math.floor(random() * (i + 1));
-        [ids[i], ids[j]] = [ids[j]!, ids[i]!];
-      }
-      return ids;
-    }
-
-    async function bulk(sql: postgres.Sql, random: () => number, kind: Kind, opId: number): Promise<void> {
-      const tenant = random() < 0.7 ? 1 : 2;
-      const n = kind === "hard" || kind === "soft" ? 1 + Math.floor(random() * 4) : 1 + Math.floor(random() * (random() < 0.1 ? 300 : 40));
-      const ids = pickIds(random, tenant, n);
-      const distinct = [...new Set(ids)];
-      const label = `c${opId}`;
-      const start = next();
-      let rows: { result: Record<string, number> }[];
-      if (kind === "classify") {
-        rows = await sql`select api.classify_documents(${tenant}, ${ids}::bigint[], ${label}) as result`;
-      } else if (kind === "confirm") {
-        rows = await sql`select api.confirm_classifications(${tenant}, ${ids}::bigint[]) as result`;
-      } else {
-        rows = await sql`select api.delete_documents(${tenant}, ${ids}::bigint[], ${kind === "hard"}) as result`;
-      }
-      const end = next();
-      const result = rows[0]!.result;
-      const call: LoggedCall = {
-        kind, tenant, start, end, label: kind === "classify" ? label : undefined, named: [], distinct: distinct.length,
-        found: result.updated ?? result.confirmed ?? result.deleted ?? -1, notFound: result.not_found ?? -1, mustMiss: 0,
-      };
-      for (const id of distinct) {
-        const k = key(tenant, id);
-        const doc = docs.get(k);
-        // Not this tenant's document (another tenant's id, or none at all): certainly not found.
-        if (!doc) {
-          call.mustMiss++;
-          continue;
-        }
-        // Gone before this call started; or, for all but a hard delete, soft-deleted before.
-        const goneBefore = (hardDeletedAt.get(k) ?? Infinity) < start;
-        const deletedBefore = doc.status === "deleted" || (softDeletedAt.get(k) ?? Infinity) < start;
-        if (goneBefore || (kind !== "hard" && deletedBefore)) call.mustMiss++;
-        doc.calls.push(call);
-        call.named.push(doc);
-      }
-      if (kind === "hard") reported.hardDeleted[tenant]! += call.found;
-      if (kind === "soft") reported.softDeleted[tenant]! += call.found;
-      if (kind === "hard" || kind === "soft") {
-        reported.tombstoned += result.tombstoned ?? 0;
-        const at = kind === "hard" ? hardDeletedAt : softDeletedAt;
-        for (const doc of call.named) at.set(key(tenant, doc.id), Math.min(at.get(key(tenant, doc.id)) ?? Infinity, end));
-      }
-      allCalls.push(call);
-    }
-    const allCalls: LoggedCall[] = [];
-
-    async function insertDocument(sql: postgres.Sql, random: () => number, opId: number): Promise<void> {
-      const tenant = random() < 0.7 ? 1 : 2;
-      const collection = collections[tenant]![Math.floor(random() * collections[tenant]!.length)]!;
-      const connector = random() < 1 / 3 ? connectors[tenant]![Math.floor(random() * connectors[tenant]!.length)]! : null;
-      const external = connector ? `concurrency-${opId}` : null;
-      const chunks = 1 + Math.floor(random() * 8);
-      const id = await sql.begin(async (tx) => {
-        const [doc] = await tx<{ id: string }[]>`
-          insert into app.documents (tenant_id, collection_id, connector_id, external_id, title)
-          values (${tenant}, ${collection}, ${connector}, ${external}, ${`inserted ${opId}`})
-          returning id::text`;
-        await tx`insert into app.chunks (tenant_id, collection_id, document_id, chunk_index, content, size)
-                 select ${tenant}, ${collection}, ${doc!.id}, g, 'chunk ' || g || ' of an inserted document', 30
-                 from generate_series(0, ${chunks - 1}::int) g`;
-        return doc!.id;
-      });
-      const bornAt = next();
-      docs.set(key(tenant, id), {
-        tenant, id, collection, connector: connector, external, status: "pending", classification: null,
-        userConfirmed: false, chunks, calls: [], appended: 0, appendRefused: false, bornAt,
-      });
-      pools[tenant]!.push(id);
-      inserted.documents++;
-      inserted.chunks += chunks;
-    }
-
-    async function appendChunk(sql: postgres.Sql, random: () => number, opId: number): Promise<void> {
-      const tenant = random() < 0.7 ? 1 : 2;
-      const pool = pools[tenant]!;
-      const doc = docs.get(key(tenant, pool[Math.floor(random() * pool.length)]!))!;
-      try {
-        await sql`insert into app.chunks (tenant_id, collection_id, document_id, chunk_index, content, size)
-                  values (${tenant}, ${doc.collection}, ${doc.id}, ${1000 + opId}, 're-chunked', 10)`;
-        doc.appended++;
-      } catch (error) {
-        // The document was hard-deleted first: the chunk's foreign key refuses it. A plain
-        // INSERT (not an api function): this is the expected answer, checked at the end.
-        if ((error as { code?: string }).code !== "23503") throw error;
-        doc.appendRefused = true;
-        counts.appendRefused++;
-      }
-    }
-
-    async function insertConversation(sql: postgres.Sql, random: () => number, opId: number): Promise<void> {
-      const tenant = random() < 0.7 ? 1 : 2;
-      const user = users[tenant]![Math.floor(random() * users[tenant]!.length)]!;
-      const messages = 1 + Math.floor(random() * 6);
-      const expiredConversation = random() < 0.3;
-      const intoExisting = random() < 0.5 && openConversations[tenant]!.length > 0;
-      await sql.begin(async (tx) => {
-        let conversation: string;
-        if (intoExisting) {
-          conversation = openConversations[tenant]![Math.floor(random() * openConversations[tenant]!.length)]!;
-        } else {
-          const [row] = await tx<{ id: string }[]>`
-            insert into app.conversations (tenant_id, user_id, title, expires_at)
-            values (${tenant}, ${user}, ${`conversation ${opId}`}, ${expiredConversation ? tx`now() - interval '1 minute'` : null})
-            returning id::text`;
-          conversation = row!.id;
-        }
-        // Half of the messages have expired already: the TTL job must take them, and only them.
-        await tx`insert into app.messages (tenant_id, conversation_id, role, content, token_count, expires_at)
-                 select ${tenant}, ${conversation}, 'user', 'message ' || g, 3,
-                        case when g % 2 = 0 then now() - interval '1 minute' end
-                 from generate_series(1, ${messages}::int) g`;
-        await tx`insert into app.user_sessions (tenant_id, user_id, token, expires_at)
-                 values (${tenant}, ${user}, gen_random_uuid(),
-                         ${random() < 0.5 ? tx`now() - interval '1 minute'` : tx`now() + interval '1 day'`})`;
-      });
-      if (!intoExisting) inserted.conversations++;
-      inserted.messages += messages;
-      inserted.sessions++;
-    }
-
-    async function purgeExpired(sql: postgres.Sql): Promise<void> {
-      const [row] = await sql<{ messages_deleted: string; conversations_deleted: string; sessions_deleted: string }[]>`
-        call maint.purge_expired(500, 100)`;
-      reported.messagesDeleted += Number(row!.messages_deleted);
-      reported.conversationsDeleted += Number(row!.conversations_deleted);
-      reported.sessionsDeleted += Number(row!.sessions_deleted);
-    }
-
-    async function readChunks(sql: postgres.Sql, random: () => number): Promise<void> {
-      const tenant = random() < 0.7 ? 1 : 2;
-      const ids = pickIds(random, tenant, 1 + Math.floor(random() * 20));
-      const wanted = new Set(ids);
-      const collection = docs.get(key(tenant, ids.find((i) => docs.has(key(tenant, i))) ?? ""))?.collection;
-      if (!collection) return;
-      const rows = await sql<{ document_id: string }[]>`
-        select document_id::text from api.chunks_for_documents(${tenant}, ${collection}, ${ids}::bigint[], 10000)`;
-      for (const r of rows) expect(wanted.has(r.document_id)).toBe(true);
-    }
-
-    const mix: [number, string][] = [
-      [26, "classify"], [22, "confirm"], [6, "soft"], [5, "hard"], [12, "insert-document"],
-      [8, "append-chunk"], [10, "insert-conversation"], [3, "purge-expired"], [8, "read-chunks"],
-    ];
-    const total = mix.reduce((s, [w]) => s + w, 0);
-    const choose = (r: number) => {
-      let x = r * total;
-      for (const [w, op] of mix) if ((x -= w) < 0) return op;
-      return mix.at(-1)![1];
-    };
-
-    let opIds = 0;
-    async function worker(index: number): Promise<void> {
-      // api calls as the application role (its timeouts, its grants); inserts and the TTL
-      // procedure as the test's own role (the ingest pipeline and pg_cron, which have rights on
-      // the tables)
-      const api = postgres(apiLogin.url, { max: 1, onnotice: () => {} });
-      const sql = postgres(db().url, { max: 1, onnotice: () => {} });
-      const random = prng(7000 + index);
-      try {
-        while (performance.now() < deadline) {
-          const op = choose(random());
-          const opId = ++opIds;
-          try {
-            if (op === "classify" || op === "confirm" || op === "soft" || op === "hard") await bulk(api, random, op, opId);
-            else if (op === "insert-document") await insertDocument(sql, random, opId);
-            else if (op === "append-chunk") await appendChunk(sql, random, opId);
-            else if (op === "insert-conversation") await insertConversation(sql, random, opId);
-            else if (op === "purge-expired") await purgeExpired(sql);
-            else await readChunks(api, random);
-            counts.byKind[op] = (counts.byKind[op] ?? 0) + 1;
-          } catch (error) {
-            const code = (error as { code?: string }).code ?? "";
-            if (code === "40P01") counts.deadlocks++;
-            else if (documented.has(code)) counts.documented++;
-            else {
-              counts.undocumented++;
-              if (undocumented.length < 20) undocumented.push(`${op}: ${code} ${(error as Error).message}`);
-            }
-          }
-          counts.operations++;
-        }
-      } finally {
-        await Promise.all([api.end(), sql.end()]);
-      }
-    }
-    await Promise.all(Array.from({ length: WORKERS }, (_, i) => worker(i)));
-    seconds = (performance.now() - started) / 1000;
-
+    // Assertions
+    const { counts } = m;
     console.log(`concurrency: ${counts.operations} operations in ${seconds.toFixed(0)} s, ${counts.deadlocks} deadlocks, ${counts.undocumented} undocumented errors`);
-    console.log(`concurrency: api calls as ${apiLogin.role}; by kind ${JSON.stringify(counts.byKind)}; documented errors ${counts.documented}; chunk appends refused (document gone) ${counts.appendRefused}`);
-    expect(undocumented).toEqual([]);
+    console.log(`concurrency: api calls as ${m.apiLogin.role}; by kind ${JSON.stringify(counts.byKind)}; documented errors ${counts.documented}; chunk appends refused (document gone) ${counts.appendRefused}`);
+    expect(m.undocumented).toEqual([]);
     expect(counts.deadlocks).toBe(0);
     expect(counts.operations).toBeGreaterThan(SECONDS * 20);
     for (const op of ["classify", "confirm", "soft", "hard", "insert-document", "append-chunk", "insert-conversation", "purge-expired"]) {
       expect(counts.byKind[op] ?? 0, op).toBeGreaterThan(0);
     }
+  });
 
+  test("per call: counts cover every distinct id once; what certainly was (not) there was (not) found", () => {
     // Per call: the reported counts cover every distinct id once; ids that were certainly not
     // (or no longer) this tenant's live documents when it started were not found; documents
     // that existed before it started and that no delete ever named were live throughout, so a
     // classify or confirm found every one of them.
-    for (const call of allCalls) {
+    for (const call of m.allCalls) {
       const at = `${call.kind} of tenant ${call.tenant} (tickets ${call.start}..${call.end})`;
       expect(call.found + call.notFound, `${at}: found + not_found = distinct ids`).toBe(call.distinct);
       expect(call.notFound, `${at}: not_found`).toBeGreaterThanOrEqual(call.mustMiss);
@@ -564,126 +670,80 @@ describe("8 connections over overlapping ids", () => {
     }
   });
 
-  test("the end state: every document as its operations left it, counts add up, nothing lost", async () => {
-    const sql = db().sql;
+  describe("the end state", () => {
     // One last TTL run, so that everything expired by now is gone.
-    const [last] = await sql<{ messages_deleted: string; conversations_deleted: string; sessions_deleted: string }[]>`
-      call maint.purge_expired()`;
-    reported.messagesDeleted += Number(last!.messages_deleted);
-    reported.conversationsDeleted += Number(last!.conversations_deleted);
-    reported.sessionsDeleted += Number(last!.sessions_deleted);
+    beforeAll(async () => {
+      const [last] = await db().sql<PurgedRow[]>`call maint.purge_expired()`;
+      recordPurge(m, last!);
+    });
 
-    for (const tenant of TENANTS) {
-      const rows = await sql<{ id: string; status: string; classification: string | null; user_confirmed: boolean; chunks: number }[]>`
-        select d.id::text, d.status, d.classification, d.user_confirmed,
-               (select count(*)::int from app.chunks c
-                where c.tenant_id = d.tenant_id and c.collection_id = d.collection_id and c.document_id = d.id) as chunks
-        from app.documents d where d.tenant_id = ${tenant}`;
-      const present = new Map(rows.map((r) => [r.id, r]));
-      const problems: string[] = [];
-      let everyDoc = 0;
-      let softTransitions = 0;
-      let softThenGone = 0;
-      for (const doc of docs.values()) {
-        if (doc.tenant !== tenant) continue;
-        everyDoc++;
-        const row = present.get(doc.id);
-        const hard = doc.calls.some((c) => c.kind === "hard");
-        const soft = doc.calls.some((c) => c.kind === "soft");
-        const at = `document ${tenant}:${doc.id}`;
-        if (hard) {
-          if (row) problems.push(`${at}: a hard delete named it, it is still there`);
-          if (soft && doc.status !== "deleted") softThenGone++;
-          continue;
-        }
-        if (!row) {
-          problems.push(`${at}: gone, but no hard delete named it (lost)`);
-          continue;
-        }
-        if (doc.appendRefused) problems.push(`${at}: a chunk append was refused as if it were gone, but it is there`);
-        if (row.chunks !== doc.chunks + doc.appended) problems.push(`${at}: ${row.chunks} chunks, expected ${doc.chunks} + ${doc.appended} appended`);
-        const labels = new Set([doc.classification, ...doc.calls.filter((c) => c.kind === "classify").map((c) => c.label!)]);
-        const confirmed = doc.userConfirmed || doc.calls.some((c) => c.kind === "confirm");
-        if (soft || doc.status === "deleted") {
-          if (row.status !== "deleted") problems.push(`${at}: soft-deleted, but its status is ${row.status} (resurrected)`);
-          if (soft && doc.status !== "deleted") softTransitions++;
-          if (!labels.has(row.classification)) problems.push(`${at}: classification ${row.classification} that no call set`);
-          if (row.user_confirmed && !confirmed) problems.push(`${at}: user_confirmed that no call set`);
-          continue;
-        }
-        const writes = doc.calls.filter((c) => c.kind === "classify" || c.kind === "confirm");
-        if (row.user_confirmed !== confirmed) problems.push(`${at}: user_confirmed ${row.user_confirmed}, expected ${confirmed}`);
-        if (writes.length === 0) {
-          if (row.status !== doc.status || row.classification !== doc.classification) {
-            problems.push(`${at}: untouched, but ${doc.status}/${doc.classification} became ${row.status}/${row.classification}`);
-          }
-          continue;
-        }
-        // The last writes: those no other write certainly followed.
-        const lastWrites = writes.filter((w) => !writes.some((o) => o !== w && w.end < o.start));
-        const explained = lastWrites.some((w) =>
-          w.kind === "classify"
-            ? row.status === "classified" && row.classification === w.label
-            : row.status === "confirmed" && labels.has(row.classification));
-        if (!explained) {
-          problems.push(`${at}: ends ${row.status}/${row.classification}; its last writes were ${lastWrites.map((w) => `${w.kind}${w.label ? `(${w.label})` : ""}`).join(", ")} (lost update)`);
-        }
+    test("every document as its operations left it; deletes reported what went; nothing lost", async () => {
+      for (const tenant of TENANTS) {
+        const rows = await db().sql<DocumentRow[]>`
+          select d.id::text, d.status, d.classification, d.user_confirmed,
+                 (select count(*)::int from app.chunks c
+                  where c.tenant_id = d.tenant_id and c.collection_id = d.collection_id and c.document_id = d.id) as chunks
+          from app.documents d where d.tenant_id = ${tenant}`;
+        const present = new Map(rows.map((r) => [r.id, r]));
+        const { problems, everyDoc, softTransitions, softThenGone } = documentProblems(m, tenant, present);
+        expect(problems.slice(0, 20)).toEqual([]);
+        // Hard deletes: what they reported is exactly what went.
+        expect(m.reported.hardDeleted[tenant], `tenant ${tenant}: documents hard-deleted`).toBe(everyDoc - present.size);
+        // Soft deletes: every live document that ends deleted went through one call that counted
+        // it; some of those that a hard delete removed later were counted by a soft delete too.
+        expect(m.reported.softDeleted[tenant]).toBeGreaterThanOrEqual(softTransitions);
+        expect(m.reported.softDeleted[tenant]).toBeLessThanOrEqual(softTransitions + softThenGone);
       }
-      for (const id of present.keys()) {
-        if (!docs.has(key(tenant, id))) problems.push(`document ${tenant}:${id}: there, but never seeded nor inserted`);
-      }
-      expect(problems.slice(0, 20)).toEqual([]);
-      // Hard deletes: what they reported is exactly what went.
-      expect(reported.hardDeleted[tenant], `tenant ${tenant}: documents hard-deleted`).toBe(everyDoc - present.size);
-      // Soft deletes: every live document that ends deleted went through one call that counted
-      // it; some of those that a hard delete removed later were counted by a soft delete too.
-      expect(reported.softDeleted[tenant]).toBeGreaterThanOrEqual(softTransitions);
-      expect(reported.softDeleted[tenant]).toBeLessThanOrEqual(softTransitions + softThenGone);
-    }
+    });
 
-    // Tombstones: one per connector document a delete removed or soft-deleted; the counts add up.
-    const [tomb] = await sql<{ n: number }[]>`select count(*)::int as n from app.deleted_documents`;
-    expect(tomb!.n - initial.tombstones, "tombstones written = tombstoned reported").toBe(reported.tombstoned);
-    const needTombstone = [...docs.values()].filter((d) => d.connector && d.calls.some((c) => c.kind === "hard" || (c.kind === "soft" && d.status !== "deleted")));
-    const [missing] = await sql<{ n: number }[]>`
-      select count(*)::int as n
-      from unnest(${needTombstone.map((d) => d.tenant)}::bigint[], ${needTombstone.map((d) => d.connector!)}::bigint[],
-                  ${needTombstone.map((d) => d.external!)}::text[]) as w (tenant_id, connector_id, external_id)
-      where not exists (select from app.deleted_documents t
-                        where t.tenant_id = w.tenant_id and t.connector_id = w.connector_id and t.external_id = w.external_id)`;
-    expect(missing!.n, "connector documents deleted without a tombstone").toBe(0);
+    test("tombstones: one per connector document a delete removed or soft-deleted; the counts add up", async () => {
+      const sql = db().sql;
+      const [tomb] = await sql<{ n: number }[]>`select count(*)::int as n from app.deleted_documents`;
+      expect(tomb!.n - m.initial.tombstones, "tombstones written = tombstoned reported").toBe(m.reported.tombstoned);
+      const needTombstone = [...m.docs.values()].filter((d) => d.connector && d.calls.some((c) => c.kind === "hard" || (c.kind === "soft" && d.status !== "deleted")));
+      const [missing] = await sql<{ n: number }[]>`
+        select count(*)::int as n
+        from unnest(${needTombstone.map((d) => d.tenant)}::bigint[], ${needTombstone.map((d) => d.connector!)}::bigint[],
+                    ${needTombstone.map((d) => d.external!)}::text[]) as w (tenant_id, connector_id, external_id)
+        where not exists (select from app.deleted_documents t
+                          where t.tenant_id = w.tenant_id and t.connector_id = w.connector_id and t.external_id = w.external_id)`;
+      expect(missing!.n, "connector documents deleted without a tombstone").toBe(0);
+    });
 
-    // No chunk without its document, anywhere.
-    const [orphans] = await sql<{ n: number }[]>`
-      select count(*)::int as n from app.chunks c
-      where not exists (select from app.documents d where d.tenant_id = c.tenant_id and d.collection_id = c.collection_id and d.id = c.document_id)`;
-    expect(orphans!.n).toBe(0);
+    test("no chunk without its document, anywhere", async () => {
+      const [orphans] = await db().sql<{ n: number }[]>`
+        select count(*)::int as n from app.chunks c
+        where not exists (select from app.documents d where d.tenant_id = c.tenant_id and d.collection_id = c.collection_id and d.id = c.document_id)`;
+      expect(orphans!.n).toBe(0);
+    });
 
-    // TTL: nothing expired is left, nothing unexpired went, and the reported counts add up.
-    const [ttl] = await sql<{ sessions: number; conversations: number; messages: number; expired: number; orphan_messages: number }[]>`
-      select (select count(*)::int from app.user_sessions) as sessions,
-             (select count(*)::int from app.conversations) as conversations,
-             (select count(*)::int from app.messages) as messages,
-             (select count(*)::int from app.user_sessions where expires_at < now())
-               + (select count(*)::int from app.conversations where expires_at < now())
-               + (select count(*)::int from app.messages where expires_at < now()) as expired,
-             (select count(*)::int from app.messages m
-              where not exists (select from app.conversations c where c.tenant_id = m.tenant_id and c.id = m.conversation_id)) as orphan_messages`;
-    expect(ttl!.expired, "expired rows left after the last TTL run").toBe(0);
-    expect(ttl!.orphan_messages).toBe(0);
-    expect(reported.sessionsDeleted, "sessions: reported = gone").toBe(initial.sessions + inserted.sessions - ttl!.sessions);
-    expect(reported.conversationsDeleted, "conversations: reported = gone").toBe(initial.conversations + inserted.conversations - ttl!.conversations);
-    const messagesGone = initial.messages + inserted.messages - ttl!.messages;
-    expect(reported.messagesDeleted).toBeLessThanOrEqual(messagesGone); // the rest went with their conversations
-    expect(reported.messagesDeleted).toBeGreaterThan(0);
-    // Unexpired rows that were there at the start are all still there (checked by id).
-    const [kept] = await sql<{ sessions: number; messages: number }[]>`
-      select (select count(*)::int from app.user_sessions where expires_at >= now()) as sessions,
-             (select count(*)::int from app.messages m
-              join app.conversations c on c.tenant_id = m.tenant_id and c.id = m.conversation_id
-              where m.expires_at is null or m.expires_at >= now()) as messages`;
-    expect(kept!.sessions).toBe(ttl!.sessions);
-    expect(kept!.messages).toBe(ttl!.messages);
+    test("TTL: nothing expired is left, nothing unexpired went, and the reported counts add up", async () => {
+      const sql = db().sql;
+      const [ttl] = await sql<{ sessions: number; conversations: number; messages: number; expired: number; orphan_messages: number }[]>`
+        select (select count(*)::int from app.user_sessions) as sessions,
+               (select count(*)::int from app.conversations) as conversations,
+               (select count(*)::int from app.messages) as messages,
+               (select count(*)::int from app.user_sessions where expires_at < now())
+                 + (select count(*)::int from app.conversations where expires_at < now())
+                 + (select count(*)::int from app.messages where expires_at < now()) as expired,
+               (select count(*)::int from app.messages m
+                where not exists (select from app.conversations c where c.tenant_id = m.tenant_id and c.id = m.conversation_id)) as orphan_messages`;
+      expect(ttl!.expired, "expired rows left after the last TTL run").toBe(0);
+      expect(ttl!.orphan_messages).toBe(0);
+      expect(m.reported.sessionsDeleted, "sessions: reported = gone").toBe(m.initial.sessions + m.inserted.sessions - ttl!.sessions);
+      expect(m.reported.conversationsDeleted, "conversations: reported = gone").toBe(m.initial.conversations + m.inserted.conversations - ttl!.conversations);
+      const messagesGone = m.initial.messages + m.inserted.messages - ttl!.messages;
+      expect(m.reported.messagesDeleted).toBeLessThanOrEqual(messagesGone); // the rest went with their conversations
+      expect(m.reported.messagesDeleted).toBeGreaterThan(0);
+      // Unexpired rows that were there at the start are all still there (checked by id).
+      const [kept] = await sql<{ sessions: number; messages: number }[]>`
+        select (select count(*)::int from app.user_sessions where expires_at >= now()) as sessions,
+               (select count(*)::int from app.messages m
+                join app.conversations c on c.tenant_id = m.tenant_id and c.id = m.conversation_id
+                where m.expires_at is null or m.expires_at >= now()) as messages`;
+      expect(kept!.sessions).toBe(ttl!.sessions);
+      expect(kept!.messages).toBe(ttl!.messages);
+    });
   });
 });
 
