@@ -20,6 +20,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { useTestDatabase } from "./harness/database.ts";
 import { sqlState } from "./harness/errors.ts";
+import { tableChecksums } from "./harness/fixtures.ts";
 import { prng } from "./harness/random.ts";
 import { connectAs } from "./harness/roles.ts";
 
@@ -59,19 +60,6 @@ function routinesOf(raisedBy: string, all: readonly string[]): Set<string> {
   return new Set(named);
 }
 
-/** md5 and row count of every app table (partitioned ones through their parent) and of the stats view. */
-async function checksums(sql: postgres.Sql): Promise<Record<string, string>> {
-  const tables = await sql<{ name: string }[]>`
-    select c.oid::regclass::text as name from pg_class c
-    where c.relnamespace = 'app'::regnamespace and c.relkind in ('r', 'p', 'm') and not c.relispartition
-    order by 1`;
-  const out: Record<string, string> = {};
-  for (const { name } of tables) {
-    const [r] = await sql.unsafe(`select count(*)::text || ' ' || md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as sum from ${name} t`);
-    out[name] = (r as unknown as { sum: string }).sum;
-  }
-  return out;
-}
 
 /** A PostgreSQL array literal, sent as text and cast by the call. */
 function arrayLiteral(values: readonly (string | number | null)[]): string {
@@ -431,7 +419,7 @@ describe("fuzzing the api with bad input", () => {
 
   test(`${CALLS} generated bad calls as querybudget_app: each refused with a documented code, nothing changed`, async () => {
     const random = prng(6006);
-    const before = await checksums(db().sql);
+    const before = await tableChecksums(db().sql);
     const outcomes: Outcome[] = [];
     for (let i = 0; i < CALLS; i++) {
       const routine = pickOne(ROUTINES, random);
@@ -463,7 +451,7 @@ describe("fuzzing the api with bad input", () => {
       }
       outcomes.push({ routine: routine.name, spoiled: [...spoiled.keys()].map((p) => p.name), expected, code, message });
     }
-    const after = await checksums(db().sql);
+    const after = await tableChecksums(db().sql);
 
     const succeeded = outcomes.filter((o) => o.code === undefined);
     const undocumented = outcomes.filter((o) => o.code !== undefined && !registry.has(o.code));

@@ -7,6 +7,8 @@
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { useTestDatabase } from "./harness/database.ts";
+import { sqlState } from "./harness/errors.ts";
+import { tableChecksums } from "./harness/fixtures.ts";
 import { pick, prng } from "./harness/random.ts";
 import { connectAs } from "./harness/roles.ts";
 
@@ -62,22 +64,6 @@ async function holdings(sql: postgres.Sql, tenant: string): Promise<Holdings> {
   };
 }
 
-/** md5 of the tenant's rows in every app table (and in the stats view). */
-async function tenantChecksum(sql: postgres.Sql, tenant: string): Promise<Record<string, string>> {
-  const tables = await sql<{ name: string }[]>`
-    select c.oid::regclass::text as name from pg_class c
-    where c.relnamespace = 'app'::regnamespace and c.relkind in ('r', 'p', 'm') and not c.relispartition
-    order by 1`;
-  const out: Record<string, string> = {};
-  for (const { name } of tables) {
-    const [r] = await sql.unsafe(
-      `select count(*)::text || ' ' || md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as sum from ${name} t where t.tenant_id = $1`,
-      [tenant],
-    );
-    out[name] = (r as unknown as { sum: string }).sum;
-  }
-  return out;
-}
 
 /** The values of every id column anywhere in a result (`id` and `..._id` keys of rows and jsonb), as text. */
 function idsIn(value: unknown, into = new Set<string>()): Set<string> {
@@ -100,14 +86,6 @@ const first = <T>(xs: T[]): T => {
 // A finite cursor after every seeded row (the data's clock is at most now).
 const FAR_CURSOR = "9999-01-01 00:00:00+00";
 const rowsOf = (r: unknown) => [...(r as Iterable<unknown>)];
-const sqlState = async (q: Promise<unknown>) => {
-  try {
-    await q;
-    return undefined;
-  } catch (error) {
-    return (error as { code?: string }).code;
-  }
-};
 
 // One or more calls per api routine: tenant A, B's ids. Each returns what it got, the ids of B
 // that must not be in it, and possibly a further expectation.
@@ -335,9 +313,9 @@ describe("tenant isolation matrix: tenant A's calls with tenant B's ids", () => 
       const subjects = WRITES_A.includes(name) ? pairs.slice(-1) : pairs;
       for (const [a, b] of subjects) {
         for (const check of MATRIX[name]!) {
-          const before = await tenantChecksum(sql, b.tenant);
+          const before = await tableChecksums(sql, b.tenant);
           const { result, bIds, expect: more } = await check(a, b, app);
-          const after = await tenantChecksum(sql, b.tenant);
+          const after = await tableChecksums(sql, b.tenant);
           const label = `api.${name}, A = tenant ${a.tenant}, B = tenant ${b.tenant}`;
           const leaked = bIds.filter((id) => idsIn(result).has(id));
           tally.calls++;
