@@ -403,6 +403,40 @@ function call(routine: Routine, args: Value[]): Promise<unknown> {
   return app.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
 }
 
+/**
+ * One generated bad call: a routine, a subject, one or two parameters spoiled (a (parameter,
+ * bad value) pair drawn uniformly, so parameters with many bad values are spoiled more often; a
+ * third of the draws from the type-input values, which would otherwise crowd out our own codes),
+ * valid values for the others; what it answered.
+ */
+async function badCall(random: () => number): Promise<Outcome> {
+  const routine = pickOne(ROUTINES, random);
+  const subject = pickOne(subjects, random);
+  const all = routine.params.flatMap((p) => p.bad.map((bad) => ({ p, bad })));
+  const howMany = routine.params.length > 1 && random() < 0.2 ? 2 : 1;
+  const spoiled = new Map<Param, Bad>();
+  while (spoiled.size < howMany) {
+    const typeInput = random() < 0.3;
+    const pairs = all.filter((x) => !!x.bad.typeInput === typeInput);
+    const { p, bad } = pickOne(pairs, random);
+    if (!spoiled.has(p)) spoiled.set(p, bad);
+  }
+  const expected = [...spoiled.values()].map((bad) => bad.code);
+  const args = routine.params.map((p) => {
+    const bad = spoiled.get(p);
+    if (!bad) return p.valid(subject, random);
+    return typeof bad.value === "function" ? bad.value(subject) : bad.value;
+  });
+  const outcome: Outcome = { routine: routine.name, spoiled: [...spoiled.keys()].map((p) => p.name), expected, code: undefined, message: "" };
+  try {
+    await call(routine, args);
+  } catch (error) {
+    outcome.code = (error as { code?: string }).code;
+    outcome.message = (error as Error).message;
+  }
+  return outcome;
+}
+
 describe("fuzzing the api with bad input", () => {
   test("the parameter table covers every api routine, with the parameters each really has", async () => {
     const rows = await db().sql<{ name: string; args: string[] }[]>`
@@ -417,82 +451,77 @@ describe("fuzzing the api with bad input", () => {
     expect(registry.size, "codes read from docs/error-codes.md").toBeGreaterThanOrEqual(9);
   });
 
-  test(`${CALLS} generated bad calls as querybudget_app: each refused with a documented code, nothing changed`, async () => {
-    const random = prng(6006);
-    const before = await tableChecksums(db().sql);
-    const outcomes: Outcome[] = [];
-    for (let i = 0; i < CALLS; i++) {
-      const routine = pickOne(ROUTINES, random);
-      const subject = pickOne(subjects, random);
-      // a (parameter, bad value) pair drawn uniformly, so parameters with many bad values are spoiled more often;
-      // a third of the draws from the type-input values, which would otherwise crowd out our own codes
-      const all = routine.params.flatMap((p) => p.bad.map((bad) => ({ p, bad })));
-      const howMany = routine.params.length > 1 && random() < 0.2 ? 2 : 1;
-      const spoiled = new Map<Param, Bad>();
-      while (spoiled.size < howMany) {
-        const typeInput = random() < 0.3;
-        const pairs = all.filter((x) => !!x.bad.typeInput === typeInput);
-        const { p, bad } = pickOne(pairs, random);
-        if (!spoiled.has(p)) spoiled.set(p, bad);
-      }
-      const expected = [...spoiled.values()].map((bad) => bad.code);
-      const args = routine.params.map((p) => {
-        const bad = spoiled.get(p);
-        if (!bad) return p.valid(subject, random);
-        return typeof bad.value === "function" ? bad.value(subject) : bad.value;
-      });
-      let code: string | undefined;
-      let message = "";
-      try {
-        await call(routine, args);
-      } catch (error) {
-        code = (error as { code?: string }).code;
-        message = (error as Error).message;
-      }
-      outcomes.push({ routine: routine.name, spoiled: [...spoiled.keys()].map((p) => p.name), expected, code, message });
-    }
-    const after = await tableChecksums(db().sql);
-
-    const succeeded = outcomes.filter((o) => o.code === undefined);
-    const undocumented = outcomes.filter((o) => o.code !== undefined && !registry.has(o.code));
-    // our codes: the routine's comment names them; the server's: the registry lists the routine for them
-    const inContract = (o: Outcome) =>
-      o.code!.startsWith("QB")
-        ? contracts.get(o.routine)?.has(o.code!)
-        : server.has(o.code!) && routinesOf(server.get(o.code!)!.raisedBy, apiRoutines).has(o.routine);
-    const notInContract = outcomes.filter((o) => o.code !== undefined && !inContract(o));
-    const internal = outcomes.filter((o) => o.code === "XX000" || o.code?.startsWith("23"));
-    const wrong = outcomes.filter((o) => o.code !== undefined && !o.expected.includes(o.code));
-    // one spoiled parameter: our message names it (p_collection_id: "collection", p_tenant_id: "tenant");
-    // the server's type-input messages name the value and the type instead
-    const noun = (name: string) => name.replace(/^p_/, "").replace(/_ids?$/, "");
-    const unclear = outcomes.filter(
-      (o) =>
-        o.spoiled.length === 1 && o.code?.startsWith("QB") && !o.message.includes(o.spoiled[0]!) && !o.message.includes(noun(o.spoiled[0]!)),
-    );
-    const typeInput = outcomes.filter((o) => o.code !== undefined && !o.code.startsWith("QB")).length;
-    const routines = new Set(outcomes.map((o) => o.routine));
-    const byCode = new Map<string, number>();
-    for (const o of outcomes) byCode.set(o.code ?? "none", (byCode.get(o.code ?? "none") ?? 0) + 1);
-    const changed = Object.keys(before).filter((t) => before[t] !== after[t]);
-
-    console.log(
-      `fuzz: ${outcomes.length} calls across ${routines.size} api routines, ${undocumented.length} undocumented codes, ` +
-        `${succeeded.length} accepted, ${typeInput} refused by the server's type input, ${internal.length} internal errors or constraint violations, ${changed.length} of ${Object.keys(before).length} tables changed ` +
-        `(${[...byCode].sort().map(([c, n]) => `${c} ${n}`).join(", ")})`,
-    );
+  describe(`${CALLS} generated bad calls as querybudget_app`, () => {
+    let outcomes: Outcome[] = [];
+    let changed: string[] = [];
+    let tables = 0;
     const show = (list: Outcome[]) => list.slice(0, 5).map((o) => `${o.routine}(${o.spoiled.join(", ")}): ${o.code} ${o.message}`).join("\n");
-    expect(outcomes.length).toBeGreaterThanOrEqual(1000);
-    expect(routines.size, "every routine was called").toBe(ROUTINES.length);
-    expect(succeeded, show(succeeded)).toEqual([]);
-    expect(internal, show(internal)).toEqual([]);
-    expect(undocumented, show(undocumented)).toEqual([]);
-    expect(notInContract, show(notInContract)).toEqual([]);
-    expect(wrong, show(wrong)).toEqual([]);
-    expect(unclear, show(unclear)).toEqual([]);
-    expect(changed, "tables whose checksum changed").toEqual([]);
-    // every code of the registry's server table was met, and so was QB010
-    for (const code of [...server.keys(), "QB010"]) expect(byCode.get(code), `calls refused with ${code}`).toBeGreaterThan(0);
+    const byCode = () => {
+      const counts = new Map<string, number>();
+      for (const o of outcomes) counts.set(o.code ?? "none", (counts.get(o.code ?? "none") ?? 0) + 1);
+      return counts;
+    };
+
+    beforeAll(async () => {
+      const random = prng(6006);
+      const before = await tableChecksums(db().sql);
+      for (let i = 0; i < CALLS; i++) outcomes.push(await badCall(random));
+      const after = await tableChecksums(db().sql);
+      changed = Object.keys(before).filter((t) => before[t] !== after[t]);
+      tables = Object.keys(before).length;
+      const count = (f: (o: Outcome) => boolean) => outcomes.filter(f).length;
+      console.log(
+        `fuzz: ${outcomes.length} calls across ${new Set(outcomes.map((o) => o.routine)).size} api routines, ` +
+          `${count((o) => o.code !== undefined && !registry.has(o.code))} undocumented codes, ${count((o) => o.code === undefined)} accepted, ` +
+          `${count((o) => o.code !== undefined && !o.code.startsWith("QB"))} refused by the server's type input, ` +
+          `${count((o) => o.code === "XX000" || !!o.code?.startsWith("23"))} internal errors or constraint violations, ${changed.length} of ${tables} tables changed ` +
+          `(${[...byCode()].sort().map(([c, n]) => `${c} ${n}`).join(", ")})`,
+      );
+    });
+
+    test("every routine was called, and every code of the registry's server table and QB010 was met", () => {
+      expect(outcomes.length).toBeGreaterThanOrEqual(1000);
+      expect(new Set(outcomes.map((o) => o.routine)).size, "every routine was called").toBe(ROUTINES.length);
+      const codes = byCode();
+      for (const code of [...server.keys(), "QB010"]) expect(codes.get(code), `calls refused with ${code}`).toBeGreaterThan(0);
+    });
+
+    test("each is refused: none accepted, no internal error or constraint violation", () => {
+      const succeeded = outcomes.filter((o) => o.code === undefined);
+      const internal = outcomes.filter((o) => o.code === "XX000" || o.code?.startsWith("23"));
+      expect(succeeded, show(succeeded)).toEqual([]);
+      expect(internal, show(internal)).toEqual([]);
+    });
+
+    test("with a documented code, in the routine's contract, the one its spoiled parameter calls for", () => {
+      const undocumented = outcomes.filter((o) => o.code !== undefined && !registry.has(o.code));
+      // our codes: the routine's comment names them; the server's: the registry lists the routine for them
+      const inContract = (o: Outcome) =>
+        o.code!.startsWith("QB")
+          ? contracts.get(o.routine)?.has(o.code!)
+          : server.has(o.code!) && routinesOf(server.get(o.code!)!.raisedBy, apiRoutines).has(o.routine);
+      const notInContract = outcomes.filter((o) => o.code !== undefined && !inContract(o));
+      const wrong = outcomes.filter((o) => o.code !== undefined && !o.expected.includes(o.code));
+      expect(undocumented, show(undocumented)).toEqual([]);
+      expect(notInContract, show(notInContract)).toEqual([]);
+      expect(wrong, show(wrong)).toEqual([]);
+    });
+
+    test("our messages name the one spoiled parameter", () => {
+      // p_collection_id: "collection", p_tenant_id: "tenant"; the server's type-input messages
+      // name the value and the type instead
+      const noun = (name: string) => name.replace(/^p_/, "").replace(/_ids?$/, "");
+      const unclear = outcomes.filter(
+        (o) =>
+          o.spoiled.length === 1 && o.code?.startsWith("QB") && !o.message.includes(o.spoiled[0]!) && !o.message.includes(noun(o.spoiled[0]!)),
+      );
+      expect(unclear, show(unclear)).toEqual([]);
+    });
+
+    test("nothing changed: every app table's checksum is the same after them", () => {
+      expect(tables).toBeGreaterThan(0);
+      expect(changed, "tables whose checksum changed").toEqual([]);
+    });
   });
 
   test("the registry's server codes list exactly the api routines with an argument of their types", async () => {
