@@ -1,27 +1,17 @@
-// The planner's generic plan of a workload statement, on PostgreSQL 15: EXPLAIN (GENERIC_PLAN)
-// only came in 16, so the statement is PREPAREd (with the parameter types the function
-// declares, the rest inferred), plan_cache_mode = force_generic_plan makes EXECUTE plan it
-// without looking at the values, and EXPLAIN EXECUTE shows that plan. The values passed are
-// NULLs of the declared types: a generic plan does not depend on them.
-//
-// Partition pruning is off while explaining: with NULL values, the pruning done when the
-// executor starts would remove every partition from the plan, and with them the scans whose
-// predicates and indexes the advisor looks at. The cost does not change: the planner costs all
-// partitions of an Append whose key is a parameter anyway (it never counts run-time pruning).
-//
-// A prepared statement keeps its plan: after hypopg adds or drops a hypothetical index the
-// statement is prepared again (hypothetical indexes send no invalidation).
+// The planner's generic plan of a workload statement: SQL does it (perf.generic_plan in
+// functions/perf/generic_plan.sql prepares the statement, plans it generically with partition
+// pruning off and explains it, nothing executed; a psql user can call it too). Each call
+// prepares anew, so hypopg's hypothetical indexes added or dropped since are seen.
 import type postgres from "postgres";
 import { parseExplainJson } from "../plan/parse.ts";
 import type { PlanNode } from "../plan/types.ts";
 import type { WorkloadStatement } from "./statements.ts";
 
-/** The session settings of every EXPLAIN of the advisor. */
+/**
+ * The advisor's session settings. The planner settings of a generic plan (force_generic_plan,
+ * partition pruning off, jit off, no parallel workers) are pinned by perf.generic_plan itself.
+ */
 export const ADVISOR_SETTINGS: Record<string, string> = {
-  plan_cache_mode: "force_generic_plan",
-  enable_partition_pruning: "off",
-  jit: "off",
-  max_parallel_workers_per_gather: "0",
   // statements of functions that write (a DELETE in a CTE) are only explained, never run
   statement_timeout: "30s",
 };
@@ -36,49 +26,16 @@ export interface GenericPlan {
   cost: number;
 }
 
-let counter = 0;
-
-/** The generic plan of a statement, or an Error saying why it cannot be planned. */
+/** The generic plan of a statement (perf.generic_plan, functions/perf/generic_plan.sql), or an Error saying why it cannot be planned. */
 export async function genericPlan(conn: postgres.ReservedSql, statement: Pick<WorkloadStatement, "runnable" | "paramTypes">): Promise<GenericPlan | Error> {
-  const name = `qb_advisor_${++counter}`;
-  let types = declaredTypes(statement);
-  for (let attempt = 0; attempt < types.length + 3; attempt++) {
-    const typeList = types.length ? `(${types.map((t) => t ?? "unknown").join(", ")})` : "";
-    try {
-      await conn.unsafe(`prepare ${name}${typeList} as ${statement.runnable}`);
-    } catch (error) {
-      // "could not determine data type of parameter $n": make it text and try again
-      const m = /could not determine data type of parameter \$(\d+)/.exec((error as Error).message);
-      if (m) {
-        const n = Number(m[1]);
-        types = Array.from({ length: Math.max(types.length, n) }, (_, i) => types[i]);
-        types[n - 1] = "text";
-        continue;
-      }
-      return error as Error;
-    }
-    try {
-      const [{ parameter_types: actual } = { parameter_types: [] as string[] }] = await conn.unsafe<{ parameter_types: string[] }[]>(
-        `select parameter_types::text[] as parameter_types from pg_prepared_statements where name = $1`,
-        [name],
-      );
-      const args = actual.map((t) => `null::${t}`).join(", ");
-      const rows = await conn.unsafe(`explain (verbose, format json) execute ${name}${actual.length ? `(${args})` : ""}`);
-      const explained = parseExplainJson(rows[0]?.["QUERY PLAN"], statement.runnable);
-      return { plan: explained.plan, cost: explained.plan.totalCost ?? 0 };
-    } catch (error) {
-      return error as Error;
-    } finally {
-      await conn.unsafe(`deallocate ${name}`).catch(() => {});
-    }
+  try {
+    const [row] = await conn.unsafe<{ plan: unknown }[]>(`select perf.generic_plan($1, $2::text[]) as plan`, [
+      statement.runnable,
+      statement.paramTypes.map((t) => t ?? null) as never,
+    ]);
+    const explained = parseExplainJson(row?.plan, statement.runnable);
+    return { plan: explained.plan, cost: explained.plan.totalCost ?? 0 };
+  } catch (error) {
+    return error as Error;
   }
-  return new Error("could not determine the parameter types");
-}
-
-function declaredTypes(statement: Pick<WorkloadStatement, "runnable" | "paramTypes">): (string | undefined)[] {
-  // PREPARE needs every position up to the highest $n used; positions the text does not use
-  // may stay unknown.
-  const used = [...statement.runnable.matchAll(/\$(\d+)/g)].map((m) => Number(m[1]));
-  const highest = Math.max(0, ...used, statement.paramTypes.length);
-  return Array.from({ length: highest }, (_, i) => statement.paramTypes[i]);
 }
