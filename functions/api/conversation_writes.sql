@@ -61,7 +61,7 @@ begin
     and u.id = p_user_id
   for key share;
   if not found then
-    raise exception 'unknown user % of tenant %', p_user_id, p_tenant_id using errcode = 'QB009';
+    raise exception 'p_user_id: unknown user % of tenant %', p_user_id, p_tenant_id using errcode = 'QB009';
   end if;
 
   return query
@@ -106,7 +106,7 @@ begin
     and (c.expires_at is null or c.expires_at > now())
   for no key update;
   if not found then
-    raise exception 'unknown or expired conversation % of tenant %', p_conversation_id, p_tenant_id using errcode = 'QB009';
+    raise exception 'p_conversation_id: unknown or expired conversation % of tenant %', p_conversation_id, p_tenant_id using errcode = 'QB009';
   end if;
 
   -- 2. One statement: the batch inserted in its order (ids ascend with the position), the

@@ -70,7 +70,7 @@ begin
     and g.id = p_knowledge_gap_id
   for no key update;
   if not found then
-    raise exception 'unknown knowledge gap % of tenant %', p_knowledge_gap_id, p_tenant_id using errcode = 'QB009';
+    raise exception 'p_knowledge_gap_id: unknown knowledge gap % of tenant %', p_knowledge_gap_id, p_tenant_id using errcode = 'QB009';
   end if;
 
   -- 2. The answer and the gap's status in one statement: open and in_progress become answered;

@@ -165,7 +165,7 @@ describe("api.add_messages", () => {
     const t1 = await connectAs(db().url, "querybudget_app");
     try {
       await t1.unsafe("begin");
-      const [{ t1now }] = await t1`select now()::text as t1now`;
+      const t1now = (await t1<{ t1now: string }[]>`select now()::text as t1now`)[0]!.t1now;
       await new Promise((r) => setTimeout(r, 20));
       const conversation = await start(app, "late");
       // Action
