@@ -89,7 +89,7 @@ comment on function api.upsert_agents(bigint, jsonb) is
   'Inserts or updates agents of the tenant by name (unique per tenant) in one statement: p_agents is a json array of up to 10,000 {"name": non-blank text, "type": orchestrator|specialist|worker, "is_active": boolean (optional), "config": json object (optional)}. '
   'A new agent gets is_active true and config {} unless given, ids ascending in batch order; an existing one gets the type, and is_active and config when given (kept otherwise). A name given twice is one agent: the last item''s values win, and both positions report it. '
   'Returns one row per item in batch order: (position 0-based, id, action: inserted or updated). Idempotent in effect: a replay updates the same agents to the same values (action updated). '
-  'Errors: QB001 null tenant or batch; QB002 empty batch; QB003 more than 10,000 items; QB005 unknown tenant; QB011 a malformed batch or item (its position and field named). Index: agents_tenant_id_name_key (the conflict arbiter).';
+  'Errors: QB001 null tenant or batch; QB002 empty batch; QB003 more than 10,000 items; QB005 unknown tenant; QB011 a malformed batch or item (its position and field named). Index: the tenant''s existing agents through agents_pkey (tenant_id, id) or agents_tenant_id_name_key, as the planner prefers; agents_tenant_id_name_key is the conflict arbiter.';
 
 create or replace function api.set_agents_active(p_tenant_id bigint, p_agent_ids bigint[], p_is_active boolean)
 returns jsonb
