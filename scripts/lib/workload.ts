@@ -798,7 +798,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
       const found = await rows<{ tenant_id: string; ids: string[] }>(
         sql,
         `select tenant_id::text, (array_agg(id::text order by ${byHash("id")}, id))[1:$1] as ids
-         from app.knowledge_gaps group by tenant_id order by count(*) desc, tenant_id limit $2`,
+         from app.knowledge_gaps group by tenant_id having count(*) >= $1 order by count(*) desc, tenant_id limit $2`,
         [BULK_IDS, n],
       );
       return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.ids, "closed"] }));
@@ -901,7 +901,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
         `select w.tenant_id::text,
                 (array_agg(t.id::text order by ${byHash("w.id")}, w.id, t.execution_order, t.id))[1:$1] as ids
          from app.workflows w join app.workflow_tasks t on t.tenant_id = w.tenant_id and t.workflow_id = w.id
-         group by w.tenant_id order by count(*) desc, w.tenant_id limit $2`,
+         group by w.tenant_id having count(*) >= $1 order by count(*) desc, w.tenant_id limit $2`,
         [BULK_IDS, n],
       );
       return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.ids, "running"] }));
