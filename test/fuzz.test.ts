@@ -235,6 +235,16 @@ const TYPE_INPUT: Record<string, Bad[]> = {
     { what: "2024-13-45", value: "2024-13-45", code: "22008" },
   ],
   text: [{ what: "a NUL character", value: "a\u0000b", code: "22021" }],
+  // --- write api (issue 11, items 5-7): batches and the conversation TTL ---
+  jsonb: [
+    { what: "not json", value: "not json", code: "22P02" },
+    { what: "a truncated json array", value: '[{"role": "user"', code: "22P02" },
+  ],
+  interval: [
+    { what: "abc", value: "abc", code: "22007" },
+    { what: "1 fortnight", value: "1 fortnight", code: "22007" },
+  ],
+  // --- end write api (items 5-7) ---
   "bigint[]": [
     { what: "sub-arrays of different lengths", value: "{{1,2},{3}}", code: "22P02" },
     { what: "an element that is no number", value: "{1,x}", code: "22P02" },
@@ -253,6 +263,68 @@ const withTypeInput = (p: Param): Param => ({ ...p, bad: [...p.bad, ...(TYPE_INP
 
 const flag = (name: string): Param => required(name, "boolean", (_s, r) => r() < 0.5);
 const documentIds = idArray("p_document_ids", "bigint[]", (s, r) => some(s.documents, r), (i) => i + 1);
+
+// --- write api (issue 11, items 5-7): batch parameters (jsonb arrays of objects) ---------------
+// A batch's bad values: the shapes every batch refuses, and the items its own fields refuse
+// (missing a required field, a wrong type, an unknown enum value, an unknown key), each QB011.
+const batchParam = (name: string, valid: object[], badItems: { what: string; item: unknown }[], more: Bad[] = []): Param => ({
+  name,
+  type: "jsonb",
+  valid: () => JSON.stringify(valid),
+  bad: [
+    { what: "null", value: null, code: "QB001" },
+    { what: "an object, not an array", value: JSON.stringify(valid[0]), code: "QB011" },
+    { what: "a json string", value: '"[]"', code: "QB011" },
+    { what: "an array of numbers", value: "[1, 2]", code: "QB011" },
+    { what: "a null item", value: JSON.stringify([valid[0], null]), code: "QB011" },
+    { what: "empty", value: "[]", code: "QB002" },
+    { what: "10,001 items", value: JSON.stringify(Array.from({ length: 10_001 }, () => valid[0])), code: "QB003" },
+    { what: "an unknown key", value: JSON.stringify([{ ...valid[0], id: 7 }]), code: "QB011" },
+    ...badItems.map((b): Bad => ({ what: b.what, value: JSON.stringify([valid[0], b.item]), code: "QB011" })),
+    ...more,
+  ],
+});
+const messagesBatch = batchParam("p_messages", [{ role: "user", content: "hello", token_count: 3 }, { role: "assistant", content: "hi" }], [
+  { what: "no role", item: { content: "x" } },
+  { what: "an unknown role", item: { role: "admin", content: "x" } },
+  { what: "content a number", item: { role: "user", content: 5 } },
+  { what: "token_count a string", item: { role: "user", content: "x", token_count: "3" } },
+  { what: "token_count negative", item: { role: "user", content: "x", token_count: -1 } },
+  { what: "token_count fractional", item: { role: "user", content: "x", token_count: 1.5 } },
+]);
+const gapsBatch = batchParam("p_gaps", [{ title: "Who owns billing?", category: "decision" }], [
+  { what: "no category", item: { title: "x" } },
+  { what: "an unknown category", item: { title: "x", category: "gossip" } },
+  { what: "a blank title", item: { title: " \u3000", category: "process" } },
+  { what: "a status", item: { title: "x", category: "process", status: "open" } },
+]);
+const agentsBatch = batchParam("p_agents", [{ name: "fuzz-agent", type: "worker", is_active: true, config: { model: "m" } }], [
+  { what: "no type", item: { name: "x" } },
+  { what: "an unknown type", item: { name: "x", type: "boss" } },
+  { what: "a blank name", item: { name: "", type: "worker" } },
+  { what: "is_active a string", item: { name: "x", type: "worker", is_active: "yes" } },
+  { what: "config an array", item: { name: "x", type: "worker", config: [] } },
+]);
+const tasksBatch = batchParam("p_tasks", [{ name: "Retrieve" }, { name: "Report" }], [
+  { what: "no name", item: { agent_id: 1 } },
+  { what: "agent_id a string", item: { name: "x", agent_id: "1" } },
+  { what: "agent_id fractional", item: { name: "x", agent_id: 1.5 } },
+  { what: "a status", item: { name: "x", status: "running" } },
+], [{ what: "an unknown agent", value: JSON.stringify([{ name: "x", agent_id: 987654321 }]), code: "QB009" }]);
+const conversationTtl: Param = {
+  name: "p_ttl",
+  type: "interval",
+  valid: (_s, r) => (r() < 0.5 ? null : pickOne(["1 minute", "1 day", "30 days", "180 days"], r)),
+  bad: [
+    { what: "0", value: "0", code: "QB008" },
+    { what: "59 seconds", value: "59 seconds", code: "QB008" },
+    { what: "-1 day", value: "-1 day", code: "QB008" },
+    { what: "181 days", value: "181 days", code: "QB008" },
+    { what: "10 years", value: "10 years", code: "QB008" },
+  ],
+};
+const unknownId = (what: string): Bad => ({ what, value: -1, code: "QB009" });
+// --- end write api (items 5-7) ---------------------------------------------------------------
 
 // Every api routine and its parameters, in order. A routine missing here fails the coverage test.
 const ROUTINES: Routine[] = ([
@@ -333,7 +405,56 @@ const ROUTINES: Routine[] = ([
     params: [tenant, limit("p_batch_size", 10_000), idCursor("p_after_id"), flag("p_wait")],
   },
   { name: "purge_documents", procedure: true, params: [tenant, limit("p_batch_size", 10_000)] },
+  // --- write api (issue 11, items 5-7) ---
+  {
+    name: "start_conversation",
+    params: [tenant, required("p_user_id", "bigint", (s) => s.user, [unknownId("-1"), { what: "an id no user has", value: 987654321, code: "QB009" }]),
+      required("p_title", "text", () => "A question", blanks), conversationTtl],
+  },
+  {
+    name: "add_messages",
+    params: [tenant, required("p_conversation_id", "bigint", (s) => s.conversation, [unknownId("-1")]), messagesBatch],
+  },
+  { name: "open_gaps", params: [tenant, gapsBatch] },
+  {
+    name: "answer_gap",
+    params: [tenant, required("p_knowledge_gap_id", "bigint", (s) => s.gap, [unknownId("-1")]), required("p_content", "text", () => "An answer", blanks)],
+  },
+  {
+    name: "set_gap_status",
+    params: [
+      tenant,
+      idArray("p_knowledge_gap_ids", "bigint[]", (s) => [s.gap], (i) => i + 1),
+      oneOf("p_status", ["open", "in_progress", "answered", "closed"], false, ["", "done", "OPEN", "pending"]),
+    ],
+  },
+  { name: "upsert_agents", params: [tenant, agentsBatch] },
+  {
+    name: "set_agents_active",
+    params: [tenant, idArray("p_agent_ids", "bigint[]", () => ["1", "2"], (i) => i + 1), flag("p_is_active")],
+  },
+  {
+    name: "create_workflow",
+    params: [
+      tenant,
+      required("p_name", "text", () => "Fuzz run", blanks),
+      tasksBatch,
+      { name: "p_agent_id", type: "bigint", valid: () => null, bad: [unknownId("-1"), { what: "an id no agent has", value: 987654321, code: "QB009" }] },
+    ],
+  },
+  {
+    name: "set_task_status",
+    params: [
+      tenant,
+      idArray("p_task_ids", "bigint[]", () => ["1", "2"], (i) => i + 1),
+      oneOf("p_status", ["pending", "running", "completed", "failed", "skipped"], false, ["", "executing", "Completed", "cancelled"]),
+    ],
+  },
+  // --- end write api (items 5-7) ---
 ] as Routine[]).map((r) => ({ ...r, params: r.params.map(withTypeInput) }));
+
+// the writers of the write api (items 5-7): their accepted calls are tested in test/api/*-writes.test.ts
+const WRITE_API_ITEMS_5_TO_7 = ["start_conversation", "add_messages", "open_gaps", "answer_gap", "set_gap_status", "upsert_agents", "set_agents_active", "create_workflow", "set_task_status"];
 
 interface Outcome {
   routine: string;
@@ -552,7 +673,7 @@ describe("fuzzing the api with bad input", () => {
     // one valid call per read-only routine, and the writing ones in a transaction rolled back
     const random = prng(6007);
     const subject = subjects[0]!;
-    for (const routine of ROUTINES.filter((r) => !r.procedure && !["purge_documents_batch", "classify_documents", "confirm_classifications", "delete_documents"].includes(r.name))) {
+    for (const routine of ROUTINES.filter((r) => !r.procedure && !["purge_documents_batch", "classify_documents", "confirm_classifications", "delete_documents", ...WRITE_API_ITEMS_5_TO_7].includes(r.name))) {
       const args = routine.params.map((p) => p.valid(subject, random));
       await expect(call(routine, args), routine.name).resolves.toBeDefined();
     }

@@ -245,6 +245,75 @@ const MATRIX: Record<string, Check[]> = {
       return { result: row!.r, bIds: [], expect: (r) => expect(r).toEqual(asked) };
     },
   ],
+  // --- write api (issue 11, items 5-7): A writes its own rows only; B's ids are not found ---
+  start_conversation: [
+    async (a, b, app) => ({
+      result: await sqlState(app`select * from api.start_conversation(${a.tenant}, ${first(b.users)}, 'isolation')`),
+      bIds: [],
+      expect: (r) => expect(r).toBe("QB009"),
+    }),
+  ],
+  add_messages: [
+    async (a, b, app) => ({
+      result: await sqlState(app`select * from api.add_messages(${a.tenant}, ${first(b.conversations)}, ${JSON.stringify([{ role: "user", content: "x" }])}::text::jsonb)`),
+      bIds: [],
+      expect: (r) => expect(r).toBe("QB009"),
+    }),
+  ],
+  open_gaps: [
+    async (a, _b, app) => ({
+      result: rowsOf(await app`select * from api.open_gaps(${a.tenant}, ${JSON.stringify([{ title: "isolation", category: "process" }])}::text::jsonb)`),
+      bIds: [],
+      expect: (r) => expect(rowsOf(r)).toHaveLength(1),
+    }),
+  ],
+  answer_gap: [
+    async (a, b, app) => ({
+      result: await sqlState(app`select * from api.answer_gap(${a.tenant}, ${first(b.answeredGaps)}, 'isolation')`),
+      bIds: [],
+      expect: (r) => expect(r).toBe("QB009"),
+    }),
+  ],
+  set_gap_status: [
+    async (a, b, app) => ({
+      result: (await app`select api.set_gap_status(${a.tenant}, ${b.answeredGaps}::bigint[], 'closed') as r`)[0]!.r,
+      bIds: [],
+      expect: (r) => expect(r).toEqual({ updated: 0, unchanged: 0, not_found: new Set(b.answeredGaps).size }),
+    }),
+  ],
+  upsert_agents: [
+    // B's agent names are A's own agents (names are unique per tenant, not across tenants)
+    async (a, b, app) => ({
+      result: rowsOf(await app`select * from api.upsert_agents(${a.tenant}, ${JSON.stringify(b.agentNames.slice(0, 3).map((name) => ({ name, type: "worker" })))}::text::jsonb)`),
+      bIds: b.agents,
+      expect: (r) => expect(rowsOf(r).every((x) => !b.agents.includes(String((x as { id: string }).id)))).toBe(true),
+    }),
+  ],
+  set_agents_active: [
+    async (a, b, app) => ({
+      result: (await app`select api.set_agents_active(${a.tenant}, ${b.agents}::bigint[], false) as r`)[0]!.r,
+      bIds: [],
+      expect: (r) => expect(r).toEqual({ updated: 0, unchanged: 0, not_found: b.agents.length }),
+    }),
+  ],
+  create_workflow: [
+    async (a, b, app) => ({
+      result: [
+        await sqlState(app`select * from api.create_workflow(${a.tenant}, 'isolation', ${JSON.stringify([{ name: "t", agent_id: Number(first(b.agents)) }])}::text::jsonb)`),
+        await sqlState(app`select * from api.create_workflow(${a.tenant}, 'isolation', ${JSON.stringify([{ name: "t" }])}::text::jsonb, ${first(b.agents)})`),
+      ],
+      bIds: [],
+      expect: (r) => expect(r).toEqual(["QB009", "QB009"]),
+    }),
+  ],
+  set_task_status: [
+    async (a, b, app) => ({
+      result: (await app`select api.set_task_status(${a.tenant}, ${b.tasks}::bigint[], 'failed') as r`)[0]!.r,
+      bIds: [],
+      expect: (r) => expect(r).toEqual({ updated: 0, unchanged: 0, not_found: b.tasks.length, workflows: [] }),
+    }),
+  ],
+  // --- end write api (items 5-7) ---
   // The two that delete A's documents run last (see the order below).
   purge_documents_batch: [
     async (a, b, app) => ({

@@ -692,6 +692,222 @@ export const WORKLOAD: WorkloadDefinition[] = [
       return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.id, null] }));
     },
   },
+  // --- write api (issue 11, items 5-7): batches of BULK_IDS items, sent as jsonb text ---------
+  {
+    name: "api.start_conversation",
+    routine: "api.start_conversation",
+    kind: "write",
+    query: "select * from api.start_conversation($1, $2, $3, $4::interval)",
+    subject: "a conversation with a 30-day TTL for the users with the most conversations",
+    intendedIndexes: ["app.users_pkey"],
+    smallAt10k: ["app.users_pkey"],
+    buffers: { "10k": 20, "1M": 28 },
+    measuredP95Ms: 2.7,
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; user_id: string }>(
+        sql,
+        `select tenant_id::text, user_id::text from app.conversations group by 1, 2 order by count(*) desc, user_id limit $1`,
+        [n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.user_id, "workload conversation", "30 days"] }));
+    },
+  },
+  {
+    name: "api.add_messages",
+    routine: "api.add_messages",
+    kind: "write",
+    query: "select * from api.add_messages($1, $2, $3::text::jsonb)",
+    subject: `a chat turn of ${BULK_IDS} messages (a question, tool and citation messages, an answer) to the live conversations with the most messages`,
+    intendedIndexes: ["app.conversations_pkey"],
+    smallAt10k: ["app.conversations_pkey"],
+    buffers: { "10k": 1150, "1M": 1550 },
+    measuredP95Ms: 7.3,
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; conversation_id: string }>(
+        sql,
+        `select m.tenant_id::text, m.conversation_id::text from app.messages m
+         join app.conversations v on v.tenant_id = m.tenant_id and v.id = m.conversation_id
+         where v.expires_at is null or v.expires_at > now() + interval '1 day'
+         group by m.tenant_id, m.conversation_id order by count(*) desc, m.conversation_id limit $1`,
+        [n],
+      );
+      const turn = Array.from({ length: BULK_IDS }, (_, i) => ({
+        role: i === 0 ? "user" : i === BULK_IDS - 1 ? "assistant" : "tool",
+        content: i === 0 ? "What does the contract say about liability?" : `citation ${i}: contract.pdf, page ${i}`,
+        token_count: 10 + i,
+      }));
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.conversation_id, JSON.stringify(turn)], beforeArgs: [r.tenant_id, r.conversation_id, turn] }));
+    },
+  },
+  {
+    name: "api.open_gaps",
+    routine: "api.open_gaps",
+    kind: "write",
+    query: "select * from api.open_gaps($1, $2::text::jsonb)",
+    subject: `${BULK_IDS} new knowledge gaps for the biggest tenants`,
+    intendedIndexes: [],
+    buffers: { "10k": 1260, "1M": 1260 },
+    measuredP95Ms: 3.7,
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const categories = ["decision", "technical", "process", "context", "relationship", "timeline"];
+      const gaps = Array.from({ length: BULK_IDS }, (_, i) => ({ title: `Workload question ${i}`, category: categories[i % categories.length]! }));
+      return (await tenantsBySize(sql, n)).map((t) => ({ args: [t, JSON.stringify(gaps)], beforeArgs: [t, gaps] }));
+    },
+  },
+  {
+    name: "api.answer_gap",
+    routine: "api.answer_gap",
+    kind: "write",
+    query: "select * from api.answer_gap($1, $2, $3)",
+    subject: "open knowledge gaps in hash order, one answer each",
+    intendedIndexes: ["app.knowledge_gaps_pkey"],
+    smallAt10k: ["app.knowledge_gaps_pkey"],
+    buffers: { "10k": 40, "1M": 42 },
+    measuredP95Ms: 2.6,
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; id: string }>(
+        sql,
+        `select tenant_id::text, id::text from app.knowledge_gaps where status = 'open' order by ${byHash("id")}, id limit $1`,
+        [n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.id, "Workload answer: see the decision log of March."] }));
+    },
+  },
+  {
+    name: "api.set_gap_status",
+    routine: "api.set_gap_status",
+    kind: "write",
+    query: "select api.set_gap_status($1, $2::bigint[], $3)",
+    subject: `${BULK_IDS} knowledge gaps (hash order) of the biggest tenants closed`,
+    idsArg: 1,
+    intendedIndexes: ["app.knowledge_gaps_pkey"],
+    smallAt10k: ["app.knowledge_gaps_pkey"],
+    buffers: { "10k": 1900, "1M": 2060 },
+    measuredP95Ms: 3.2,
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; ids: string[] }>(
+        sql,
+        `select tenant_id::text, (array_agg(id::text order by ${byHash("id")}, id))[1:$1] as ids
+         from app.knowledge_gaps group by tenant_id having count(*) >= $1 order by count(*) desc, tenant_id limit $2`,
+        [BULK_IDS, n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.ids, "closed"] }));
+    },
+  },
+  {
+    name: "api.upsert_agents",
+    routine: "api.upsert_agents",
+    kind: "write",
+    query: "select * from api.upsert_agents($1, $2::text::jsonb)",
+    subject: `${BULK_IDS} agents for the biggest tenants: its existing ones by name (updated), the rest new`,
+    intendedIndexes: ["app.agents_pkey"],
+    smallAt10k: ["app.agents_pkey"],
+    buffers: { "10k": 2000, "1M": 2000 },
+    measuredP95Ms: 5.7,
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; names: string[] }>(
+        sql,
+        `select t.tenant_id::text, array(select a.name from app.agents a where a.tenant_id = t.tenant_id order by a.id) as names
+         from app.tenants t order by (select count(*) from app.documents d where d.tenant_id = t.tenant_id) desc, t.tenant_id limit $1`,
+        [n],
+      );
+      return atLeastOne(this.name, found).map((r) => {
+        const agents = Array.from({ length: BULK_IDS }, (_, i) =>
+          i < r.names.length ? { name: r.names[i]!, type: "specialist", config: { model: "workload" } } : { name: `workload-agent-${i}`, type: "worker" },
+        );
+        return { args: [r.tenant_id, JSON.stringify(agents)], beforeArgs: [r.tenant_id, agents] };
+      });
+    },
+  },
+  {
+    name: "api.set_agents_active",
+    routine: "api.set_agents_active",
+    kind: "write",
+    query: "select api.set_agents_active($1, $2::bigint[], $3)",
+    subject: "every agent of the biggest tenants deactivated",
+    idsArg: 1,
+    intendedIndexes: ["app.agents_pkey"],
+    smallAt10k: ["app.agents_pkey"],
+    buffers: { "10k": 255, "1M": 255 },
+    measuredP95Ms: 2.4,
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; ids: string[] }>(
+        sql,
+        `select t.tenant_id::text, array(select a.id::text from app.agents a where a.tenant_id = t.tenant_id order by a.id) as ids
+         from app.tenants t order by (select count(*) from app.documents d where d.tenant_id = t.tenant_id) desc, t.tenant_id limit $1`,
+        [n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.ids, false] }));
+    },
+  },
+  {
+    name: "api.create_workflow",
+    routine: "api.create_workflow",
+    kind: "write",
+    query: "select * from api.create_workflow($1, $2, $3::text::jsonb, $4)",
+    subject: `a workflow of ${BULK_IDS} tasks run by the tenant's specialists and workers, for the biggest tenants`,
+    intendedIndexes: ["app.agents_pkey"],
+    smallAt10k: ["app.agents_pkey"],
+    buffers: { "10k": 2400, "1M": 2660 },
+    measuredP95Ms: 7.4,
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; orchestrator: string; others: string[] }>(
+        sql,
+        `select t.tenant_id::text,
+                (select a.id::text from app.agents a where a.tenant_id = t.tenant_id and a.type = 'orchestrator' order by a.id limit 1) as orchestrator,
+                array(select a.id::text from app.agents a where a.tenant_id = t.tenant_id and a.type <> 'orchestrator' order by a.id) as others
+         from app.tenants t order by (select count(*) from app.documents d where d.tenant_id = t.tenant_id) desc, t.tenant_id limit $1`,
+        [n],
+      );
+      return atLeastOne(this.name, found).map((r) => {
+        const tasks = Array.from({ length: BULK_IDS }, (_, i) => ({ name: `Step ${i + 1}`, agent_id: Number(r.others[i % r.others.length]) }));
+        return { args: [r.tenant_id, "Workload run", JSON.stringify(tasks), r.orchestrator], beforeArgs: [r.tenant_id, "Workload run", tasks, r.orchestrator] };
+      });
+    },
+  },
+  {
+    name: "api.set_task_status",
+    routine: "api.set_task_status",
+    kind: "write",
+    query: "select api.set_task_status($1, $2::bigint[], $3)",
+    subject: `the tasks of workflows in hash order of the biggest tenants, ${BULK_IDS} in all, set running`,
+    idsArg: 1,
+    intendedIndexes: ["app.workflow_tasks_pkey", "app.workflows_pkey", "app.workflow_tasks_tenant_id_workflow_id_status_idx"],
+    smallAt10k: ["app.workflow_tasks_pkey", "app.workflows_pkey", "app.workflow_tasks_tenant_id_workflow_id_status_idx"],
+    buffers: { "10k": 2130, "1M": 3700 },
+    measuredP95Ms: 2.9,
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      // whole workflows (about 20 of 5 tasks), so a call touches as many workflows at every tier
+      const found = await rows<{ tenant_id: string; ids: string[] }>(
+        sql,
+        `select w.tenant_id::text,
+                (array_agg(t.id::text order by ${byHash("w.id")}, w.id, t.execution_order, t.id))[1:$1] as ids
+         from app.workflows w join app.workflow_tasks t on t.tenant_id = w.tenant_id and t.workflow_id = w.id
+         group by w.tenant_id having count(*) >= $1 order by count(*) desc, w.tenant_id limit $2`,
+        [BULK_IDS, n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.ids, "running"] }));
+    },
+  },
+  // --- end write api (items 5-7) ---
 ];
 
 /** The routines the workload covers, distinct, sorted. */

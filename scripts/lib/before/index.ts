@@ -16,6 +16,7 @@ import * as chunks from "./chunks.ts";
 import * as documents from "./documents.ts";
 import * as reads from "./reads.ts";
 import * as statistics from "./statistics.ts";
+import * as writes from "./writes.ts";
 
 /**
  * An api routine, schema-qualified as in pg_proc (`api.` + proname). The list is the
@@ -241,6 +242,98 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     statements: "2",
     run: (sql, [t, g]) => reads.gapAnswers(sql, id(t), id(g)),
   },
+  // --- write api (issue 11, items 5-7): the batch as a JavaScript array (beforeArgs) ---
+  "api.start_conversation": {
+    api: "api.start_conversation",
+    name: "writes.startConversation",
+    seed: "001 new conversation",
+    pattern: "the user loaded (is it the tenant's?), then the conversation inserted",
+    args: "same",
+    modifies: true,
+    statements: "2",
+    run: (sql, [t, u, title, ttl]) => writes.startConversation(sql, id(t), id(u), text(title), optText(ttl)),
+  },
+  "api.add_messages": {
+    api: "api.add_messages",
+    name: "writes.addMessages",
+    seed: "003 citations one by one",
+    pattern: "the conversation loaded, one INSERT per message, the conversation touched",
+    args: "same",
+    modifies: true,
+    statements: "n + 2",
+    run: (sql, [t, c, messages]) => writes.addMessages(sql, id(t), id(c), messages as writes.MessageItem[]),
+  },
+  "api.open_gaps": {
+    api: "api.open_gaps",
+    name: "writes.openGaps",
+    seed: "004 knowledge gaps",
+    pattern: "one INSERT per gap",
+    args: "same",
+    modifies: true,
+    statements: "n",
+    run: (sql, [t, gaps]) => writes.openGaps(sql, id(t), gaps as { title: string; category: string }[]),
+  },
+  "api.answer_gap": {
+    api: "api.answer_gap",
+    name: "writes.answerGap",
+    seed: "004 gap answers",
+    pattern: "the gap loaded, the answer inserted, the gap written back",
+    args: "same",
+    modifies: true,
+    statements: "3",
+    run: (sql, [t, g, content]) => writes.answerGap(sql, id(t), id(g), text(content)),
+  },
+  "api.set_gap_status": {
+    api: "api.set_gap_status",
+    name: "writes.setGapStatus",
+    seed: "004 knowledge gaps",
+    pattern: "per id: the gap loaded, then updated (N+1)",
+    args: "same",
+    modifies: true,
+    statements: "n to 2n",
+    run: (sql, [t, g, status]) => writes.setGapStatus(sql, id(t), ids(g), text(status)),
+  },
+  "api.upsert_agents": {
+    api: "api.upsert_agents",
+    name: "writes.upsertAgents",
+    seed: "002 agent registry",
+    pattern: "per agent: looked up by name, then inserted or updated (N+1)",
+    args: "same",
+    modifies: true,
+    statements: "2n",
+    run: (sql, [t, agents]) => writes.upsertAgents(sql, id(t), agents as { name: string; type: string }[]),
+  },
+  "api.set_agents_active": {
+    api: "api.set_agents_active",
+    name: "writes.setAgentsActive",
+    seed: "002 agent registry",
+    pattern: "per id: the agent loaded, then updated (N+1)",
+    args: "same",
+    modifies: true,
+    statements: "n to 2n",
+    run: (sql, [t, a, active]) => writes.setAgentsActive(sql, id(t), ids(a), active === true),
+  },
+  "api.create_workflow": {
+    api: "api.create_workflow",
+    name: "writes.createWorkflow",
+    seed: "002 workflow router",
+    pattern: "the workflow inserted, then per task its agent loaded and the task inserted",
+    args: "same",
+    modifies: true,
+    statements: "n + 1 to 2n + 1",
+    run: (sql, [t, name, tasks, agent]) => writes.createWorkflow(sql, id(t), text(name), tasks as { name: string; agent_id?: Id }[], (agent ?? null) as Id | null),
+  },
+  "api.set_task_status": {
+    api: "api.set_task_status",
+    name: "writes.setTaskStatus",
+    seed: "002 workflow tasks",
+    pattern: "per task: loaded, then updated; per workflow touched: its tasks loaded, its status written (N+1)",
+    args: "same",
+    modifies: true,
+    statements: "2n + 3w",
+    run: (sql, [t, tasks, status]) => writes.setTaskStatus(sql, id(t), ids(tasks), text(status)),
+  },
+  // --- end write api (items 5-7) ---
 };
 
 /**
