@@ -59,6 +59,7 @@ set search_path = pg_catalog, pg_temp
 set row_security = on
 as $$
 declare
+  v_sequence regclass;
   v_created bigint[];
 begin
   perform app.require_tenant(p_tenant_id);
@@ -66,18 +67,25 @@ begin
     '{"email": {"type": "text", "required": true, "nonblank": true},
       "display_name": {"type": "text", "required": true, "nonblank": true}}');
 
-  -- 1. Insert the first item of each email, in batch order (ids follow it); an email the tenant
-  -- has already is skipped by the unique constraint (a concurrent caller's too: we wait for it).
+  -- 1. Insert the first item of each email; an email the tenant has already is skipped by the
+  -- unique constraint (a concurrent caller's too: we wait for its commit, then skip). Ids are
+  -- drawn from the identity sequence in batch order first (ids follow the batch), and the rows
+  -- are then inserted in email order: two callers with overlapping emails meet them in the
+  -- same order, so one waits for the other instead of the two deadlocking (inserting in batch
+  -- order, a batch and its reverse deadlocked: test/api/tenants.test.ts).
+  v_sequence := pg_get_serial_sequence('app.users', 'id')::regclass;
   with item as (
     select i.ord, i.email, i.display_name,
            row_number() over (partition by i.email order by i.ord) as nth
-    from jsonb_to_recordset(p_users) with ordinality as i (email text, display_name text, ord bigint)
+    from rows from (jsonb_to_recordset(p_users) as (email text, display_name text)) with ordinality as i (email, display_name, ord)
+  ), numbered as materialized (
+    select f.email, f.display_name, nextval(v_sequence) as id
+    from (select it.ord, it.email, it.display_name from item it where it.nth = 1 order by it.ord) f
   ), inserted as (
-    insert into app.users as u (tenant_id, email, display_name)
-    select p_tenant_id, it.email, it.display_name
-    from item it
-    where it.nth = 1
-    order by it.ord
+    insert into app.users as u (tenant_id, id, email, display_name)
+    select p_tenant_id, n.id, n.email, n.display_name
+    from numbered n
+    order by n.email
     on conflict on constraint users_tenant_id_email_key do nothing
     returning u.id
   )
@@ -91,7 +99,7 @@ begin
               when c.id is not null then 'created'
               else 'exists' end
   from (select x.ord, x.email, row_number() over (partition by x.email order by x.ord) as nth
-        from jsonb_to_recordset(p_users) with ordinality as x (email text, ord bigint)) i
+        from rows from (jsonb_to_recordset(p_users) as (email text)) with ordinality as x (email, ord)) i
   left join app.users u on u.tenant_id = p_tenant_id and u.email = i.email
   left join unnest(v_created) as c (id) on c.id = u.id and i.nth = 1
   order by i.ord;
@@ -100,7 +108,7 @@ $$;
 comment on function api.create_users(bigint, jsonb) is
   'Creates users of the tenant from p_users, a json array of up to 10,000 {"email", "display_name"} (both required, non-blank). Emails are unique per tenant and compared exactly. '
   'Returns one row per item, in batch order: (position: 0-based, id, email, status): created (a new user; new ids follow the batch order), exists (the tenant had this email already: its id, nothing changed), duplicate (the email came earlier in this batch: that user''s id). A replay returns every item as exists. '
-  'Two statements whatever the batch size. Errors: QB001 null tenant or batch; QB002 empty batch; QB003 more than 10,000 items; QB005 unknown tenant; QB011 a malformed item (not an object, unknown key, missing or blank email or display_name). Index: users_tenant_id_email_key.';
+  'Two statements whatever the batch size; rows are inserted in email order, so concurrent callers with overlapping emails wait for each other instead of deadlocking. Errors: QB001 null tenant or batch; QB002 empty batch; QB003 more than 10,000 items; QB005 unknown tenant; QB011 a malformed item (not an object, unknown key, missing or blank email or display_name). Index: users_tenant_id_email_key.';
 
 -- user_by_email -------------------------------------------------------------------------------
 
