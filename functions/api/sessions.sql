@@ -68,6 +68,11 @@ declare
   v_expires_at timestamptz;
 begin
   perform app.require_not_null(p_ttl, 'p_ttl');
+  -- compared as an interval first, so an absurd one ('1000000 years') is refused before the
+  -- addition could leave the timestamp range (22008); then on the calendar
+  if p_ttl <= interval '0' or p_ttl > interval '92 days' then
+    raise exception 'p_ttl is %; a session lasts more than 0 and at most 90 days', p_ttl using errcode = 'QB008';
+  end if;
   v_expires_at := now() + p_ttl;
   if v_expires_at <= now() or v_expires_at > now() + interval '90 days' then
     raise exception 'p_ttl is %; a session lasts more than 0 and at most 90 days', p_ttl using errcode = 'QB008';
