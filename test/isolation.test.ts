@@ -275,6 +275,15 @@ const MATRIX: Record<string, Check[]> = {
       bIds: [b.tenant, a.tenant],
     }),
   ],
+  // (before create_users, which copies B's emails into A)
+  user_by_email: [
+    async (a, b, app) => {
+      const [u] = await db().sql<{ email: string }[]>`
+        select email from app.users u where tenant_id = ${b.tenant}
+          and not exists (select from app.users x where x.tenant_id = ${a.tenant} and x.email = u.email) order by id limit 1`;
+      return { result: rowsOf(await app`select * from api.user_by_email(${a.tenant}, ${u!.email})`), bIds: b.users, expect: (r) => expect(r).toEqual([]) };
+    },
+  ],
   // B's emails, in A: new users of A (emails are unique per tenant), none of B's ids.
   create_users: [
     async (a, b, app) => {
@@ -282,14 +291,6 @@ const MATRIX: Record<string, Check[]> = {
       const items = emails.map((email) => ({ email, display_name: "isolation" }));
       const rows = rowsOf(await app`select * from api.create_users(${a.tenant}, ${app.json(items)})`) as { status: string }[];
       return { result: rows, bIds: b.users, expect: (r) => expect(rowsOf(r).length).toBe(items.length) };
-    },
-  ],
-  user_by_email: [
-    async (a, b, app) => {
-      const [u] = await db().sql<{ email: string }[]>`
-        select email from app.users u where tenant_id = ${b.tenant}
-          and not exists (select from app.users x where x.tenant_id = ${a.tenant} and x.email = u.email) order by id limit 1`;
-      return { result: rowsOf(await app`select * from api.user_by_email(${a.tenant}, ${u!.email})`), bIds: b.users, expect: (r) => expect(r).toEqual([]) };
     },
   ],
   create_connector: [

@@ -132,7 +132,7 @@ beforeAll(async () => {
   };
 
   // --- issue 11, items 1 and 2: tenants, users, connectors, collections, sessions ---
-  const [who] = await sql<{ email: string }[]>`select email from app.users where tenant_id = ${t!.p_tenant_id} and id = ${t!.p_user_id}`;
+  const [who] = await sql<{ email: string }[]>`select email from app.users where tenant_id = ${t!.p_tenant_id!} and id = ${t!.p_user_id!}`;
   values = {
     ...values,
     p_users: JSON.stringify([

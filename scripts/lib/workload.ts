@@ -701,7 +701,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     subject: "a new tenant (the id from the identity sequence, written under row level security)",
     intendedIndexes: [],
     buffers: { "10k": 12, "1M": 12 },
-    measuredP95Ms: 0.5,
+    measuredP95Ms: 3.2,
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(_sql, n) {
@@ -717,7 +717,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.users_tenant_id_email_key"],
     smallAt10k: ["app.users_tenant_id_email_key"],
     buffers: { "10k": 1130, "1M": 1630 },
-    measuredP95Ms: 5,
+    measuredP95Ms: 5.9,
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -747,7 +747,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.users_tenant_id_email_key"],
     smallAt10k: ["app.users_tenant_id_email_key"],
     buffers: { "10k": 9, "1M": 11 },
-    measuredP95Ms: 0.4,
+    measuredP95Ms: 2.2,
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -767,7 +767,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     subject: "a new web connector of the biggest tenants",
     intendedIndexes: [],
     buffers: { "10k": 13, "1M": 16 },
-    measuredP95Ms: 0.5,
+    measuredP95Ms: 3.7,
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -783,7 +783,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.users_pkey"],
     smallAt10k: ["app.users_pkey"],
     buffers: { "10k": 19, "1M": 23 },
-    measuredP95Ms: 0.5,
+    measuredP95Ms: 3.5,
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -805,7 +805,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.collections_pkey"],
     smallAt10k: ["app.collections_pkey"],
     buffers: { "10k": 120, "1M": 1380 },
-    measuredP95Ms: 1,
+    measuredP95Ms: 1.3,
     ratioAsserted: false,
     ratioNote: "grows with the batch, not the table: the biggest tenant has a handful of collections at 10k and over 100 at 1M (the batch takes up to 100), and each row rewritten costs about 12 buffers (its new version and primary key entry)",
     p95Ms: P95_BUDGET_MS,
@@ -828,7 +828,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.users_pkey"],
     smallAt10k: ["app.users_pkey"],
     buffers: { "10k": 25, "1M": 43 },
-    measuredP95Ms: 0.5,
+    measuredP95Ms: 4.7,
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -848,7 +848,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     subject: "live sessions (expiring in more than a day) in hash order, extended to 30 days from now",
     intendedIndexes: ["app.user_sessions_token_idx"],
     buffers: { "10k": 43, "1M": 40 },
-    measuredP95Ms: 0.6,
+    measuredP95Ms: 3.1,
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -868,7 +868,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     subject: "live sessions (expiring in more than a day) in hash order",
     intendedIndexes: ["app.user_sessions_token_idx"],
     buffers: { "10k": 13, "1M": 15 },
-    measuredP95Ms: 0.6,
+    measuredP95Ms: 3.8,
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -889,7 +889,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.user_sessions_tenant_id_user_id_idx"],
     smallAt10k: ["app.user_sessions_tenant_id_user_id_idx"],
     buffers: { "10k": 85, "1M": 145 },
-    measuredP95Ms: 0.8,
+    measuredP95Ms: 4.0,
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
