@@ -169,6 +169,24 @@ async function tenantsBySize(sql: postgres.Sql, n: number): Promise<string[]> {
   return found.map((r) => r.tenant_id);
 }
 
+/** Live sessions (expiring in more than a day) in hash order: their tokens. */
+async function liveSessionTokens(sql: postgres.Sql, n: number): Promise<{ token: string }[]> {
+  return rows<{ token: string }>(
+    sql,
+    `select token::text from app.user_sessions where expires_at > now() + interval '1 day' order by ${byHash("id")}, id limit $1`,
+    [n],
+  );
+}
+
+/** Users in hash order: (tenant_id, id). */
+async function usersByHash(sql: postgres.Sql, n: number): Promise<{ tenant_id: string; id: string }[]> {
+  return rows<{ tenant_id: string; id: string }>(
+    sql,
+    `select tenant_id::text, id::text from app.users order by ${byHash("id")}, id limit $1`,
+    [n],
+  );
+}
+
 const CHUNKS_ONE_PARTITION: PartitionExpectation = { table: "app.chunks", rule: "one", why: "the collection (partition key) is an argument" };
 const CHUNKS_PER_DOCUMENT: PartitionExpectation = {
   table: "app.chunks",
@@ -489,11 +507,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      const found = await rows<{ token: string }>(
-        sql,
-        `select token::text from app.user_sessions where expires_at > now() + interval '1 day' order by ${byHash("id")}, id limit $1`,
-        [n],
-      );
+      const found = await liveSessionTokens(sql, n);
       return atLeastOne(this.name, found).map((r) => ({ args: [r.token] }));
     },
   },
@@ -787,11 +801,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      const found = await rows<{ tenant_id: string; id: string }>(
-        sql,
-        `select tenant_id::text, id::text from app.users order by ${byHash("id")}, id limit $1`,
-        [n],
-      );
+      const found = await usersByHash(sql, n);
       return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.id, "Workload collection"] }));
     },
   },
@@ -835,11 +845,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      const found = await rows<{ tenant_id: string; id: string }>(
-        sql,
-        `select tenant_id::text, id::text from app.users order by ${byHash("id")}, id limit $1`,
-        [n],
-      );
+      const found = await usersByHash(sql, n);
       return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.id, "30 days"] }));
     },
   },
@@ -855,11 +861,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      const found = await rows<{ token: string }>(
-        sql,
-        `select token::text from app.user_sessions where expires_at > now() + interval '1 day' order by ${byHash("id")}, id limit $1`,
-        [n],
-      );
+      const found = await liveSessionTokens(sql, n);
       return atLeastOne(this.name, found).map((r) => ({ args: [r.token, "30 days"] }));
     },
   },
@@ -875,11 +877,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      const found = await rows<{ token: string }>(
-        sql,
-        `select token::text from app.user_sessions where expires_at > now() + interval '1 day' order by ${byHash("id")}, id limit $1`,
-        [n],
-      );
+      const found = await liveSessionTokens(sql, n);
       return atLeastOne(this.name, found).map((r) => ({ args: [r.token] }));
     },
   },
