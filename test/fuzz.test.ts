@@ -235,16 +235,18 @@ const TYPE_INPUT: Record<string, Bad[]> = {
     { what: "2024-13-45", value: "2024-13-45", code: "22008" },
   ],
   text: [{ what: "a NUL character", value: "a\u0000b", code: "22021" }],
-  // --- write api (issue 11, items 5-7): batches and the conversation TTL ---
+  // --- write api (issue 11): batches and TTLs ---
   jsonb: [
     { what: "not json", value: "not json", code: "22P02" },
     { what: "a truncated json array", value: '[{"role": "user"', code: "22P02" },
+    { what: "malformed json", value: '{"email":', code: "22P02" },
   ],
   interval: [
     { what: "abc", value: "abc", code: "22007" },
     { what: "1 fortnight", value: "1 fortnight", code: "22007" },
+    { what: "a million centuries", value: "178956971 years", code: "22008" },
   ],
-  // --- end write api (items 5-7) ---
+  // --- end write api ---
   "bigint[]": [
     { what: "sub-arrays of different lengths", value: "{{1,2},{3}}", code: "22P02" },
     { what: "an element that is no number", value: "{1,x}", code: "22P02" },
@@ -262,6 +264,40 @@ const TYPE_INPUT: Record<string, Bad[]> = {
 const withTypeInput = (p: Param): Param => ({ ...p, bad: [...p.bad, ...(TYPE_INPUT[p.type] ?? []).map((b) => ({ ...b, typeInput: true }))] });
 
 const flag = (name: string): Param => required(name, "boolean", (_s, r) => r() < 0.5);
+// --- issue 11, items 1 and 2 ---
+// A session TTL: more than 0, at most 90 days (QB008 otherwise).
+const ttl: Param = {
+  name: "p_ttl",
+  type: "interval",
+  valid: (_s, r) => pickOne(["1 hour", "30 days", "90 days", "2 months"], r),
+  bad: [
+    { what: "null", value: null, code: "QB001" },
+    { what: "zero", value: "0 seconds", code: "QB008" },
+    { what: "negative", value: "-1 day", code: "QB008" },
+    { what: "negative in sum", value: "1 day -25 hours", code: "QB008" },
+    { what: "90 days and a second", value: "90 days 1 second", code: "QB008" },
+    { what: "a million years", value: "1000000 years", code: "QB008" },
+  ],
+};
+// A batch of users: a jsonb array of {"email", "display_name"}.
+const userBatch: Param = {
+  name: "p_users",
+  type: "jsonb",
+  valid: (_s, r) => JSON.stringify([{ email: `fuzz-${Math.floor(r() * 1e9)}@fuzz.example.com`, display_name: "Fuzz" }]),
+  bad: [
+    { what: "null", value: null, code: "QB001" },
+    { what: "empty", value: "[]", code: "QB002" },
+    { what: "10,001 items", value: JSON.stringify(Array.from({ length: 10_001 }, (_, i) => ({ email: `u${i}@x.example.com`, display_name: "x" }))), code: "QB003" },
+    { what: "an object, not an array", value: '{"email": "a@b.example.com", "display_name": "A"}', code: "QB011" },
+    { what: "an item that is no object", value: '["a@b.example.com"]', code: "QB011" },
+    { what: "an item without display_name", value: '[{"email": "a@b.example.com"}]', code: "QB011" },
+    { what: "an email that is a number", value: '[{"email": 42, "display_name": "A"}]', code: "QB011" },
+    { what: "a blank email", value: '[{"email": "\u3000", "display_name": "A"}]', code: "QB011" },
+    { what: "an unknown key", value: '[{"email": "a@b.example.com", "display_name": "A", "role": "admin"}]', code: "QB011" },
+    { what: "a null display_name", value: '[{"email": "a@b.example.com", "display_name": null}]', code: "QB011" },
+  ],
+};
+// --- end of issue 11, items 1 and 2 ---
 const documentIds = idArray("p_document_ids", "bigint[]", (s, r) => some(s.documents, r), (i) => i + 1);
 
 // --- write api (issue 11, items 5-7): batch parameters (jsonb arrays of objects) ---------------
@@ -451,6 +487,42 @@ const ROUTINES: Routine[] = ([
     ],
   },
   // --- end write api (items 5-7) ---
+  // --- issue 11, items 1 and 2: tenants, users, connectors, collections, sessions ---
+  { name: "create_tenant", params: [required("p_name", "text", (_s, r) => `Fuzz tenant ${Math.floor(r() * 1e6)}`, blanks)] },
+  { name: "create_users", params: [tenant, userBatch] },
+  { name: "user_by_email", params: [tenant, required("p_email", "text", (_s, r) => `fuzz-${Math.floor(r() * 1e6)}@fuzz.example.com`, blanks)] },
+  {
+    name: "create_connector",
+    params: [
+      tenant,
+      oneOf("p_kind", ["google_drive", "slack", "notion", "github", "web"], false, ["", " ", "dropbox", "Web", "web "]),
+      required("p_name", "text", () => "Fuzz connector", blanks),
+    ],
+  },
+  {
+    name: "create_collection",
+    params: [
+      tenant,
+      required("p_owner_id", "bigint", (s) => s.user, [
+        { what: "-1", value: -1, code: "QB009" },
+        { what: "an id no user has", value: 987654321, code: "QB009" },
+      ]),
+      required("p_name", "text", () => "Fuzz collection", blanks),
+    ],
+  },
+  {
+    name: "set_collection_status",
+    params: [
+      tenant,
+      idArray("p_collection_ids", "bigint[]", (s) => [s.collection], (i) => i + 1),
+      oneOf("p_status", ["active", "processing", "archived"], false, ["", "  ", "deleted", "ACTIVE", "completed"]),
+    ],
+  },
+  { name: "create_session", params: [tenant, required("p_user_id", "bigint", (s) => s.user, [{ what: "an id no user has", value: 987654321, code: "QB009" }]), ttl] },
+  { name: "touch_session", params: [required("p_session_token", "uuid", (s) => s.token), ttl] },
+  { name: "revoke_session", params: [required("p_session_token", "uuid", (s) => s.token)] },
+  { name: "revoke_user_sessions", params: [tenant, required("p_user_id", "bigint", (s) => s.user)] },
+  // --- end of issue 11, items 1 and 2 ---
 ] as Routine[]).map((r) => ({ ...r, params: r.params.map(withTypeInput) }));
 
 // the writers of the write api (items 5-7): their accepted calls are tested in test/api/*-writes.test.ts

@@ -314,6 +314,82 @@ const MATRIX: Record<string, Check[]> = {
     }),
   ],
   // --- end write api (items 5-7) ---
+  // --- issue 11, items 1 and 2: tenants, users, connectors, collections, sessions ---
+  // No tenant argument: a new tenant is neither A nor B, and B's rows stay as they were.
+  create_tenant: [
+    async (a, b, app) => ({
+      result: rowsOf(await app`select * from api.create_tenant('isolation')`),
+      bIds: [b.tenant, a.tenant],
+    }),
+  ],
+  // (before create_users, which copies B's emails into A)
+  user_by_email: [
+    async (a, b, app) => {
+      const [u] = await db().sql<{ email: string }[]>`
+        select email from app.users u where tenant_id = ${b.tenant}
+          and not exists (select from app.users x where x.tenant_id = ${a.tenant} and x.email = u.email) order by id limit 1`;
+      return { result: rowsOf(await app`select * from api.user_by_email(${a.tenant}, ${u!.email})`), bIds: b.users, expect: (r) => expect(r).toEqual([]) };
+    },
+  ],
+  // B's emails, in A: new users of A (emails are unique per tenant), none of B's ids.
+  create_users: [
+    async (a, b, app) => {
+      const emails = (await db().sql<{ email: string }[]>`select email from app.users where tenant_id = ${b.tenant} order by id limit 20`).map((r) => r.email);
+      const items = emails.map((email) => ({ email, display_name: "isolation" }));
+      const rows = rowsOf(await app`select * from api.create_users(${a.tenant}, ${app.json(items)})`) as { status: string }[];
+      return { result: rows, bIds: b.users, expect: (r) => expect(rowsOf(r).length).toBe(items.length) };
+    },
+  ],
+  create_connector: [
+    async (a, b, app) => ({ result: rowsOf(await app`select * from api.create_connector(${a.tenant}, 'web', 'isolation')`), bIds: b.connectors }),
+  ],
+  create_collection: [
+    async (a, b, app) => ({
+      result: await sqlState(app`select * from api.create_collection(${a.tenant}, ${first(b.users)}, 'isolation')`),
+      bIds: [],
+      expect: (r) => expect(r).toBe("QB009"),
+    }),
+  ],
+  set_collection_status: [
+    async (a, b, app) => ({
+      result: (await app`select api.set_collection_status(${a.tenant}, ${b.collections}::bigint[], 'archived') as r`)[0]!.r,
+      bIds: [],
+      expect: (r) => expect(r).toEqual({ updated: 0, unchanged: 0, not_found: b.collections.length }),
+    }),
+  ],
+  create_session: [
+    async (a, b, app) => ({
+      result: await sqlState(app`select * from api.create_session(${a.tenant}, ${first(b.users)})`),
+      bIds: [],
+      expect: (r) => expect(r).toBe("QB009"),
+    }),
+  ],
+  revoke_user_sessions: [
+    async (a, b, app) => ({
+      result: (await app`select api.revoke_user_sessions(${a.tenant}, ${first(b.users)}) as n`)[0]!.n,
+      bIds: [],
+      expect: (r) => expect(r).toBe(0),
+    }),
+  ],
+  // The token routines take no tenant (as validate_session): B's token reaches B's session
+  // only. A touch shorter than the session's remaining life writes nothing; a revoke of B's
+  // expired (or an unknown) token ends nothing.
+  touch_session: [
+    async (_a, b, app) => ({
+      result: rowsOf(await app`select * from api.touch_session(${first(b.tokens)}::uuid, interval '1 minute')`),
+      bIds: [],
+      expect: (r) => expect(rowsOf(r).map((x) => String((x as { tenant_id: string }).tenant_id))).toEqual([b.tenant]),
+    }),
+  ],
+  revoke_session: [
+    async (_a, b, app) => {
+      const [dead] = await db().sql<{ token: string }[]>`
+        select token::text from app.user_sessions where tenant_id = ${b.tenant} and expires_at <= now() order by id limit 1`;
+      const result = (await app`select api.revoke_session(${dead?.token ?? "00000000-0000-4000-8000-000000000000"}::uuid) as r`)[0]!.r;
+      return { result, bIds: [], expect: (r) => expect(r).toBe(false) };
+    },
+  ],
+  // --- end of issue 11, items 1 and 2 ---
   // The two that delete A's documents run last (see the order below).
   purge_documents_batch: [
     async (a, b, app) => ({

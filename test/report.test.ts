@@ -122,7 +122,8 @@ describe("the measured report (10k test database, few calls)", () => {
       expect(f.buffers.total, f.name).toBe(f.buffers.hit + f.buffers.read);
       expect(f.buffers.total, f.name).toBeGreaterThan(0);
       expect(f.statements, f.name).toBeGreaterThan(0);
-      expect(f.access.length, f.name).toBeGreaterThan(0);
+      // a routine that only inserts a row of its own (api.create_tenant: no table is read) has no access path
+      if (f.name !== "api.create_tenant") expect(f.access.length, f.name).toBeGreaterThan(0);
     }
   });
 

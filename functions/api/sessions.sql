@@ -1,9 +1,27 @@
--- Sessions (seeds 001, 003): validate a login token in one round trip.
+-- Sessions (seeds 001, 003): create a login session, validate it in one round trip, slide its
+-- expiry, revoke one or all of a user's. Documentation: docs/api.md "Sessions".
+--
+-- The token is all a client holds, so the routines that take a token (validate, touch, revoke)
+-- take no p_tenant_id: listed exceptions to convention 12 (DESIGN.md), like api.create_tenant.
+-- They find the token's tenant through ONE lookup made outside row level security,
+-- app.session_tenant_id (owned by querybudget_maint), wrapped by app.enter_session_tenant,
+-- which then sets that tenant for the transaction; the rest of each routine runs as that tenant
+-- under the policies, like every other api function. Only live sessions (expires_at > now())
+-- are found: an expired, revoked (deleted) or unknown token is the same "no session", and the
+-- routines answer it with no row (validate, touch) or false (revoke), never an error.
+--
+-- Tokens are gen_random_uuid() (122 random bits): unguessable, and spread evenly over
+-- user_sessions_token_idx. Revoking deletes the row (a revoked session is gone, as an expired
+-- one is after the TTL job, functions/maint/ttl.sql), so revoking twice is a no-op.
+--
+-- TTL bounds (create and touch): p_ttl must bring expires_at after now() and at most 90 days
+-- after it (compared on the timestamps, so '3 months' is measured on the calendar), else
+-- QB008 (an interval out of range). The default, 30 days, is the seeds' session length.
 
 -- The tenant of a live session token: the one lookup that must cross tenants, since the token
 -- is all the caller has. Owned by querybudget_maint (BYPASSRLS, sql/50_grants.sql), so it reads
 -- app.user_sessions outside the row level security policies; it returns a tenant id and
--- nothing else, and only api.validate_session calls it (nothing is granted on it).
+-- nothing else, and only app.enter_session_tenant calls it (nothing is granted on it).
 create or replace function app.session_tenant_id(p_session_token uuid)
 returns bigint
 language sql
@@ -18,8 +36,54 @@ as $$
     and s.expires_at > now();
 $$;
 comment on function app.session_tenant_id(uuid) is
-  'The tenant of the live session (expires_at later than now()) with this token, or null: the one read of api.validate_session outside the row level security policies (security definer owned by querybudget_maint, docs/security.md). '
-  'Index: user_sessions_token_idx.';
+  'The tenant of the live session (expires_at > now()) with this token, or null. Security definer owned by querybudget_maint: the one read of the session routines made outside the row level security policies (docs/security.md); called only by app.enter_session_tenant. Index: user_sessions_token_idx.';
+
+create or replace function app.enter_session_tenant(p_session_token uuid)
+returns bigint
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_tenant_id bigint;
+begin
+  perform app.require_not_null(p_session_token, 'p_session_token');
+  v_tenant_id := app.session_tenant_id(p_session_token);
+  if v_tenant_id is not null then
+    -- as app.require_tenant does: the tenant the policies admit for the rest of the transaction
+    perform set_config('querybudget.tenant_id', v_tenant_id::text, true);
+  end if;
+  return v_tenant_id;
+end
+$$;
+comment on function app.enter_session_tenant(uuid) is
+  'Guard of the routines that take a session token instead of a tenant (api.validate_session, api.touch_session, api.revoke_session): the token is given (QB001); returns the tenant of its live session (app.session_tenant_id) and sets querybudget.tenant_id to it for the row level security policies, or returns null (unknown, expired or revoked token) and sets nothing.';
+
+create or replace function app.session_expiry(p_ttl interval)
+returns timestamptz
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_expires_at timestamptz;
+begin
+  perform app.require_not_null(p_ttl, 'p_ttl');
+  -- compared as an interval first, so an absurd one ('1000000 years') is refused before the
+  -- addition could leave the timestamp range (22008); then on the calendar
+  if p_ttl <= interval '0' or p_ttl > interval '92 days' then
+    raise exception 'p_ttl is %; a session lasts more than 0 and at most 90 days', p_ttl using errcode = 'QB008';
+  end if;
+  v_expires_at := now() + p_ttl;
+  if v_expires_at <= now() or v_expires_at > now() + interval '90 days' then
+    raise exception 'p_ttl is %; a session lasts more than 0 and at most 90 days', p_ttl using errcode = 'QB008';
+  end if;
+  return v_expires_at;
+end
+$$;
+comment on function app.session_expiry(interval) is
+  'Guard of a session TTL: p_ttl is given (QB001) and now() + p_ttl is after now() and at most now() + 90 days (QB008 otherwise: zero, negative or longer). Returns now() + p_ttl, the new expires_at.';
+
+-- validate_session ---------------------------------------------------------------------------
 
 create or replace function api.validate_session(p_session_token uuid)
 returns table (tenant_id bigint, user_id bigint, email text, display_name text, expires_at timestamptz)
@@ -32,16 +96,11 @@ as $$
 declare
   v_tenant_id bigint;
 begin
-  -- The one api function without p_tenant_id: the session tells which tenant it is, so
-  -- app.require_tenant cannot run before the lookup. The lookup is app.session_tenant_id (it
-  -- crosses tenants); then, as in every api function, the rest runs as that tenant under the
-  -- row level security policies.
-  perform app.require_not_null(p_session_token, 'p_session_token');
-  v_tenant_id := app.session_tenant_id(p_session_token);
+  -- No p_tenant_id: the session tells which tenant it is (see the top of this file).
+  v_tenant_id := app.enter_session_tenant(p_session_token);
   if v_tenant_id is null then
     return;
   end if;
-  perform set_config('querybudget.tenant_id', v_tenant_id::text, true);
 
   return query
   select s.tenant_id, s.user_id, u.email, u.display_name, s.expires_at
@@ -53,5 +112,150 @@ begin
 end
 $$;
 comment on function api.validate_session(uuid) is
-  'The live session of a token with its user: one row (tenant_id, user_id, email, display_name, expires_at), or none when the token is unknown or expired (expires_at <= now()). '
-  'Errors: QB001 null token. Index: user_sessions_token_idx (app.session_tenant_id finds the tenant, then the session is read again as that tenant), then the users primary key.';
+  'The live session of a token with its user: one row (tenant_id, user_id, email, display_name, expires_at), or no row when the token is unknown, expired (expires_at <= now()) or revoked. Errors: QB001 null token. Index: user_sessions_token_idx (app.session_tenant_id finds the tenant, then the session is read again as that tenant, under row level security), then the users primary key.';
+
+-- create_session -----------------------------------------------------------------------------
+
+create or replace function api.create_session(p_tenant_id bigint, p_user_id bigint, p_ttl interval default interval '30 days')
+returns table (session_token uuid, expires_at timestamptz)
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set row_security = on
+as $$
+declare
+  v_expires_at timestamptz;
+begin
+  perform app.require_tenant(p_tenant_id);
+  perform app.require_not_null(p_user_id, 'p_user_id');
+  v_expires_at := app.session_expiry(p_ttl);
+
+  -- One statement: the user is read (and held FOR KEY SHARE, so a concurrent delete of the
+  -- user waits for us or makes us find nothing, never a raw foreign key error) and the session
+  -- made from it. No user of this tenant: nothing is inserted.
+  return query
+  insert into app.user_sessions as s (tenant_id, user_id, token, expires_at)
+  select p_tenant_id, u.id, gen_random_uuid(), v_expires_at
+  from app.users u
+  where u.tenant_id = p_tenant_id
+    and u.id = p_user_id
+  for key share
+  returning s.token, s.expires_at;
+  if not found then
+    raise exception 'unknown user % of tenant %', p_user_id, p_tenant_id using errcode = 'QB009';
+  end if;
+end
+$$;
+comment on function api.create_session(bigint, bigint, interval) is
+  'A new login session of a user of the tenant: one row (session_token: a new random uuid, expires_at = now() + p_ttl). p_ttl: more than 0 and at most 90 days, default 30 days. '
+  'Errors: QB001 null tenant, user or TTL; QB005 unknown tenant; QB008 TTL out of range; QB009 the user is not the tenant''s. Index: users_pkey (the user, held FOR KEY SHARE), one insert.';
+
+-- touch_session ------------------------------------------------------------------------------
+
+create or replace function api.touch_session(p_session_token uuid, p_ttl interval default interval '30 days')
+returns table (tenant_id bigint, user_id bigint, expires_at timestamptz)
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set row_security = on
+as $$
+declare
+  v_tenant_id bigint;
+  v_expires_at timestamptz;
+begin
+  v_expires_at := app.session_expiry(p_ttl);
+  v_tenant_id := app.enter_session_tenant(p_session_token);
+  if v_tenant_id is null then
+    return;
+  end if;
+
+  -- Sliding expiry: the session lives at least p_ttl from now. Written only when that moves
+  -- expires_at later (a session made with a longer TTL is not shortened, and a second touch in
+  -- the same transaction writes nothing): no dead row version per request for nothing.
+  return query
+  with live as (
+    select s.tenant_id, s.id, s.user_id, s.expires_at
+    from app.user_sessions s
+    where s.tenant_id = v_tenant_id
+      and s.token = p_session_token
+      and s.expires_at > now()
+  ), touched as (
+    update app.user_sessions s
+    set expires_at = v_expires_at
+    from live l
+    where s.tenant_id = l.tenant_id
+      and s.id = l.id
+      and s.expires_at < v_expires_at
+      and s.expires_at > now()
+    returning s.tenant_id, s.id, s.user_id, s.expires_at
+  )
+  select l.tenant_id, l.user_id, coalesce(t.expires_at, l.expires_at)
+  from live l
+  left join touched t on t.id = l.id;
+end
+$$;
+comment on function api.touch_session(uuid, interval) is
+  'Sliding expiry: a live session with this token is extended to expire at least p_ttl from now (more than 0, at most 90 days, default 30 days; never shortened). '
+  'Returns one row (tenant_id, user_id, expires_at after the touch), or no row when the token is unknown, expired or revoked (nothing is written then). '
+  'Errors: QB001 null token or TTL; QB008 TTL out of range. Index: user_sessions_token_idx (app.session_tenant_id, then the session as its tenant).';
+
+-- revoke_session -----------------------------------------------------------------------------
+
+create or replace function api.revoke_session(p_session_token uuid)
+returns boolean
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set row_security = on
+as $$
+declare
+  v_tenant_id bigint;
+begin
+  v_tenant_id := app.enter_session_tenant(p_session_token);
+  if v_tenant_id is null then
+    return false;
+  end if;
+
+  delete from app.user_sessions s
+  where s.tenant_id = v_tenant_id
+    and s.token = p_session_token
+    and s.expires_at > now();
+  return found;
+end
+$$;
+comment on function api.revoke_session(uuid) is
+  'Logout: deletes the live session with this token. Returns true when it ended one, false when the token is unknown, expired or already revoked (idempotent: a replay changes nothing and returns false). '
+  'Errors: QB001 null token. Index: user_sessions_token_idx (app.session_tenant_id, then the delete as the session''s tenant).';
+
+-- revoke_user_sessions -----------------------------------------------------------------------
+
+create or replace function api.revoke_user_sessions(p_tenant_id bigint, p_user_id bigint)
+returns integer
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set row_security = on
+as $$
+declare
+  v_revoked integer;
+begin
+  perform app.require_tenant(p_tenant_id);
+  perform app.require_not_null(p_user_id, 'p_user_id');
+
+  -- Every session of the user goes, the expired ones too (the TTL job would delete them
+  -- anyway); the live ones are counted.
+  with revoked as (
+    delete from app.user_sessions s
+    where s.tenant_id = p_tenant_id
+      and s.user_id = p_user_id
+    returning s.expires_at
+  )
+  select count(*) filter (where r.expires_at > now())
+  into v_revoked
+  from revoked r;
+  return v_revoked;
+end
+$$;
+comment on function api.revoke_user_sessions(bigint, bigint) is
+  'Logout everywhere: deletes every session of the user (expired ones too). Returns how many live sessions it ended: 0 for a user without any, an unknown user or another tenant''s (idempotent: a replay returns 0). '
+  'Errors: QB001 null tenant or user; QB005 unknown tenant. Index: user_sessions_tenant_id_user_id_idx.';

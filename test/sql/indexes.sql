@@ -4,7 +4,7 @@ select plan(21);
 
 select indexes_are('app', 'tenants', array['tenants_pkey']);
 select indexes_are('app', 'users', array['users_pkey', 'users_tenant_id_email_key']);
-select indexes_are('app', 'user_sessions', array['user_sessions_pkey', 'user_sessions_token_idx', 'user_sessions_expires_at_idx']);
+select indexes_are('app', 'user_sessions', array['user_sessions_pkey', 'user_sessions_token_idx', 'user_sessions_expires_at_idx', 'user_sessions_tenant_id_user_id_idx']);
 select indexes_are('app', 'connectors', array['connectors_pkey']);
 select indexes_are('app', 'collections', array['collections_pkey']);
 select indexes_are('app', 'documents', array['documents_pkey', 'documents_tenant_id_collection_id_id_key',

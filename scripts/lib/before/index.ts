@@ -12,6 +12,7 @@
 // on a max: 1 or reserved client) to get the seed's single commit, and roll it back to keep
 // the data for the next call.
 import type postgres from "postgres";
+import * as accounts from "./accounts.ts";
 import * as chunks from "./chunks.ts";
 import * as documents from "./documents.ts";
 import * as reads from "./reads.ts";
@@ -334,6 +335,108 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     run: (sql, [t, tasks, status]) => writes.setTaskStatus(sql, id(t), ids(tasks), text(status)),
   },
   // --- end write api (items 5-7) ---
+  // --- issue 11, items 1 and 2: tenants, users, connectors, collections, sessions (accounts.ts) ---
+  "api.create_tenant": {
+    api: "api.create_tenant",
+    name: "accounts.createTenant",
+    seed: "001 tenant signup",
+    pattern: "db.add, commit, refresh: an insert, then the row read back",
+    args: "same",
+    modifies: true,
+    statements: "2",
+    run: (sql, [name]) => accounts.createTenant(sql, text(name)),
+  },
+  "api.create_users": {
+    api: "api.create_users",
+    name: "accounts.createUsers",
+    seed: "001 user import",
+    pattern: "per item: is the email taken (a query), then an insert (N+1)",
+    args: "same",
+    modifies: true,
+    statements: "n to 2n",
+    run: (sql, [t, users]) => accounts.createUsers(sql, id(t), (typeof users === "string" ? JSON.parse(users) : users) as { email: string; display_name: string }[]),
+  },
+  "api.user_by_email": {
+    api: "api.user_by_email",
+    name: "accounts.userByEmail",
+    seed: "001 login query",
+    pattern: "db.query(User).filter(email).first(): the same single query",
+    args: "same",
+    modifies: false,
+    statements: "1",
+    run: (sql, [t, email]) => accounts.userByEmail(sql, id(t), text(email)),
+  },
+  "api.create_connector": {
+    api: "api.create_connector",
+    name: "accounts.createConnector",
+    seed: "004 connector setup",
+    pattern: "the tenant loaded, then the insert",
+    args: "same",
+    modifies: true,
+    statements: "2",
+    run: (sql, [t, kind, name]) => accounts.createConnector(sql, id(t), text(kind), text(name)),
+  },
+  "api.create_collection": {
+    api: "api.create_collection",
+    name: "accounts.createCollection",
+    seed: "000 collection create",
+    pattern: "the owner loaded, then the insert",
+    args: "same",
+    modifies: true,
+    statements: "2",
+    run: (sql, [t, owner, name]) => accounts.createCollection(sql, id(t), id(owner), text(name)),
+  },
+  "api.set_collection_status": {
+    api: "api.set_collection_status",
+    name: "accounts.setCollectionStatus",
+    seed: "000 collection status",
+    pattern: "per id: load the collection, then update it (N+1)",
+    args: "same",
+    modifies: true,
+    statements: "n to 2n",
+    run: (sql, [t, c, status]) => accounts.setCollectionStatus(sql, id(t), ids(c), text(status)),
+  },
+  "api.create_session": {
+    api: "api.create_session",
+    name: "accounts.createSession",
+    seed: "001/003 login",
+    pattern: "the user loaded, then the session inserted with a token made in the application",
+    args: "same",
+    modifies: true,
+    statements: "2",
+    run: (sql, [t, u, ttl]) => accounts.createSession(sql, id(t), id(u), optText(ttl) ?? undefined),
+  },
+  "api.touch_session": {
+    api: "api.touch_session",
+    name: "accounts.touchSession",
+    seed: "003 sliding expiry",
+    pattern: "the session loaded, expiry checked in code, then updated",
+    args: "same",
+    modifies: true,
+    statements: "2",
+    run: (sql, [token, ttl]) => accounts.touchSession(sql, text(token), optText(ttl) ?? undefined),
+  },
+  "api.revoke_session": {
+    api: "api.revoke_session",
+    name: "accounts.revokeSession",
+    seed: "003 logout",
+    pattern: "the session loaded, then deleted",
+    args: "same",
+    modifies: true,
+    statements: "2",
+    run: (sql, [token]) => accounts.revokeSession(sql, text(token)),
+  },
+  "api.revoke_user_sessions": {
+    api: "api.revoke_user_sessions",
+    name: "accounts.revokeUserSessions",
+    seed: "003 logout everywhere",
+    pattern: "the user's sessions loaded, then deleted one by one (N+1)",
+    args: "same",
+    modifies: true,
+    statements: "n + 1",
+    run: (sql, [t, u]) => accounts.revokeUserSessions(sql, id(t), id(u)),
+  },
+  // --- end of issue 11, items 1 and 2 ---
 };
 
 /**
