@@ -88,7 +88,7 @@ begin
   with batch as (
     select b.pos, b.external_id, b.title, coalesce(b.content_size, 0) as content_size, stored.id, stored.title as stored_title,
            stored.content_size as stored_content_size, tomb.found as tombstoned
-    from jsonb_to_recordset(p_documents) with ordinality as b (external_id text, title text, content_size integer, pos bigint)
+    from rows from (jsonb_to_recordset(p_documents) as (external_id text, title text, content_size integer)) with ordinality as b (external_id, title, content_size, pos)
     left join lateral (
       select true as found
       from app.deleted_documents t
@@ -166,7 +166,7 @@ begin
   with inserted as (
     insert into app.documents (tenant_id, collection_id, title, content_size)
     select p_tenant_id, p_collection_id, b.title, coalesce(b.content_size, 0)
-    from jsonb_to_recordset(p_documents) with ordinality as b (title text, content_size integer, pos bigint)
+    from rows from (jsonb_to_recordset(p_documents) as (title text, content_size integer)) with ordinality as b (title, content_size, pos)
     order by b.pos
     returning app.documents.id
   )

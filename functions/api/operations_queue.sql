@@ -53,7 +53,7 @@ begin
   -- never a raw foreign key violation. One statement, a primary key probe per distinct user.
   select b.pos - 1 as pos, b.user_id
   into v_bad
-  from jsonb_to_recordset(p_operations) with ordinality as b (user_id bigint, pos bigint)
+  from rows from (jsonb_to_recordset(p_operations) as (user_id bigint)) with ordinality as b (user_id, pos)
   left join lateral (select true as found from app.users u where u.tenant_id = p_tenant_id and u.id = b.user_id) u on true
   where b.user_id is not null
     and u.found is null
@@ -68,7 +68,7 @@ begin
   with inserted as (
     insert into app.operations (tenant_id, collection_id, user_id, type, status, metadata)
     select p_tenant_id, p_collection_id, b.user_id, p_type, 'pending', coalesce(b.metadata, '{}')
-    from jsonb_to_recordset(p_operations) with ordinality as b (metadata jsonb, user_id bigint, pos bigint)
+    from rows from (jsonb_to_recordset(p_operations) as (metadata jsonb, user_id bigint)) with ordinality as b (metadata, user_id, pos)
     order by b.pos
     returning app.operations.id
   )

@@ -95,21 +95,24 @@ comment on function app.require_limit(integer, text, integer, integer) is
 -- collation's locale (ASCII only under C). E'' strings turn \u escapes into the characters
 -- themselves whatever standard_conforming_strings says, so the pattern does not depend on the
 -- caller's settings. One definition for the argument guard and the batch guard below.
+-- No SET clause, its operators schema-qualified instead: a language sql function without one is
+-- inlined into the query that calls it. With one it ran as a statement of its own per call, so
+-- app.require_items ran one statement per item of a batch with a non-blank field (issue 11: the
+-- statements of a write must not grow with the batch).
 create or replace function app.is_blank(p_value text)
 returns boolean
 language sql
 immutable
 parallel safe
-set search_path = pg_catalog, pg_temp
 as $$
-  select p_value !~ (
+  select p_value operator(pg_catalog.!~) (
        '[^'
-    || E'\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000'  -- White_Space
-    || E'\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E'    -- Default_Ignorable_Code_Point
-    || E'\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFF8'
-    || E'\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0000-\U000E0FFF'
-    || E'\u2800'                                                                                 -- Braille pattern blank
-    || ']')
+    operator(pg_catalog.||) E'\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000'  -- White_Space
+    operator(pg_catalog.||) E'\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E'    -- Default_Ignorable_Code_Point
+    operator(pg_catalog.||) E'\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFF8'
+    operator(pg_catalog.||) E'\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0000-\U000E0FFF'
+    operator(pg_catalog.||) E'\u2800'                                                                                 -- Braille pattern blank
+    operator(pg_catalog.||) ']')
 $$;
 comment on function app.is_blank(text) is
   'Whether a text is empty or made only of Unicode white space (White_Space), characters that show as nothing (Default_Ignorable_Code_Point) and the blank Braille cell U+2800; null for null.';
