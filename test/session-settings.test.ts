@@ -130,6 +130,32 @@ beforeAll(async () => {
     p_fresh: "true",
     p_wait: "false",
   };
+  // --- write api, issue 11 items 3 and 4 (w2): values of one routine's parameter, "<routine>.<parameter>" ---
+  const tenant = t!.p_tenant_id!;
+  const connector = t!.p_connector_id!;
+  const collection = t!.p_collection_id!;
+  const [w] = await sql<{ sync: string; chunks: string; results: string; cancel: string }[]>`
+    select json_build_array(json_build_object('external_id', 'settings-new-1', 'title', 'Synced'),
+                            json_build_object('external_id', (select d.external_id from app.documents d where d.tenant_id = ${tenant}
+                                                              and d.connector_id = ${connector} order by d.id limit 1), 'title', 'Renamed'))::text as sync,
+           (select json_agg(json_build_object('document_id', d.id, 'chunk_index', 0, 'content', 'settings ' || d.id) order by d.id)::text
+            from (select d.id from app.documents d where d.tenant_id = ${tenant} and d.collection_id = ${collection}
+                  and d.status <> 'deleted' order by d.id desc limit 3) d) as chunks,
+           (select json_agg(json_build_object('id', o.id, 'status', 'completed', 'processing_time', 2.5) order by o.id)::text
+            from (select o.id from app.operations o where o.tenant_id = ${tenant} and o.status = 'processing' order by o.id limit 3) o) as results,
+           (select array_agg(o.id order by o.id)::text
+            from (select o.id from app.operations o where o.tenant_id = ${tenant} and o.status = 'pending' order by o.id desc limit 3) o) as cancel`;
+  Object.assign(values, {
+    "sync_documents.p_documents": w!.sync!,
+    "add_documents.p_documents": '[{"title": "Upload", "content_size": 3}]',
+    "replace_chunks.p_chunks": w!.chunks!,
+    "enqueue_operations.p_type": "chunking",
+    "enqueue_operations.p_operations": '[{"metadata": {"strategy": "semantic"}}, {}]',
+    "claim_operations.p_type": "chunking",
+    "finish_operations.p_results": w!.results!,
+    "cancel_operations.p_operation_ids": w!.cancel!,
+  });
+  // --- end of the write api block (w2) ---
 
   clean = await connectAs(cleanDb().url, "querybudget_app");
   poisoned = await connectAs(poisonedDb().url, "querybudget_app");
@@ -148,11 +174,13 @@ function callOf(sql: postgres.Sql, r: ApiRoutine): Promise<unknown[]> {
   const args: string[] = [];
   const params: (string | null)[] = [];
   for (const p of r.params) {
-    if (!(p.name in values)) {
+    // a routine's own value ("<routine>.<parameter>") before the shared one
+    const key = `${r.name}.${p.name}` in values ? `${r.name}.${p.name}` : p.name;
+    if (!(key in values)) {
       if (p.optional) continue;
       throw new Error(`no valid value for ${p.name} of api.${r.name}: add one to the values of test/session-settings.test.ts`);
     }
-    params.push(values[p.name]!);
+    params.push(values[key]!);
     args.push(`${p.name} => $${params.length}::text::${p.type}`);
   }
   const text = r.procedure ? `call api.${r.name}(${args.join(", ")})` : `select * from api.${r.name}(${args.join(", ")})`;
