@@ -283,7 +283,7 @@ const batch = (name: string, valid: Param["valid"], badItems: Bad[]): Param => (
   ],
 });
 const syncDocuments = (s: Subject, r: () => number) =>
-  JSON.stringify([...some(s.externalIds, r).map((e) => ({ external_id: e, title: `Synced ${e}` })), { external_id: `fuzz-new-${Math.floor(r() * 1e6)}`, title: "New" }]);
+  JSON.stringify([...[...new Set(some(s.externalIds, r))].map((e) => ({ external_id: e, title: `Synced ${e}` })), { external_id: `fuzz-new-${Math.floor(r() * 1e6)}`, title: "New" }]);
 const operationTypes = ["chunking", "indexing", "reindexing", "embedding"];
 // --- end of the write api block (w2) ------------------------------------------------------------
 const withTypeInput = (p: Param): Param => ({ ...p, bad: [...p.bad, ...(TYPE_INPUT[p.type] ?? []).map((b) => ({ ...b, typeInput: true }))] });
