@@ -16,6 +16,7 @@ import * as chunks from "./chunks.ts";
 import * as documents from "./documents.ts";
 import * as reads from "./reads.ts";
 import * as statistics from "./statistics.ts";
+import * as writes from "./writes.ts";
 
 /**
  * An api routine, schema-qualified as in pg_proc (`api.` + proname). The list is the
@@ -241,6 +242,78 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     statements: "2",
     run: (sql, [t, g]) => reads.gapAnswers(sql, id(t), id(g)),
   },
+  // --- write api, issue 11 items 3 and 4 (w2) ---
+  "api.sync_documents": {
+    api: "api.sync_documents",
+    name: "writes.syncDocuments",
+    seed: "004 connector sync",
+    pattern: "per item: a tombstone check, a lookup by external id, then an insert or an update",
+    args: "same",
+    modifies: true,
+    statements: "2n to 3n",
+    run: (sql, [t, connector, collection, docs]) => writes.syncDocuments(sql, id(t), id(connector), id(collection), docs as string),
+  },
+  "api.add_documents": {
+    api: "api.add_documents",
+    name: "writes.addDocuments",
+    seed: "004 upload",
+    pattern: "one INSERT ... RETURNING id per document",
+    args: "same",
+    modifies: true,
+    statements: "n",
+    run: (sql, [t, collection, docs]) => writes.addDocuments(sql, id(t), id(collection), docs as string),
+  },
+  "api.replace_chunks": {
+    api: "api.replace_chunks",
+    name: "writes.replaceChunks",
+    seed: "000 chunking",
+    pattern: "per document: load it, delete its chunks, one INSERT per chunk, update its size",
+    args: "same",
+    modifies: true,
+    statements: "3d + n",
+    run: (sql, [t, collection, chunks]) => writes.replaceChunks(sql, id(t), id(collection), chunks as string),
+  },
+  "api.enqueue_operations": {
+    api: "api.enqueue_operations",
+    name: "writes.enqueueOperations",
+    seed: "000/002 operations",
+    pattern: "one INSERT per operation",
+    args: "same",
+    modifies: true,
+    statements: "n",
+    run: (sql, [t, collection, type, ops]) => writes.enqueueOperations(sql, id(t), id(collection), text(type), ops as string),
+  },
+  "api.claim_operations": {
+    api: "api.claim_operations",
+    name: "writes.claimOperations",
+    seed: "000/002 operations",
+    pattern: "select the oldest pending (no lock: workers may take the same), then one UPDATE each",
+    args: "same",
+    modifies: true,
+    statements: "n + 1",
+    run: (sql, [t, type, limit]) => writes.claimOperations(sql, id(t), text(type), int(limit, 10)),
+  },
+  "api.finish_operations": {
+    api: "api.finish_operations",
+    name: "writes.finishOperations",
+    seed: "000/002 operations",
+    pattern: "per result: load the operation, then update it (N+1)",
+    args: "same",
+    modifies: true,
+    statements: "2n",
+    run: (sql, [t, results]) => writes.finishOperations(sql, id(t), results as string),
+  },
+  "api.cancel_operations": {
+    api: "api.cancel_operations",
+    name: "writes.cancelOperations",
+    seed: "000/002 operations",
+    pattern: "per id: load the operation, then update it (N+1)",
+    args: "same",
+    modifies: true,
+    statements: "2n",
+    run: (sql, [t, ids]) => writes.cancelOperations(sql, id(t), ids as Id[]),
+  },
+  // --- end of the write api block (w2) ---
 };
 
 /**
