@@ -31,7 +31,6 @@ set search_path = pg_catalog, pg_temp
 set row_security = on
 as $$
 declare
-  v_dup record;
   v_external_ids text[];
   v_result jsonb;
 begin
@@ -43,18 +42,7 @@ begin
       "title": {"type": "text", "required": true, "nonblank": true},
       "content_size": {"type": "integer", "min": 0}}');
   -- an external id twice in one batch: refused, naming the later item and the earlier one
-  select b.pos - 1 as pos, b.first - 1 as first, b.external_id
-  into v_dup
-  from (select e.value ->> 'external_id' as external_id, e.pos,
-               min(e.pos) over (partition by e.value ->> 'external_id') as first
-        from jsonb_array_elements(p_documents) with ordinality e(value, pos)) b
-  where b.pos > b.first
-  order by b.pos
-  limit 1;
-  if found then
-    raise exception 'p_documents[%].external_id: % is also the external id of p_documents[%]', v_dup.pos, v_dup.external_id, v_dup.first
-      using errcode = 'QB011', detail = format('item %s of %s (0-based), field external_id', v_dup.pos, jsonb_array_length(p_documents));
-  end if;
+  perform app.require_unique_items(p_documents, 'p_documents', array['external_id']);
   perform from app.connectors c where c.tenant_id = p_tenant_id and c.id = p_connector_id;
   if not found then
     raise exception 'unknown connector % of tenant %', p_connector_id, p_tenant_id using errcode = 'QB009';
@@ -190,7 +178,6 @@ set search_path = pg_catalog, pg_temp
 set row_security = on
 as $$
 declare
-  v_dup record;
   v_asked bigint[];
   v_ids bigint[];
   v_deleted bigint;
@@ -203,18 +190,7 @@ begin
       "chunk_index": {"type": "integer", "required": true, "min": 0},
       "content": {"type": "text", "required": true}}');
   -- a (document_id, chunk_index) twice in one batch: refused, naming both positions
-  select b.pos - 1 as pos, b.first - 1 as first, b.document_id, b.chunk_index
-  into v_dup
-  from (select (e.value ->> 'document_id')::bigint as document_id, (e.value ->> 'chunk_index')::integer as chunk_index, e.pos,
-               min(e.pos) over (partition by (e.value ->> 'document_id')::bigint, (e.value ->> 'chunk_index')::integer) as first
-        from jsonb_array_elements(p_chunks) with ordinality e(value, pos)) b
-  where b.pos > b.first
-  order by b.pos
-  limit 1;
-  if found then
-    raise exception 'p_chunks[%].chunk_index: chunk % of document % is also p_chunks[%]', v_dup.pos, v_dup.chunk_index, v_dup.document_id, v_dup.first
-      using errcode = 'QB011', detail = format('item %s of %s (0-based), field chunk_index', v_dup.pos, jsonb_array_length(p_chunks));
-  end if;
+  perform app.require_unique_items(p_chunks, 'p_chunks', array['document_id', 'chunk_index']);
 
   -- 1. The documents named, of this tenant and collection and not soft-deleted, locked in id
   -- order (see the top of this file); the others are not found and nothing of theirs changes.

@@ -141,7 +141,6 @@ set search_path = pg_catalog, pg_temp
 set row_security = on
 as $$
 declare
-  v_dup record;
   v_ids bigint[];
   v_result jsonb;
 begin
@@ -152,17 +151,7 @@ begin
       "processing_time": {"type": "number", "min": 0},
       "error": {"type": "text"}}');
   -- an operation twice in one batch: two outcomes for one operation, refused
-  select b.pos - 1 as pos, b.first - 1 as first, b.id
-  into v_dup
-  from (select (e.value ->> 'id')::bigint as id, e.pos, min(e.pos) over (partition by (e.value ->> 'id')::bigint) as first
-        from jsonb_array_elements(p_results) with ordinality e(value, pos)) b
-  where b.pos > b.first
-  order by b.pos
-  limit 1;
-  if found then
-    raise exception 'p_results[%].id: operation % is also p_results[%]', v_dup.pos, v_dup.id, v_dup.first
-      using errcode = 'QB011', detail = format('item %s of %s (0-based), field id', v_dup.pos, jsonb_array_length(p_results));
-  end if;
+  perform app.require_unique_items(p_results, 'p_results', array['id']);
   v_ids := array(select (e.value ->> 'id')::bigint from jsonb_array_elements(p_results) e(value));
 
   -- One statement: the named operations of the tenant locked in id order (found by (tenant_id,
