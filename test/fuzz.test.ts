@@ -261,6 +261,31 @@ const TYPE_INPUT: Record<string, Bad[]> = {
     { what: "7 dimensions", value: nested7("a"), code: "54000" },
   ],
 };
+// --- write api, issue 11 items 3 and 4 (w2): batches are jsonb ---------------------------------
+TYPE_INPUT.jsonb = [
+  { what: "not json", value: "{not json", code: "22P02" },
+  { what: "a trailing comma", value: "[{\"a\": 1},]", code: "22P02" },
+];
+/** A batch parameter: malformed batches and items, each refused with its code (app.require_items). */
+const batch = (name: string, valid: Param["valid"], badItems: Bad[]): Param => ({
+  name,
+  type: "jsonb",
+  valid,
+  bad: [
+    { what: "null", value: null, code: "QB001" },
+    { what: "not an array", value: "{}", code: "QB011" },
+    { what: "a json string", value: "\"x\"", code: "QB011" },
+    { what: "empty", value: "[]", code: "QB002" },
+    { what: "10,001 items", value: JSON.stringify(Array.from({ length: 10_001 }, () => ({}))), code: "QB003" },
+    { what: "an item that is no object", value: "[1]", code: "QB011" },
+    { what: "an unknown key", value: (s) => JSON.stringify([{ ...JSON.parse(valid(s, () => 0) as string)[0], no_such_field: 1 }]), code: "QB011" },
+    ...badItems,
+  ],
+});
+const syncDocuments = (s: Subject, r: () => number) =>
+  JSON.stringify([...[...new Set(some(s.externalIds, r))].map((e) => ({ external_id: e, title: `Synced ${e}` })), { external_id: `fuzz-new-${Math.floor(r() * 1e6)}`, title: "New" }]);
+const operationTypes = ["chunking", "indexing", "reindexing", "embedding"];
+// --- end of the write api block (w2) ------------------------------------------------------------
 const withTypeInput = (p: Param): Param => ({ ...p, bad: [...p.bad, ...(TYPE_INPUT[p.type] ?? []).map((b) => ({ ...b, typeInput: true }))] });
 
 const flag = (name: string): Param => required(name, "boolean", (_s, r) => r() < 0.5);
@@ -523,6 +548,78 @@ const ROUTINES: Routine[] = ([
   { name: "revoke_session", params: [required("p_session_token", "uuid", (s) => s.token)] },
   { name: "revoke_user_sessions", params: [tenant, required("p_user_id", "bigint", (s) => s.user)] },
   // --- end of issue 11, items 1 and 2 ---
+  // --- write api, issue 11 items 3 and 4 (w2) ---
+  {
+    name: "sync_documents",
+    params: [
+      tenant,
+      required("p_connector_id", "bigint", (s) => s.connector, [
+        { what: "another tenant's connector", value: (s) => s.otherConnector, code: "QB009" },
+        { what: "-1", value: -1, code: "QB009" },
+      ]),
+      required("p_collection_id", "bigint", (s) => s.collection, [{ what: "another tenant's collection", value: (s) => s.otherCollection, code: "QB009" }]),
+      batch("p_documents", syncDocuments, [
+        { what: "an item without external_id", value: '[{"title": "t"}]', code: "QB011" },
+        { what: "a blank title", value: '[{"external_id": "e", "title": " "}]', code: "QB011" },
+        { what: "content_size as text", value: '[{"external_id": "e", "title": "t", "content_size": "12"}]', code: "QB011" },
+        { what: "a negative content_size", value: '[{"external_id": "e", "title": "t", "content_size": -1}]', code: "QB011" },
+        { what: "an external id twice", value: '[{"external_id": "e", "title": "t"}, {"external_id": "e", "title": "u"}]', code: "QB011" },
+      ]),
+    ],
+  },
+  {
+    name: "add_documents",
+    params: [
+      tenant,
+      required("p_collection_id", "bigint", (s) => s.collection, [{ what: "another tenant's collection", value: (s) => s.otherCollection, code: "QB009" }]),
+      batch("p_documents", (_s, r) => JSON.stringify([{ title: `Upload ${Math.floor(r() * 1e6)}`, content_size: 10 }]), [
+        { what: "an item without title", value: '[{"content_size": 1}]', code: "QB011" },
+        { what: "an external_id (uploads have none)", value: '[{"title": "t", "external_id": "e"}]', code: "QB011" },
+        { what: "content_size 1.5", value: '[{"title": "t", "content_size": 1.5}]', code: "QB011" },
+      ]),
+    ],
+  },
+  {
+    name: "replace_chunks",
+    params: [
+      tenant,
+      required("p_collection_id", "bigint", (s) => s.collection),
+      batch("p_chunks", (s) => JSON.stringify([{ document_id: Number(s.documents[0]), chunk_index: 0, content: "fuzz" }]), [
+        { what: "a negative chunk_index", value: '[{"document_id": 1, "chunk_index": -1, "content": "c"}]', code: "QB011" },
+        { what: "an item without content", value: '[{"document_id": 1, "chunk_index": 0}]', code: "QB011" },
+        { what: "document_id as text", value: '[{"document_id": "1", "chunk_index": 0, "content": "c"}]', code: "QB011" },
+        { what: "a (document, chunk_index) twice", value: '[{"document_id": 1, "chunk_index": 0, "content": "c"}, {"document_id": 1, "chunk_index": 0, "content": "d"}]', code: "QB011" },
+      ]),
+    ],
+  },
+  {
+    name: "enqueue_operations",
+    params: [
+      tenant,
+      required("p_collection_id", "bigint", (s) => s.collection, [{ what: "another tenant's collection", value: (s) => s.otherCollection, code: "QB009" }]),
+      oneOf("p_type", operationTypes, false, ["", "Chunking", "parsing", "chunking "]),
+      batch("p_operations", (_s, r) => JSON.stringify([{ metadata: { strategy: pickOne(["semantic", "recursive"], r) } }, {}]), [
+        { what: "metadata as text", value: '[{"metadata": "semantic"}]', code: "QB011" },
+        { what: "a status (not a field)", value: '[{"status": "completed"}]', code: "QB011" },
+        { what: "a user of no tenant", value: '[{"user_id": 987654321}]', code: "QB009" },
+      ]),
+    ],
+  },
+  { name: "claim_operations", params: [tenant, oneOf("p_type", operationTypes, false, ["", "Chunking", "parsing"]), limit("p_limit", 1000)] },
+  {
+    name: "finish_operations",
+    params: [
+      tenant,
+      batch("p_results", (_s, r) => JSON.stringify([{ id: 987654321 + Math.floor(r() * 1000), status: "completed", processing_time: 1.5 }]), [
+        { what: "an item without status", value: '[{"id": 1}]', code: "QB011" },
+        { what: "status cancelled", value: '[{"id": 1, "status": "cancelled"}]', code: "QB011" },
+        { what: "a negative processing_time", value: '[{"id": 1, "status": "failed", "processing_time": -0.5}]', code: "QB011" },
+        { what: "an id twice", value: '[{"id": 1, "status": "failed"}, {"id": 1, "status": "completed"}]', code: "QB011" },
+      ]),
+    ],
+  },
+  { name: "cancel_operations", params: [tenant, idArray("p_operation_ids", "bigint[]", () => ["987654321"], (i) => i + 1)] },
+  // --- end of the write api block (w2) ---
 ] as Routine[]).map((r) => ({ ...r, params: r.params.map(withTypeInput) }));
 
 // the writers of the write api (items 5-7): their accepted calls are tested in test/api/*-writes.test.ts
@@ -745,7 +842,8 @@ describe("fuzzing the api with bad input", () => {
     // one valid call per read-only routine, and the writing ones in a transaction rolled back
     const random = prng(6007);
     const subject = subjects[0]!;
-    for (const routine of ROUTINES.filter((r) => !r.procedure && !["purge_documents_batch", "classify_documents", "confirm_classifications", "delete_documents", ...WRITE_API_ITEMS_5_TO_7].includes(r.name))) {
+    for (const routine of ROUTINES.filter((r) => !r.procedure && !["purge_documents_batch", "classify_documents", "confirm_classifications", "delete_documents",
+      ...WRITE_API_ITEMS_5_TO_7, /* write api (w2) */ "sync_documents", "add_documents", "replace_chunks", "enqueue_operations", "claim_operations", "finish_operations", "cancel_operations"].includes(r.name))) {
       const args = routine.params.map((p) => p.valid(subject, random));
       await expect(call(routine, args), routine.name).resolves.toBeDefined();
     }

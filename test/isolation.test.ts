@@ -35,6 +35,7 @@ interface Holdings {
   activeUsers: string[];
   documentCount: number;
   tokens: string[];
+  operations: string[]; // write api (w2)
 }
 
 async function holdings(sql: postgres.Sql, tenant: string): Promise<Holdings> {
@@ -61,6 +62,7 @@ async function holdings(sql: postgres.Sql, tenant: string): Promise<Holdings> {
     activeUsers: await ids("operations", "user_id", "and status in ('pending', 'processing') and user_id is not null"),
     documentCount: (await ids("documents")).length,
     tokens: await ids("user_sessions", "token", "and expires_at > now() + interval '1 hour'"),
+    operations: await ids("operations"), // write api (w2)
   };
 }
 
@@ -390,6 +392,74 @@ const MATRIX: Record<string, Check[]> = {
     },
   ],
   // --- end of issue 11, items 1 and 2 ---
+  // --- write api, issue 11 items 3 and 4 (w2) ---
+  sync_documents: [
+    async (a, b, app) => {
+      const items = JSON.stringify(b.externalIds.slice(0, 20).map((e) => ({ external_id: e, title: "isolation" })));
+      const codes = [
+        await sqlState(app`select api.sync_documents(${a.tenant}, ${first(b.connectors)}, ${first(a.collections)}, ${items}::text::jsonb)`),
+        await sqlState(app`select api.sync_documents(${a.tenant}, ${first(a.connectors)}, ${first(b.collections)}, ${items}::text::jsonb)`),
+      ];
+      return { result: codes, bIds: [], expect: (r) => expect(r).toEqual(["QB009", "QB009"]) };
+    },
+  ],
+  add_documents: [
+    async (a, b, app) => ({
+      result: await sqlState(app`select * from api.add_documents(${a.tenant}, ${first(b.collections)}, '[{"title": "isolation"}]'::jsonb)`),
+      bIds: [],
+      expect: (r) => expect(r).toBe("QB009"),
+    }),
+  ],
+  replace_chunks: [
+    // B's documents, named in A's collection and in B's: not found, B's chunks untouched
+    async (a, b, app) => {
+      const items = JSON.stringify(b.documentsOfCollection.slice(0, 50).map((d) => ({ document_id: Number(d), chunk_index: 0, content: "isolation" })));
+      const results = [
+        (await app<{ r: unknown }[]>`select api.replace_chunks(${a.tenant}, ${first(a.collections)}, ${items}::text::jsonb) as r`)[0]!.r,
+        (await app<{ r: unknown }[]>`select api.replace_chunks(${a.tenant}, ${first(b.collections)}, ${items}::text::jsonb) as r`)[0]!.r,
+      ];
+      const n = Math.min(50, b.documentsOfCollection.length);
+      return { result: results, bIds: [], expect: (r) => expect(r).toEqual([0, 1].map(() => ({ replaced: 0, chunks_inserted: 0, chunks_deleted: 0, not_found: n }))) };
+    },
+  ],
+  enqueue_operations: [
+    async (a, b, app) => {
+      const codes = [
+        await sqlState(app`select * from api.enqueue_operations(${a.tenant}, ${first(b.collections)}, 'chunking', '[{}]'::jsonb)`),
+        await sqlState(app`select * from api.enqueue_operations(${a.tenant}, ${first(a.collections)}, 'chunking', ${JSON.stringify([{ user_id: Number(first(b.users)) }])}::text::jsonb)`),
+      ];
+      return { result: codes, bIds: [], expect: (r) => expect(r).toEqual(["QB009", "QB009"]) };
+    },
+  ],
+  claim_operations: [
+    async (a, b, app) => ({
+      result: rowsOf(await app`select * from api.claim_operations(${a.tenant}, 'chunking', ${1000})`),
+      bIds: b.operations,
+      expect: (r) => expect(rowsOf(r).every((x) => a.operations.includes(String((x as { id: string }).id)))).toBe(true),
+    }),
+  ],
+  finish_operations: [
+    async (a, b, app) => {
+      const ids = b.operations.filter((o) => !a.operations.includes(o)).slice(0, 1000);
+      const items = JSON.stringify(ids.map((id) => ({ id: Number(id), status: "completed", processing_time: 1 })));
+      return {
+        result: (await app<{ r: unknown }[]>`select api.finish_operations(${a.tenant}, ${items}::text::jsonb) as r`)[0]!.r,
+        bIds: [],
+        expect: (r) => expect(r).toEqual({ finished: 0, already_finished: 0, not_found: ids.length }),
+      };
+    },
+  ],
+  cancel_operations: [
+    async (a, b, app) => {
+      const ids = b.operations.filter((o) => !a.operations.includes(o)).slice(0, 1000);
+      return {
+        result: (await app<{ r: unknown }[]>`select api.cancel_operations(${a.tenant}, ${ids}::bigint[]) as r`)[0]!.r,
+        bIds: [],
+        expect: (r) => expect(r).toEqual({ cancelled: 0, already_finished: 0, not_found: ids.length }),
+      };
+    },
+  ],
+  // --- end of the write api block (w2) ---
   // The two that delete A's documents run last (see the order below).
   purge_documents_batch: [
     async (a, b, app) => ({

@@ -61,7 +61,6 @@ interface ApiRoutine {
 
 let routines: ApiRoutine[] = [];
 let values: Record<string, string | null> = {};
-let perRoutine: Record<string, Record<string, string | null>> = {};
 let clean: postgres.Sql;
 let poisoned: postgres.Sql;
 let applied: Record<string, string> = {};
@@ -131,6 +130,32 @@ beforeAll(async () => {
     p_fresh: "true",
     p_wait: "false",
   };
+  // --- write api, issue 11 items 3 and 4 (w2): values of one routine's parameter, "<routine>.<parameter>" ---
+  const tenant = t!.p_tenant_id!;
+  const connector = t!.p_connector_id!;
+  const collection = t!.p_collection_id!;
+  const [docs] = await sql<{ sync: string; chunks: string; results: string; cancel: string }[]>`
+    select json_build_array(json_build_object('external_id', 'settings-new-1', 'title', 'Synced'),
+                            json_build_object('external_id', (select d.external_id from app.documents d where d.tenant_id = ${tenant}
+                                                              and d.connector_id = ${connector} order by d.id limit 1), 'title', 'Renamed'))::text as sync,
+           (select json_agg(json_build_object('document_id', d.id, 'chunk_index', 0, 'content', 'settings ' || d.id) order by d.id)::text
+            from (select d.id from app.documents d where d.tenant_id = ${tenant} and d.collection_id = ${collection}
+                  and d.status <> 'deleted' order by d.id desc limit 3) d) as chunks,
+           (select json_agg(json_build_object('id', o.id, 'status', 'completed', 'processing_time', 2.5) order by o.id)::text
+            from (select o.id from app.operations o where o.tenant_id = ${tenant} and o.status = 'processing' order by o.id limit 3) o) as results,
+           (select array_agg(o.id order by o.id)::text
+            from (select o.id from app.operations o where o.tenant_id = ${tenant} and o.status = 'pending' order by o.id desc limit 3) o) as cancel`;
+  Object.assign(values, {
+    "sync_documents.p_documents": docs!.sync!,
+    "add_documents.p_documents": '[{"title": "Upload", "content_size": 3}]',
+    "replace_chunks.p_chunks": docs!.chunks!,
+    "enqueue_operations.p_type": "chunking",
+    "enqueue_operations.p_operations": '[{"metadata": {"strategy": "semantic"}}, {}]',
+    "claim_operations.p_type": "chunking",
+    "finish_operations.p_results": docs!.results!,
+    "cancel_operations.p_operation_ids": docs!.cancel!,
+  });
+  // --- end of the write api block (w2) ---
 
   // --- write api (issue 11, items 5-7): batches, and values of the same tenant for the writers ---
   const [w] = await sql<Record<string, string | null>[]>`
@@ -153,10 +178,11 @@ beforeAll(async () => {
     p_task_ids: w!.p_task_ids!,
   };
   // values of one routine where the shared one does not fit it
-  perRoutine = {
-    add_messages: { p_conversation_id: w!.live_conversation! }, // the shared one may have expired (QB009)
-    set_gap_status: { p_status: "closed" }, // a gap status, not a workflow's
-  };
+  Object.assign(values, {
+    "add_messages.p_conversation_id": w!.live_conversation!, // the shared one may have expired (QB009)
+    "set_gap_status.p_status": "closed", // a gap status, not a workflow's
+    "set_collection_status.p_status": "archived", // a collection status
+  });
   // --- end write api (items 5-7) ---
   // --- issue 11, items 1 and 2: tenants, users, connectors, collections, sessions ---
   const [who] = await sql<{ email: string }[]>`select email from app.users where tenant_id = ${t!.p_tenant_id!} and id = ${t!.p_user_id!}`;
@@ -188,9 +214,6 @@ afterAll(async () => {
 
 // --- issue 11, items 1 and 2 ---
 /** Values of one routine that differ from the shared ones by parameter name. */
-const VALUES_OF: Record<string, Record<string, string>> = {
-  set_collection_status: { p_status: "archived" },
-};
 /** Result columns that differ between two calls by design: a new random token, the clock of a new row. */
 const VARIES_BY_DESIGN: Record<string, string[]> = {
   create_tenant: ["created_at"],
@@ -204,13 +227,14 @@ const VARIES_BY_DESIGN: Record<string, string[]> = {
 function callOf(sql: postgres.Sql, r: ApiRoutine): Promise<unknown[]> {
   const args: string[] = [];
   const params: (string | null)[] = [];
-  const own = { ...values, ...perRoutine[r.name], ...VALUES_OF[r.name] };
   for (const p of r.params) {
-    if (!(p.name in own)) {
+    // a routine's own value ("<routine>.<parameter>") before the shared one
+    const key = `${r.name}.${p.name}` in values ? `${r.name}.${p.name}` : p.name;
+    if (!(key in values)) {
       if (p.optional) continue;
       throw new Error(`no valid value for ${p.name} of api.${r.name}: add one to the values of test/session-settings.test.ts`);
     }
-    params.push(own[p.name]!);
+    params.push(values[key]!);
     args.push(`${p.name} => $${params.length}::text::${p.type}`);
   }
   const text = r.procedure ? `call api.${r.name}(${args.join(", ")})` : `select * from api.${r.name}(${args.join(", ")})`;

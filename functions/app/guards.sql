@@ -267,3 +267,36 @@ $$;
 comment on function app.keyset_bounds(timestamptz, bigint) is
   'The bounds (before, before_id) of a keyset page newest first, for `(created_at, id) < (before, before_id)`, from a cursor app.require_cursor accepted: no cursor gives (infinity, the largest bigint), p_before alone (the legacy form) (p_before, the smallest bigint), both the cursor itself. '
   'Assigned to a plpgsql record, it is evaluated as a simple expression (no statement of its own), and its fields are plain values in the query.';
+
+-- The batch guard's companion for keys that must be unique within one batch (an external id,
+-- a (document_id, chunk_index), an operation id): two items for one row disagree or repeat each
+-- other, and the batch is refused rather than one of them silently winning. Run after
+-- app.require_items (the items are objects with the keys' types checked). One statement.
+create or replace function app.require_unique_items(p_items jsonb, p_name text, p_keys text[])
+returns jsonb
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_dup record;
+begin
+  select b.pos - 1 as pos, b.first - 1 as first, b.key
+  into v_dup
+  from (select e.pos, k.key, min(e.pos) over (partition by k.key) as first
+        from jsonb_array_elements(p_items) with ordinality e(value, pos)
+        cross join lateral (select jsonb_agg(e.value -> u.name order by u.ord) as key
+                            from unnest(p_keys) with ordinality u(name, ord)) k) b
+  where b.pos > b.first
+  order by b.pos
+  limit 1;
+  if found then
+    raise exception '%[%].%: % % is also the one of %[%]', p_name, v_dup.pos, p_keys[cardinality(p_keys)],
+      array_to_string(p_keys, ', '), case cardinality(p_keys) when 1 then v_dup.key -> 0 else v_dup.key end, p_name, v_dup.first
+      using errcode = 'QB011', detail = format('item %s of %s (0-based), field %s', v_dup.pos, jsonb_array_length(p_items), p_keys[cardinality(p_keys)]);
+  end if;
+  return p_items;
+end
+$$;
+comment on function app.require_unique_items(jsonb, text, text[]) is
+  'Guard of a batch argument whose items must be unique on p_keys (checked by app.require_items first): the first item (by position) repeating an earlier item''s keys refuses the batch with QB011, the message naming both 0-based positions (p_documents[2].external_id: external_id "x1" is also the one of p_documents[0]). Returns the batch.';

@@ -1119,6 +1119,181 @@ export const WORKLOAD: WorkloadDefinition[] = [
     },
   },
   // --- end of issue 11, items 1 and 2 ---
+  // --- write api, issue 11 items 3 and 4 (w2) ------------------------------------------------
+  {
+    name: "api.sync_documents",
+    routine: "api.sync_documents",
+    kind: "write",
+    query: "select api.sync_documents($1, $2, $3, $4::text::jsonb)",
+    subject: `a sync of ${BULK_IDS} items for the biggest connectors: up to 60 stored (retitled: updated), up to 20 tombstoned (skipped), the rest new (inserted into the connector's biggest collection)`,
+    intendedIndexes: ["app.documents_tenant_id_connector_id_external_id_key", "app.deleted_documents_tenant_id_connector_id_external_id_key"],
+    smallAt10k: ["app.deleted_documents_tenant_id_connector_id_external_id_key"],
+    buffers: { "10k": 2850, "1M": 4150 },
+    measuredP95Ms: 0,
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; connector_id: string; collection_id: string; stored: string[]; tombstoned: string[] }>(
+        sql,
+        `with c as (
+           select d.tenant_id, d.connector_id, count(*) as n from app.documents d
+           where d.connector_id is not null group by 1, 2 order by n desc, d.connector_id limit $1)
+         select c.tenant_id::text, c.connector_id::text,
+                (select d.collection_id::text from app.documents d where d.tenant_id = c.tenant_id and d.connector_id = c.connector_id
+                 group by d.collection_id order by count(*) desc, d.collection_id limit 1) as collection_id,
+                array(select d.external_id from app.documents d where d.tenant_id = c.tenant_id and d.connector_id = c.connector_id
+                      order by ${byHash("d.id")}, d.id limit 60) as stored,
+                array(select x.external_id from app.deleted_documents x where x.tenant_id = c.tenant_id and x.connector_id = c.connector_id
+                      order by ${byHash("x.id")}, x.id limit 20) as tombstoned
+         from c order by c.n desc, c.connector_id`,
+        [n],
+      );
+      return atLeastOne(this.name, found).map((r, i) => {
+        const items = [...r.stored.map((e) => ({ external_id: e, title: `Synced ${e}` })), ...r.tombstoned.map((e) => ({ external_id: e, title: "Tombstoned" }))];
+        for (let k = 0; items.length < BULK_IDS; k++) items.push({ external_id: `workload-sync-${i}-${k}`, title: `New ${k}` });
+        return { args: [r.tenant_id, r.connector_id, r.collection_id, JSON.stringify(items)] };
+      });
+    },
+  },
+  {
+    name: "api.add_documents",
+    routine: "api.add_documents",
+    kind: "write",
+    query: "select * from api.add_documents($1, $2, $3::text::jsonb)",
+    subject: `an upload of ${BULK_IDS} documents into the biggest collections`,
+    intendedIndexes: ["app.collections_pkey"],
+    smallAt10k: ["app.collections_pkey"],
+    buffers: { "10k": 1900, "1M": 2500 },
+    measuredP95Ms: 0,
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; collection_id: string }>(
+        sql,
+        `select tenant_id::text, collection_id::text from app.documents group by 1, 2 order by count(*) desc, collection_id limit $1`,
+        [n],
+      );
+      const items = JSON.stringify(Array.from({ length: BULK_IDS }, (_, k) => ({ title: `Upload ${k}`, content_size: 1000 + k })));
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.collection_id, items] }));
+    },
+  },
+  {
+    name: "api.replace_chunks",
+    routine: "api.replace_chunks",
+    kind: "write",
+    query: "select api.replace_chunks($1, $2, $3::text::jsonb)",
+    subject: `${BULK_IDS} new chunks (10 documents of the biggest collections, in hash order, 10 chunks each) replacing theirs`,
+    intendedIndexes: ["app.documents_pkey", "app.chunks_tenant_id_collection_id_document_id_chunk_index_key"],
+    partitions: [CHUNKS_ONE_PARTITION],
+    buffers: { "10k": 2550, "1M": 2950 },
+    measuredP95Ms: 0,
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; collection_id: string; ids: string[] }>(
+        sql,
+        `select tenant_id::text, collection_id::text,
+                (array_agg(id::text order by ${byHash("id")}, id) filter (where status <> 'deleted'))[1:10] as ids
+         from app.documents group by tenant_id, collection_id having count(*) filter (where status <> 'deleted') >= 10
+         order by count(*) desc, collection_id limit $1`,
+        [n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.collection_id, JSON.stringify(r.ids.flatMap((d) => Array.from({ length: 10 }, (_, k) => ({ document_id: Number(d), chunk_index: k, content: `workload chunk ${k} of ${d} `.padEnd(500, "x") }))))],
+      }));
+    },
+  },
+  {
+    name: "api.enqueue_operations",
+    routine: "api.enqueue_operations",
+    kind: "write",
+    query: "select * from api.enqueue_operations($1, $2, $3, $4::text::jsonb)",
+    subject: `${BULK_IDS} chunking operations (a strategy each, a user on half) on the biggest collections`,
+    intendedIndexes: ["app.collections_pkey", "app.users_pkey"],
+    smallAt10k: ["app.collections_pkey", "app.users_pkey"],
+    buffers: { "10k": 2100, "1M": 2500 },
+    measuredP95Ms: 0,
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; collection_id: string; user_id: string }>(
+        sql,
+        `select o.tenant_id::text, o.collection_id::text, min(o.user_id)::text as user_id from app.operations o
+         where o.user_id is not null group by o.tenant_id, o.collection_id order by count(*) desc, o.collection_id limit $1`,
+        [n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.collection_id, "chunking",
+          JSON.stringify(Array.from({ length: BULK_IDS }, (_, k) => ({ metadata: { strategy: ["recursive", "semantic"][k % 2], chunk_size: 512 }, ...(k % 2 ? { user_id: Number(r.user_id) } : {}) })))],
+      }));
+    },
+  },
+  {
+    name: "api.claim_operations",
+    routine: "api.claim_operations",
+    kind: "write",
+    query: "select * from api.claim_operations($1, $2, $3)",
+    subject: "10 of the oldest pending chunking operations of the tenants with the most",
+    intendedIndexes: ["app.operations_tenant_id_type_created_at_id_pending_idx"],
+    buffers: { "10k": 270, "1M": 350 },
+    measuredP95Ms: 0,
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string }>(
+        sql,
+        `select tenant_id::text from app.operations where status = 'pending' and type = 'chunking' group by 1 order by count(*) desc, 1 limit $1`,
+        [n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, "chunking", 10] }));
+    },
+  },
+  {
+    name: "api.finish_operations",
+    routine: "api.finish_operations",
+    kind: "write",
+    query: "select api.finish_operations($1, $2::text::jsonb)",
+    subject: `${BULK_IDS} processing operations (hash order) of the biggest tenants, completed or failed with an error; found by (tenant_id, id) on every monthly partition`,
+    intendedIndexes: ["app.operations_pkey"],
+    buffers: { "10k": 3500, "1M": 4500 },
+    measuredP95Ms: 0,
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; ids: string[] }>(
+        sql,
+        `select tenant_id::text, (array_agg(id::text order by ${byHash("id")}, id))[1:$1] as ids from app.operations
+         where status = 'processing' group by 1 order by count(*) desc, 1 limit $2`,
+        [BULK_IDS, n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, JSON.stringify(r.ids.map((id, k) => (k % 5 ? { id: Number(id), status: "completed", processing_time: 1 + k / 10 } : { id: Number(id), status: "failed", processing_time: 0.5, error: "timeout" })))],
+      }));
+    },
+  },
+  {
+    name: "api.cancel_operations",
+    routine: "api.cancel_operations",
+    kind: "write",
+    query: "select api.cancel_operations($1, $2::bigint[])",
+    subject: `${BULK_IDS} pending operations (hash order) of the biggest tenants; found by (tenant_id, id) on every monthly partition`,
+    idsArg: 1,
+    intendedIndexes: ["app.operations_pkey"],
+    buffers: { "10k": 3500, "1M": 4500 },
+    measuredP95Ms: 0,
+    ratioAsserted: true,
+    p95Ms: P95_BUDGET_MS,
+    async calls(sql, n) {
+      const found = await rows<{ tenant_id: string; ids: string[] }>(
+        sql,
+        `select tenant_id::text, (array_agg(id::text order by ${byHash("id")}, id))[1:$1] as ids from app.operations
+         where status = 'pending' group by 1 order by count(*) desc, 1 limit $2`,
+        [BULK_IDS, n],
+      );
+      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.ids] }));
+    },
+  },
+  // --- end of the write api block (w2) ---
 ];
 
 /** The routines the workload covers, distinct, sorted. */

@@ -12,7 +12,8 @@ select indexes_are('app', 'documents', array['documents_pkey', 'documents_tenant
 select indexes_are('app', 'deleted_documents', array['deleted_documents_pkey', 'deleted_documents_tenant_id_connector_id_external_id_key']);
 select indexes_are('app', 'chunks', array['chunks_pkey', 'chunks_tenant_id_collection_id_document_id_chunk_index_key']);
 select indexes_are('app', 'operations', array['operations_pkey', 'operations_tenant_id_collection_id_type_status_idx',
-  'operations_tenant_id_user_id_status_idx', 'operations_tenant_id_collection_id_strategy_idx']);
+  'operations_tenant_id_user_id_status_idx', 'operations_tenant_id_collection_id_strategy_idx',
+  'operations_tenant_id_type_created_at_id_pending_idx']);
 select indexes_are('app', 'conversations', array['conversations_pkey', 'conversations_tenant_id_user_id_created_at_id_idx', 'conversations_expires_at_idx']);
 select indexes_are('app', 'messages', array['messages_pkey', 'messages_tenant_id_conversation_id_created_at_id_idx', 'messages_expires_at_idx']);
 select indexes_are('app', 'knowledge_gaps', array['knowledge_gaps_pkey', 'knowledge_gaps_tenant_id_category_status_idx']);

@@ -14,6 +14,7 @@
 import type postgres from "postgres";
 import * as accounts from "./accounts.ts";
 import * as chunks from "./chunks.ts";
+import * as documentWrites from "./document-writes.ts";
 import * as documents from "./documents.ts";
 import * as reads from "./reads.ts";
 import * as statistics from "./statistics.ts";
@@ -437,6 +438,78 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     run: (sql, [t, u]) => accounts.revokeUserSessions(sql, id(t), id(u)),
   },
   // --- end of issue 11, items 1 and 2 ---
+  // --- write api, issue 11 items 3 and 4 (w2) ---
+  "api.sync_documents": {
+    api: "api.sync_documents",
+    name: "documentWrites.syncDocuments",
+    seed: "004 connector sync",
+    pattern: "per item: a tombstone check, a lookup by external id, then an insert or an update",
+    args: "same",
+    modifies: true,
+    statements: "2n to 3n",
+    run: (sql, [t, connector, collection, docs]) => documentWrites.syncDocuments(sql, id(t), id(connector), id(collection), docs as string),
+  },
+  "api.add_documents": {
+    api: "api.add_documents",
+    name: "documentWrites.addDocuments",
+    seed: "004 upload",
+    pattern: "one INSERT ... RETURNING id per document",
+    args: "same",
+    modifies: true,
+    statements: "n",
+    run: (sql, [t, collection, docs]) => documentWrites.addDocuments(sql, id(t), id(collection), docs as string),
+  },
+  "api.replace_chunks": {
+    api: "api.replace_chunks",
+    name: "documentWrites.replaceChunks",
+    seed: "000 chunking",
+    pattern: "per document: load it, delete its chunks, one INSERT per chunk, update its size",
+    args: "same",
+    modifies: true,
+    statements: "3d + n",
+    run: (sql, [t, collection, chunks]) => documentWrites.replaceChunks(sql, id(t), id(collection), chunks as string),
+  },
+  "api.enqueue_operations": {
+    api: "api.enqueue_operations",
+    name: "documentWrites.enqueueOperations",
+    seed: "000/002 operations",
+    pattern: "one INSERT per operation",
+    args: "same",
+    modifies: true,
+    statements: "n",
+    run: (sql, [t, collection, type, ops]) => documentWrites.enqueueOperations(sql, id(t), id(collection), text(type), ops as string),
+  },
+  "api.claim_operations": {
+    api: "api.claim_operations",
+    name: "documentWrites.claimOperations",
+    seed: "000/002 operations",
+    pattern: "select the oldest pending (no lock: workers may take the same), then one UPDATE each",
+    args: "same",
+    modifies: true,
+    statements: "n + 1",
+    run: (sql, [t, type, limit]) => documentWrites.claimOperations(sql, id(t), text(type), int(limit, 10)),
+  },
+  "api.finish_operations": {
+    api: "api.finish_operations",
+    name: "documentWrites.finishOperations",
+    seed: "000/002 operations",
+    pattern: "per result: load the operation, then update it (N+1)",
+    args: "same",
+    modifies: true,
+    statements: "2n",
+    run: (sql, [t, results]) => documentWrites.finishOperations(sql, id(t), results as string),
+  },
+  "api.cancel_operations": {
+    api: "api.cancel_operations",
+    name: "documentWrites.cancelOperations",
+    seed: "000/002 operations",
+    pattern: "per id: load the operation, then update it (N+1)",
+    args: "same",
+    modifies: true,
+    statements: "2n",
+    run: (sql, [t, ids]) => documentWrites.cancelOperations(sql, id(t), ids as Id[]),
+  },
+  // --- end of the write api block (w2) ---
 };
 
 /**
