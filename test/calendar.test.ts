@@ -1,13 +1,23 @@
 // A suite that passes on any day. The seed lays out every row at the same place of its monthly
 // partition whatever the data's clock (the anchor, seed/00-setup.sql), and places expiry against
-// the server's clock, so the plan of every api routine, its fingerprint and its shared buffers
-// are the same with the data's clock moved to a month end, a year end or a leap day as with
-// today's: the committed fingerprints (test/plans/<tier>.json) and the buffers measured on the
-// tier's template (seeded with today's clock) hold on every date.
+// the server's clock, so the plan of every api read (and of every write that does not write the
+// monthly partitioned tables at the server's clock, below), its fingerprint and its shared
+// buffers are the same with the data's clock moved to a month end, a year end or a leap day as
+// with today's: the committed fingerprints (test/plans/<tier>.json) hold, and the buffers equal
+// those of a copy seeded again with today's clock.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { readFileSync } from "node:fs";
 import { seedDatabase } from "../scripts/lib/seed.ts";
-import { fingerprintFile, TIERS, WORKLOAD_RUN_ORDER, workloadShapes, type TierName, type WorkloadShape } from "../scripts/lib/workload.ts";
+import { walk } from "../scripts/lib/plan/index.ts";
+import {
+  fingerprintFile,
+  TIERS,
+  WORKLOAD_RUN_ORDER,
+  workloadShapes,
+  type TierName,
+  type WorkloadDefinition,
+  type WorkloadShape,
+} from "../scripts/lib/workload.ts";
 import { createTestDatabase, dropTestDatabase } from "./harness/database.ts";
 
 const DATES: Record<string, string> = {
@@ -19,6 +29,19 @@ const DATES: Record<string, string> = {
 const DATES_AT: Record<TierName, string[]> = { "10k": Object.keys(DATES), "1M": ["a leap day"] };
 
 type Shapes = Map<string, WorkloadShape>;
+
+// The monthly partitioned tables: a write reaches them at the server's clock (now()), the month
+// of which the suite's data lays out like every other (its data's clock is the server's). With
+// the data's clock moved away from the server's, those rows land in another partition (the
+// default one), so the writes that touch these tables are compared only on today's date.
+const CALENDAR_TABLES = new Set(["app.operations", "app.messages"]);
+const touchesCalendar = (shape: WorkloadShape | undefined) =>
+  !!shape?.statements.some((s) => [...walk(s.plan)].some((n) => CALENDAR_TABLES.has(n.rootRelation ?? n.relation ?? "")));
+
+/** The workloads compared across dates: every read, and the writes that do not touch the monthly partitions. */
+function comparable(shapes: Shapes): WorkloadDefinition[] {
+  return WORKLOAD_RUN_ORDER.filter((d) => d.kind === "read" || !touchesCalendar(shapes.get(d.name)));
+}
 
 /** Every workload's shape on a copy of the tier's template, seeded again with the data's clock at `anchor` (default: today). */
 async function shapesOn(tier: TierName, anchor?: string): Promise<Shapes> {
@@ -45,21 +68,22 @@ for (const tier of Object.keys(DATES_AT) as TierName[]) {
     for (const date of DATES_AT[tier]) {
       test(`to ${date} (${DATES[date]}): every plan as committed in test/plans/${tier}.json`, () => {
         const shapes = moved.get(date)!;
-        for (const def of WORKLOAD_RUN_ORDER) {
+        for (const def of comparable(shapes)) {
           expect(shapes.get(def.name)?.fingerprint, `${def.name} at ${tier}, data's clock at ${DATES[date]}`).toEqual(committed[def.name]);
         }
       });
 
       test(`to ${date} (${DATES[date]}): every read reads the same shared buffers as today, every write about the same`, () => {
+        const shapes = moved.get(date)!;
         const buffers = (s: Shapes, kind: "read" | "write" | "procedure") =>
-          Object.fromEntries(WORKLOAD_RUN_ORDER.filter((d) => d.kind === kind).map((d) => [d.name, s.get(d.name)?.buffers ?? NaN]));
-        expect(buffers(moved.get(date)!, "read")).toEqual(buffers(today, "read"));
+          Object.fromEntries(comparable(shapes).filter((d) => d.kind === kind).map((d) => [d.name, s.get(d.name)?.buffers ?? NaN]));
+        expect(buffers(shapes, "read")).toEqual(buffers(today, "read"));
         // A write's buffers also depend on which dead row versions its pages can prune on the way,
         // and that depends on the snapshots other sessions hold at that moment (the xmin horizon),
         // not on the date: on an idle server they are equal too, on a busy one within a few percent.
-        for (const [kind, tolerance] of [["write", 0.03], ["procedure", 0.15]] as const) {
+        for (const [kind, tolerance] of [["write", 0.05], ["procedure", 0.15]] as const) {
           const now = buffers(today, kind);
-          for (const [name, b] of Object.entries(buffers(moved.get(date)!, kind))) {
+          for (const [name, b] of Object.entries(buffers(shapes, kind))) {
             expect(Math.abs(b - now[name]!), `${name}: ${b} buffers with the data's clock moved, ${now[name]} today`).toBeLessThanOrEqual(tolerance * now[name]!);
           }
         }

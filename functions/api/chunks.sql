@@ -47,6 +47,10 @@ security definer
 set search_path = pg_catalog, pg_temp
 set row_security = on
 as $$
+declare
+  -- a plain value: unlike coalesce(...), a comparison with it is leakproof, so it stays an
+  -- index condition under row level security (docs/pitfalls.md)
+  v_after bigint := coalesce(p_after_id, 0);
 begin
   perform app.require_tenant(p_tenant_id);
   perform app.require_not_null(p_collection_id, 'p_collection_id');
@@ -62,7 +66,7 @@ begin
   from app.chunks k
   where k.tenant_id = p_tenant_id
     and k.collection_id = p_collection_id
-    and k.id > coalesce(p_after_id, 0)
+    and k.id > v_after
   order by k.id
   limit p_page_size;
 end

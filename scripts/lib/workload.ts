@@ -1030,7 +1030,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     idsArg: 1,
     intendedIndexes: ["app.collections_pkey"],
     smallAt10k: ["app.collections_pkey"],
-    buffers: { "10k": 120, "1M": 1380 },
+    buffers: { "10k": 220, "1M": 1400 },
     measuredP95Ms: 1.3,
     ratioAsserted: false,
     ratioNote: "grows with the batch, not the table: the biggest tenant has a handful of collections at 10k and over 100 at 1M (the batch takes up to 100), and each row rewritten costs about 12 buffers (its new version and primary key entry)",
