@@ -17,17 +17,44 @@ import { migrateDatabase } from "./lib/migrate.ts";
 import { seedDatabase } from "./lib/seed.ts";
 import { provisionServer } from "./lib/server.ts";
 import { withDatabase } from "./lib/server-contract.ts";
-import { fingerprintFile, measuredBuffersFile, TIERS, WORKLOAD_RUN_ORDER, workloadShapes, type TierName } from "./lib/workload.ts";
+import {
+  fingerprintFile,
+  measuredBuffersFile,
+  TIERS,
+  WORKLOAD_RUN_ORDER,
+  workloadShapes,
+  type TierName,
+} from "./lib/workload.ts";
 
 const program = new Command()
   .name("npm run plans:accept --")
-  .description("Seed both tiers, explain every api workload, and write the plan fingerprints to test/plans/.")
-  .option("--check", "write nothing; exit 1 when a fingerprint differs from the committed one", false)
-  .option("--tiers <list>", "comma-separated tiers (10k,1M)", (v) => v.split(",").map((s) => s.trim()), Object.keys(TIERS))
-  .option("--json <file>", "also write the measured buffers per workload and tier to this file")
+  .description(
+    "Seed both tiers, explain every api workload, and write the plan fingerprints to test/plans/.",
+  )
+  .option(
+    "--check",
+    "write nothing; exit 1 when a fingerprint differs from the committed one",
+    false,
+  )
+  .option(
+    "--tiers <list>",
+    "comma-separated tiers (10k,1M)",
+    (v) => v.split(",").map((s) => s.trim()),
+    Object.keys(TIERS),
+  )
+  .option(
+    "--json <file>",
+    "also write the measured buffers per workload and tier to this file",
+  )
   .parse();
-const options = program.opts<{ check: boolean; tiers: string[]; json?: string }>();
-for (const t of options.tiers) if (!(t in TIERS)) program.error(`unknown tier ${t}: one of ${Object.keys(TIERS).join(", ")}`);
+const options = program.opts<{
+  check: boolean;
+  tiers: string[];
+  json?: string;
+}>();
+for (const t of options.tiers)
+  if (!(t in TIERS))
+    program.error(`unknown tier ${t}: one of ${Object.keys(TIERS).join(", ")}`);
 const tiers = options.tiers as TierName[];
 
 const server = await provisionServer();
@@ -58,14 +85,20 @@ try {
         (buffers[name] ??= {})[tier] = shape.buffers;
       }
       const file = fingerprintFile(tier);
-      const sorted = Object.fromEntries(Object.entries(fingerprints).sort(([a], [b]) => a.localeCompare(b)));
+      const sorted = Object.fromEntries(
+        Object.entries(fingerprints).sort(([a], [b]) => a.localeCompare(b)),
+      );
       const text = `${JSON.stringify(sorted, null, 2)}\n`;
       if (options.check) {
-        const committed = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, string[]>) : {};
+        const committed = existsSync(file)
+          ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, string[]>)
+          : {};
         for (const [workload, lines] of Object.entries(sorted)) {
           if (JSON.stringify(committed[workload]) !== JSON.stringify(lines)) {
             differences++;
-            console.log(`\n${tier} ${workload}: differs from the committed fingerprint\n--- committed\n${(committed[workload] ?? []).join("\n")}\n+++ now\n${lines.join("\n")}`);
+            console.log(
+              `\n${tier} ${workload}: differs from the committed fingerprint\n--- committed\n${(committed[workload] ?? []).join("\n")}\n+++ now\n${lines.join("\n")}`,
+            );
           }
         }
       } else {
@@ -81,18 +114,33 @@ try {
     await drop.end();
   }
 
-  console.log(`\n| workload | ${tiers.map((t) => `buffers ${t}`).join(" | ")}${tiers.length === 2 ? " | 1M / 10k |" : " |"}`);
-  console.log(`|---|${tiers.map(() => "---:|").join("")}${tiers.length === 2 ? "---:|" : ""}`);
+  console.log(
+    `\n| workload | ${tiers.map((t) => `buffers ${t}`).join(" | ")}${tiers.length === 2 ? " | 1M / 10k |" : " |"}`,
+  );
+  console.log(
+    `|---|${tiers.map(() => "---:|").join("")}${tiers.length === 2 ? "---:|" : ""}`,
+  );
   for (const def of WORKLOAD_RUN_ORDER) {
     const b = buffers[def.name] ?? {};
-    const ratio = tiers.length === 2 && b["10k"] && b["1M"] ? ` ${(b["1M"] / b["10k"]).toFixed(2)} |` : "";
-    console.log(`| ${def.name} | ${tiers.map((t) => b[t] ?? "").join(" | ")} |${ratio}`);
+    const ratio =
+      tiers.length === 2 && b["10k"] && b["1M"]
+        ? ` ${(b["1M"] / b["10k"]).toFixed(2)} |`
+        : "";
+    console.log(
+      `| ${def.name} | ${tiers.map((t) => b[t] ?? "").join(" | ")} |${ratio}`,
+    );
   }
-  if (options.json) writeFileSync(options.json, `${JSON.stringify(buffers, null, 2)}\n`);
+  if (options.json)
+    writeFileSync(options.json, `${JSON.stringify(buffers, null, 2)}\n`);
   if (!options.check && tiers.length === Object.keys(TIERS).length) {
     // the measured buffers of docs/budgets.md (npm run docs:generate renders them)
-    const sorted = Object.fromEntries(Object.entries(buffers).sort(([a], [b]) => a.localeCompare(b)));
-    writeFileSync(measuredBuffersFile(), `${JSON.stringify(sorted, null, 2)}\n`);
+    const sorted = Object.fromEntries(
+      Object.entries(buffers).sort(([a], [b]) => a.localeCompare(b)),
+    );
+    writeFileSync(
+      measuredBuffersFile(),
+      `${JSON.stringify(sorted, null, 2)}\n`,
+    );
     log(`wrote ${measuredBuffersFile()}`);
   }
   log(`${options.check ? "checked" : "accepted"} in ${elapsed(started)}`);
@@ -100,6 +148,8 @@ try {
   await server.stop();
 }
 if (differences > 0) {
-  console.error(`${differences} fingerprint(s) differ; run npm run plans:accept to accept them`);
+  console.error(
+    `${differences} fingerprint(s) differ; run npm run plans:accept to accept them`,
+  );
   process.exit(1);
 }

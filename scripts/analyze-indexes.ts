@@ -6,7 +6,12 @@
 // (--json for JSON), progress on stderr.
 import { Command, InvalidArgumentError, Option } from "commander";
 import postgres from "postgres";
-import { adviseIndexes, readQueryFile, renderReport, type WorkloadSource } from "./lib/advisor/index.ts";
+import {
+  adviseIndexes,
+  readQueryFile,
+  renderReport,
+  type WorkloadSource,
+} from "./lib/advisor/index.ts";
 import { elapsed, log } from "./lib/log.ts";
 import { migrateDatabase } from "./lib/migrate.ts";
 import { MAX_ROWS, MIN_ROWS, seedDatabase } from "./lib/seed.ts";
@@ -16,14 +21,20 @@ import { withDatabase, type Server } from "./lib/server-contract.ts";
 function integer(name: string, min: number, max: number) {
   return (value: string): number => {
     const n = Number(value.replace(/_/g, ""));
-    if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+    if (!Number.isSafeInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(
+        `${name} must be an integer from ${min} to ${max}`,
+      );
     return n;
   };
 }
 
 function percent(value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || n >= 100) throw new InvalidArgumentError("a percentage between 0 and 100 (exclusive)");
+  if (!Number.isFinite(n) || n <= 0 || n >= 100)
+    throw new InvalidArgumentError(
+      "a percentage between 0 and 100 (exclusive)",
+    );
   return n;
 }
 
@@ -36,21 +47,67 @@ const program = new Command()
       "at least --min-cost-drop, validated by building them on a throwaway copy and measuring; plus the unused and duplicate indexes to drop.",
   )
   .addOption(
-    new Option("--workload <kind>", "statements: pg_stat_statements as it is; api: run the api workload driver first (default without DATABASE_URL)").choices([
-      "statements",
-      "api",
-    ]),
+    new Option(
+      "--workload <kind>",
+      "statements: pg_stat_statements as it is; api: run the api workload driver first (default without DATABASE_URL)",
+    ).choices(["statements", "api"]),
   )
-  .option("--queries <file>", "a file of queries (separated by ';' at line ends) to run and analyse instead")
-  .option("--rows <n>", `rows to seed the throwaway server with (no DATABASE_URL), ${MIN_ROWS}..${MAX_ROWS}`, integer("--rows", MIN_ROWS, MAX_ROWS), 100_000)
-  .option("--calls <n>", "api workload: calls per workload of scripts/lib/workload.ts (its argument sets in turn)", integer("--calls", 1, 100_000), 20)
-  .option("--min-cost-drop <percent>", "recommend an index only when it lowers a statement's planner cost by this much", percent, 50)
-  .option("--min-cost <cost>", "leave statements whose generic plan costs less than this alone", integer("--min-cost", 0, 1e12), 50)
-  .option("--max-indexes <n>", "at most this many recommendations", integer("--max-indexes", 1, 100), 10)
-  .option("--min-calls <n>", "--workload statements: leave statements called fewer times aside", integer("--min-calls", 1, 1e12), 1)
-  .option("--no-validate", "do not build the recommendations on a copy to measure them")
-  .option("--repeat <n>", "validation: replays of the affected workload per measurement", integer("--repeat", 1, 100), 3)
-  .option("--insert-rows <n>", "validation: rows per insert-slowdown measurement", integer("--insert-rows", 1, 1_000_000), 2000)
+  .option(
+    "--queries <file>",
+    "a file of queries (separated by ';' at line ends) to run and analyse instead",
+  )
+  .option(
+    "--rows <n>",
+    `rows to seed the throwaway server with (no DATABASE_URL), ${MIN_ROWS}..${MAX_ROWS}`,
+    integer("--rows", MIN_ROWS, MAX_ROWS),
+    100_000,
+  )
+  .option(
+    "--calls <n>",
+    "api workload: calls per workload of scripts/lib/workload.ts (its argument sets in turn)",
+    integer("--calls", 1, 100_000),
+    20,
+  )
+  .option(
+    "--min-cost-drop <percent>",
+    "recommend an index only when it lowers a statement's planner cost by this much",
+    percent,
+    50,
+  )
+  .option(
+    "--min-cost <cost>",
+    "leave statements whose generic plan costs less than this alone",
+    integer("--min-cost", 0, 1e12),
+    50,
+  )
+  .option(
+    "--max-indexes <n>",
+    "at most this many recommendations",
+    integer("--max-indexes", 1, 100),
+    10,
+  )
+  .option(
+    "--min-calls <n>",
+    "--workload statements: leave statements called fewer times aside",
+    integer("--min-calls", 1, 1e12),
+    1,
+  )
+  .option(
+    "--no-validate",
+    "do not build the recommendations on a copy to measure them",
+  )
+  .option(
+    "--repeat <n>",
+    "validation: replays of the affected workload per measurement",
+    integer("--repeat", 1, 100),
+    3,
+  )
+  .option(
+    "--insert-rows <n>",
+    "validation: rows per insert-slowdown measurement",
+    integer("--insert-rows", 1, 1_000_000),
+    2000,
+  )
   .option("--json", "print the report as JSON")
   .parse();
 
@@ -85,7 +142,9 @@ try {
     // database with sessions cannot be the template of the validation copy.
     const started = performance.now();
     const admin = postgres(server.adminUrl, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`drop database if exists ${ADVISOR_DATABASE} with (force)`);
+    await admin.unsafe(
+      `drop database if exists ${ADVISOR_DATABASE} with (force)`,
+    );
     await admin.unsafe(`create database ${ADVISOR_DATABASE}`);
     await admin.end();
     url = withDatabase(server.url, ADVISOR_DATABASE);
@@ -94,14 +153,18 @@ try {
     log(`seeding ${opts.rows.toLocaleString("en-US")} rows ...`);
     await seedDatabase(sql, { rows: opts.rows, progress: false });
     await sql.end();
-    log(`database ${ADVISOR_DATABASE} migrated and seeded in ${elapsed(started)}`);
+    log(
+      `database ${ADVISOR_DATABASE} migrated and seeded in ${elapsed(started)}`,
+    );
   }
   const workload: WorkloadSource = opts.queries
     ? { kind: "queries", queries: readQueryFile(opts.queries) }
     : (opts.workload ?? (external ? "statements" : "api")) === "api"
       ? { kind: "api", options: { callsPerFunction: opts.calls } }
       : { kind: "statements", minCalls: opts.minCalls };
-  log(`analysing ${new URL(url).pathname.slice(1)} with the ${workload.kind} workload ...`);
+  log(
+    `analysing ${new URL(url).pathname.slice(1)} with the ${workload.kind} workload ...`,
+  );
   const report = await adviseIndexes({
     url,
     adminUrl: server.adminUrl,
@@ -115,7 +178,15 @@ try {
     resetStatistics: !external,
     progress: true,
   });
-  console.log(opts.json ? JSON.stringify(report, (_, v) => (typeof v === "bigint" ? v.toString() : v), 2) : renderReport(report));
+  console.log(
+    opts.json
+      ? JSON.stringify(
+          report,
+          (_, v) => (typeof v === "bigint" ? v.toString() : v),
+          2,
+        )
+      : renderReport(report),
+  );
 } catch (error) {
   console.error(`analyze-indexes: ${(error as Error).message}`);
   exitCode = 1;

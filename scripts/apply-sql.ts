@@ -4,7 +4,9 @@ import { applyIdempotentSql } from "./lib/sql-files.ts";
 
 const url = process.env.GM_DBURL;
 if (!url) {
-  console.error("apply-sql: GM_DBURL is not set; this script is run by graphile-migrate (npm run migrate)");
+  console.error(
+    "apply-sql: GM_DBURL is not set; this script is run by graphile-migrate (npm run migrate)",
+  );
   process.exit(2);
 }
 const sql = postgres(url, { max: 1, onnotice: () => {} });

@@ -37,8 +37,13 @@ function ensureNodeModules() {
   // `npm install`, not `npm ci`: both install the versions package-lock.json pins, but `npm ci`
   // refuses a lock that lacks the optional per-platform packages a registry does not serve
   // (squawk-cli's builds for other systems), where `npm install` skips them as optional.
-  say("installing node_modules (npm install, the versions of package-lock.json) ...");
-  const r = spawnSync("npm", ["install", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
+  say(
+    "installing node_modules (npm install, the versions of package-lock.json) ...",
+  );
+  const r = spawnSync("npm", ["install", "--no-audit", "--no-fund"], {
+    cwd: root,
+    stdio: "inherit",
+  });
   if (r.status !== 0) {
     say("npm install failed; fix the error above and run the command again.");
     process.exit(r.status ?? 1);
@@ -48,22 +53,30 @@ function ensureNodeModules() {
 
 function ensureDebianPackages() {
   const wanted = process.env.DATABASE_URL ? clientPackages : serverPackages;
-  const missing = wanted.filter(([, file]) => !existsSync(file)).map(([pkg]) => pkg);
+  const missing = wanted
+    .filter(([, file]) => !existsSync(file))
+    .map(([pkg]) => pkg);
   if (missing.length === 0) return;
   const command = `apt-get update && apt-get install -y ${missing.join(" ")}`;
   const isRoot = process.getuid?.() === 0;
   const hasApt = existsSync("/usr/bin/apt-get");
   if (!isRoot || !hasApt) {
     say(`missing PostgreSQL packages: ${missing.join(", ")}.`);
-    say(hasApt ? `run as root:\n\n    sudo sh -c '${command}'\n` :
-      `this is not a Debian system: install PostgreSQL ${PG_MAJOR} with pg_cron, pgTAP, hypopg and pg_partman, ` +
-      `or point DATABASE_URL at a server that has them (see README.md).`);
+    say(
+      hasApt
+        ? `run as root:\n\n    sudo sh -c '${command}'\n`
+        : `this is not a Debian system: install PostgreSQL ${PG_MAJOR} with pg_cron, pgTAP, hypopg and pg_partman, ` +
+            `or point DATABASE_URL at a server that has them (see README.md).`,
+    );
     process.exit(1);
   }
   say(`installing ${missing.join(", ")} with apt-get ...`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
-  execFileSync("apt-get", ["install", "-y", "-qq", ...missing], { stdio: "inherit", env });
+  execFileSync("apt-get", ["install", "-y", "-qq", ...missing], {
+    stdio: "inherit",
+    env,
+  });
 }
 
 ensureNodeModules();

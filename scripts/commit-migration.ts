@@ -15,7 +15,9 @@ try {
     SHADOW_DATABASE_URL: withDatabase(server.url, "querybudget_shadow"),
     ROOT_DATABASE_URL: server.adminUrl,
   };
-  await $({ stdio: "inherit" })`graphile-migrate commit ${process.argv.slice(2)}`;
+  await $({
+    stdio: "inherit",
+  })`graphile-migrate commit ${process.argv.slice(2)}`;
 } finally {
   await server.stop();
 }

@@ -19,6 +19,9 @@ try {
   process.exit(1);
 }
 console.log(`\n  psql ${server.url}\n`);
-if (server.socketDir) console.log(`  (or over the unix socket: psql -h ${server.socketDir} -p ${new URL(server.url).port} -U postgres querybudget)\n`);
+if (server.socketDir)
+  console.log(
+    `  (or over the unix socket: psql -h ${server.socketDir} -p ${new URL(server.url).port} -U postgres querybudget)\n`,
+  );
 log("server is up and migrated; Ctrl-C stops it and removes its data");
 setInterval(() => {}, 1 << 30);

@@ -32,7 +32,8 @@ export const COMMITTED = join(ROOT, "migrations", "committed");
 export const EXEMPTIONS: Record<string, { rules: string[]; reason: string }> = {
   "000001-domain-schema.sql": {
     rules: ["require-lock-timeout"],
-    reason: "creates every schema, table and index from nothing: there is no existing table whose lock it could queue for",
+    reason:
+      "creates every schema, table and index from nothing: there is no existing table whose lock it could queue for",
   },
 };
 
@@ -80,15 +81,25 @@ export function isNoTransaction(file: string): boolean {
 
 function squawk(files: string[], args: string[]): Violation[] {
   if (files.length === 0) return [];
-  const r = spawnSync(SQUAWK, ["--config", SQUAWK_CONFIG, "--reporter", "json", ...args, ...files], { encoding: "utf8", cwd: ROOT });
-  if (r.error) throw new Error(`squawk could not run (${SQUAWK}): ${r.error.message}; is squawk-cli installed (npm install)?`);
+  const r = spawnSync(
+    SQUAWK,
+    ["--config", SQUAWK_CONFIG, "--reporter", "json", ...args, ...files],
+    { encoding: "utf8", cwd: ROOT },
+  );
+  if (r.error)
+    throw new Error(
+      `squawk could not run (${SQUAWK}): ${r.error.message}; is squawk-cli installed (npm install)?`,
+    );
   let found: SquawkViolation[];
   try {
     found = JSON.parse(r.stdout || "[]") as SquawkViolation[];
   } catch {
-    throw new Error(`squawk exited with ${r.status} and no report:\n${r.stdout}\n${r.stderr}`);
+    throw new Error(
+      `squawk exited with ${r.status} and no report:\n${r.stdout}\n${r.stderr}`,
+    );
   }
-  if (r.status !== 0 && found.length === 0) throw new Error(`squawk exited with ${r.status}:\n${r.stderr}`);
+  if (r.status !== 0 && found.length === 0)
+    throw new Error(`squawk exited with ${r.status}:\n${r.stderr}`);
   return found.map((v) => ({
     file: relative(ROOT, v.file.startsWith("/") ? v.file : join(ROOT, v.file)),
     line: v.line + 1,
@@ -100,41 +111,90 @@ function squawk(files: string[], args: string[]): Violation[] {
 }
 
 /** Lints migration files the way graphile-migrate runs them; returns every violation. */
-export function lintMigrations(files: string[] = committedMigrations()): Violation[] {
+export function lintMigrations(
+  files: string[] = committedMigrations(),
+): Violation[] {
   const excluded = configExcludedRules();
-  const exclude = (rules: string[]) => ["--exclude", [...new Set([...excluded, ...rules])].join(",")];
+  const exclude = (rules: string[]) => [
+    "--exclude",
+    [...new Set([...excluded, ...rules])].join(","),
+  ];
   const exemptRules = (file: string) => EXEMPTIONS[basename(file)]?.rules ?? [];
   const noTransaction = files.filter(isNoTransaction);
   const inTransaction = files.filter((f) => !noTransaction.includes(f));
   const violations: Violation[] = [];
 
   // In a transaction: .squawk.toml as it is; an exempted file with its exemptions on top.
-  violations.push(...squawk(inTransaction.filter((f) => exemptRules(f).length === 0), ["--assume-in-transaction"]));
+  violations.push(
+    ...squawk(
+      inTransaction.filter((f) => exemptRules(f).length === 0),
+      ["--assume-in-transaction"],
+    ),
+  );
   for (const file of inTransaction.filter((f) => exemptRules(f).length > 0)) {
-    violations.push(...squawk([file], ["--assume-in-transaction", ...exclude(exemptRules(file))]));
+    violations.push(
+      ...squawk(
+        [file],
+        ["--assume-in-transaction", ...exclude(exemptRules(file))],
+      ),
+    );
   }
   // --! no-transaction: each file alone, as one statement outside a transaction.
   for (const file of noTransaction) {
-    violations.push(...squawk([file], ["--no-assume-in-transaction", ...exclude(["require-lock-timeout", ...exemptRules(file)])]));
     violations.push(
-      ...squawk([file], ["--assume-in-transaction", ...exclude(exemptRules(file))])
-        .filter((v) => v.rule === "ban-concurrent-index-creation-in-transaction")
-        .map((v) => ({ ...v, help: `a --! no-transaction migration must be ONE statement (graphile-migrate); ${v.help}` })),
+      ...squawk(
+        [file],
+        [
+          "--no-assume-in-transaction",
+          ...exclude(["require-lock-timeout", ...exemptRules(file)]),
+        ],
+      ),
+    );
+    violations.push(
+      ...squawk(
+        [file],
+        ["--assume-in-transaction", ...exclude(exemptRules(file))],
+      )
+        .filter(
+          (v) => v.rule === "ban-concurrent-index-creation-in-transaction",
+        )
+        .map((v) => ({
+          ...v,
+          help: `a --! no-transaction migration must be ONE statement (graphile-migrate); ${v.help}`,
+        })),
     );
   }
-  return violations.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.rule.localeCompare(b.rule));
+  return violations.sort(
+    (a, b) =>
+      a.file.localeCompare(b.file) ||
+      a.line - b.line ||
+      a.rule.localeCompare(b.rule),
+  );
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const files = process.argv.slice(2).length > 0 ? process.argv.slice(2).map((f) => resolve(f)) : committedMigrations();
+if (
+  process.argv[1] &&
+  import.meta.url === pathToFileURL(process.argv[1]).href
+) {
+  const files =
+    process.argv.slice(2).length > 0
+      ? process.argv.slice(2).map((f) => resolve(f))
+      : committedMigrations();
   try {
     const violations = lintMigrations(files);
     for (const v of violations) {
-      console.log(`${v.file}:${v.line}:${v.column}: ${v.rule}: ${v.message}${v.help ? `\n    help: ${v.help}` : ""}`);
+      console.log(
+        `${v.file}:${v.line}:${v.column}: ${v.rule}: ${v.message}${v.help ? `\n    help: ${v.help}` : ""}`,
+      );
     }
     const exempted = files.filter((f) => EXEMPTIONS[basename(f)]);
-    for (const f of exempted) console.log(`(${basename(f)}: ${EXEMPTIONS[basename(f)]!.rules.join(", ")} exempted: ${EXEMPTIONS[basename(f)]!.reason})`);
-    console.log(`lint:migrations: ${files.length} migration${files.length === 1 ? "" : "s"} checked by squawk, ${violations.length} violation${violations.length === 1 ? "" : "s"}`);
+    for (const f of exempted)
+      console.log(
+        `(${basename(f)}: ${EXEMPTIONS[basename(f)]!.rules.join(", ")} exempted: ${EXEMPTIONS[basename(f)]!.reason})`,
+      );
+    console.log(
+      `lint:migrations: ${files.length} migration${files.length === 1 ? "" : "s"} checked by squawk, ${violations.length} violation${violations.length === 1 ? "" : "s"}`,
+    );
     process.exitCode = violations.length > 0 ? 1 : 0;
   } catch (error) {
     console.error((error as Error).message);

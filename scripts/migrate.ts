@@ -4,7 +4,9 @@ import { migrateDatabase } from "./lib/migrate.ts";
 
 const url = process.env.DATABASE_URL;
 if (!url) {
-  console.error("npm run migrate needs DATABASE_URL (a throwaway server: npm run db)");
+  console.error(
+    "npm run migrate needs DATABASE_URL (a throwaway server: npm run db)",
+  );
   process.exit(2);
 }
 const started = performance.now();

@@ -10,7 +10,9 @@ function integer(name: string, min: number, max: number) {
   return (value: string): number => {
     const n = Number(value.replace(/_/g, ""));
     if (!Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+      throw new InvalidArgumentError(
+        `${name} must be an integer from ${min} to ${max}`,
+      );
     }
     return n;
   };
@@ -18,18 +20,43 @@ function integer(name: string, min: number, max: number) {
 
 function date(value: string): Date {
   const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError("not a date (ISO 8601, e.g. 2025-06-01T00:00:00Z)");
+  if (Number.isNaN(d.getTime()))
+    throw new InvalidArgumentError(
+      "not a date (ISO 8601, e.g. 2025-06-01T00:00:00Z)",
+    );
   return d;
 }
 
 const program = new Command()
   .name("seed")
-  .description("Truncate the app tables of DATABASE_URL and fill them with deterministic, skewed test data.")
-  .requiredOption("--rows <n>", `chunks and operations (other tables scale from it), ${MIN_ROWS}..${MAX_ROWS}`, integer("--rows", MIN_ROWS, MAX_ROWS))
-  .option("--seed <s>", "pseudo-random seed: same seed, anchor and rows give the same data", integer("--seed", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), 1)
-  .option("--anchor <iso>", "the data's clock: rows fill the three calendar months before its month (default: the server's now())", date)
-  .option("--clock <iso>", "the instant expiry is placed against (default: the server's now())", date)
-  .option("--per-row-fk-checks", "let the foreign key triggers check every row (slower) instead of one set-based check per key")
+  .description(
+    "Truncate the app tables of DATABASE_URL and fill them with deterministic, skewed test data.",
+  )
+  .requiredOption(
+    "--rows <n>",
+    `chunks and operations (other tables scale from it), ${MIN_ROWS}..${MAX_ROWS}`,
+    integer("--rows", MIN_ROWS, MAX_ROWS),
+  )
+  .option(
+    "--seed <s>",
+    "pseudo-random seed: same seed, anchor and rows give the same data",
+    integer("--seed", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+    1,
+  )
+  .option(
+    "--anchor <iso>",
+    "the data's clock: rows fill the three calendar months before its month (default: the server's now())",
+    date,
+  )
+  .option(
+    "--clock <iso>",
+    "the instant expiry is placed against (default: the server's now())",
+    date,
+  )
+  .option(
+    "--per-row-fk-checks",
+    "let the foreign key triggers check every row (slower) instead of one set-based check per key",
+  )
   .option("--quiet", "no progress lines")
   .option("--json", "print the report as JSON on stdout")
   .parse();
@@ -56,11 +83,18 @@ if (!url) {
 
 const sql = postgres(url, { max: 1, onnotice: () => {} });
 try {
-  const [schema] = await sql<{ ok: boolean }[]>`select to_regclass('app.chunks') is not null as ok`;
+  const [schema] = await sql<
+    { ok: boolean }[]
+  >`select to_regclass('app.chunks') is not null as ok`;
   if (!schema?.ok) {
-    throw new Error("the database at DATABASE_URL has no querybudget schema (app.chunks): run `npm run migrate` first");
+    throw new Error(
+      "the database at DATABASE_URL has no querybudget schema (app.chunks): run `npm run migrate` first",
+    );
   }
-  if (!opts.quiet) log(`seeding ${opts.rows.toLocaleString("en-US")} rows (seed ${opts.seed}) ...`);
+  if (!opts.quiet)
+    log(
+      `seeding ${opts.rows.toLocaleString("en-US")} rows (seed ${opts.seed}) ...`,
+    );
   const report = await seedDatabase(sql, {
     rows: opts.rows,
     seed: opts.seed,
@@ -69,7 +103,10 @@ try {
     progress: !opts.quiet,
     foreignKeyChecks: opts.perRowFkChecks ? "per-row" : "set-based",
   });
-  if (!opts.quiet) log(`same data again: --rows ${report.rows} --seed ${report.seed} --anchor ${report.anchor} --clock ${report.clock}`);
+  if (!opts.quiet)
+    log(
+      `same data again: --rows ${report.rows} --seed ${report.seed} --anchor ${report.anchor} --clock ${report.clock}`,
+    );
   if (opts.json) console.log(JSON.stringify(report, null, 2));
 } catch (error) {
   console.error(`seed: ${(error as Error).message}`);

@@ -5,21 +5,31 @@ import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { elapsed, log } from "./lib/log.ts";
 import { migrateDatabase } from "./lib/migrate.ts";
-import { buildReport, exitCode, measureTiers, pauseJobs, renderConsole, REPORT_DEFAULTS, writeReport } from "./lib/report/index.ts";
+import {
+  buildReport,
+  exitCode,
+  measureTiers,
+  pauseJobs,
+  renderConsole,
+  REPORT_DEFAULTS,
+  writeReport,
+} from "./lib/report/index.ts";
 import { Progress } from "./lib/report/progress.ts";
 import { provisionServer } from "./lib/server.ts";
 import { ROOT } from "./lib/sql-files.ts";
 
 function positiveInt(value: string): number {
   const n = Number(value.replaceAll("_", ""));
-  if (!Number.isInteger(n) || n < 1000 || n > 10_000_000) throw new InvalidArgumentError("a whole number from 1000 to 10000000");
+  if (!Number.isInteger(n) || n < 1000 || n > 10_000_000)
+    throw new InvalidArgumentError("a whole number from 1000 to 10000000");
   return n;
 }
 
 function count(min: number, max: number) {
   return (value: string): number => {
     const n = Number(value.replaceAll("_", ""));
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`a whole number from ${min} to ${max}`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`a whole number from ${min} to ${max}`);
     return n;
   };
 }
@@ -32,16 +42,49 @@ const DEFAULT_TIERS = [10_000, 100_000, 1_000_000];
 
 const program = new Command()
   .name("npm start --")
-  .description("Provision PostgreSQL, migrate, seed each tier, measure every api routine against its before side, and report.")
-  .option("--rows <n>", "one tier of n rows (chunks and operations) instead of the default tiers 10000,100000,1000000", positiveInt)
-  .option("--tiers <list>", "comma-separated tiers, e.g. 10000,100000,1000000 (overrides --rows)", (v) => v.split(",").map((s) => positiveInt(s.trim())))
+  .description(
+    "Provision PostgreSQL, migrate, seed each tier, measure every api routine against its before side, and report.",
+  )
+  .option(
+    "--rows <n>",
+    "one tier of n rows (chunks and operations) instead of the default tiers 10000,100000,1000000",
+    positiveInt,
+  )
+  .option(
+    "--tiers <list>",
+    "comma-separated tiers, e.g. 10000,100000,1000000 (overrides --rows)",
+    (v) => v.split(",").map((s) => positiveInt(s.trim())),
+  )
   .option("--seed <n>", "seed of the deterministic data", (v) => Number(v), 1)
-  .option("--calls <n>", "timed calls per api routine", count(30, 100_000), REPORT_DEFAULTS.calls)
-  .option("--warmup <n>", "untimed calls per api routine before them", count(0, 10_000), REPORT_DEFAULTS.warmup)
-  .option("--before-calls <n>", "timed calls per before side", count(5, 10_000), REPORT_DEFAULTS.beforeCalls)
+  .option(
+    "--calls <n>",
+    "timed calls per api routine",
+    count(30, 100_000),
+    REPORT_DEFAULTS.calls,
+  )
+  .option(
+    "--warmup <n>",
+    "untimed calls per api routine before them",
+    count(0, 10_000),
+    REPORT_DEFAULTS.warmup,
+  )
+  .option(
+    "--before-calls <n>",
+    "timed calls per before side",
+    count(5, 10_000),
+    REPORT_DEFAULTS.beforeCalls,
+  )
   .option("--no-before", "skip the before side")
-  .option("--only <list>", "only these routines, e.g. api.chunks_page,api.classify_documents", (v) => v.split(",").map((s) => s.trim()))
-  .option("--out <dir>", "where to write latest.md, latest.json and the charts", "reports")
+  .option(
+    "--only <list>",
+    "only these routines, e.g. api.chunks_page,api.classify_documents",
+    (v) => v.split(",").map((s) => s.trim()),
+  )
+  .option(
+    "--out <dir>",
+    "where to write latest.md, latest.json and the charts",
+    "reports",
+  )
   .parse();
 const options = program.opts<{
   rows?: number;
@@ -54,7 +97,9 @@ const options = program.opts<{
   only?: string[];
   out: string;
 }>();
-const tiers = [...new Set(options.tiers ?? (options.rows ? [options.rows] : DEFAULT_TIERS))].sort((a, b) => a - b);
+const tiers = [
+  ...new Set(options.tiers ?? (options.rows ? [options.rows] : DEFAULT_TIERS)),
+].sort((a, b) => a - b);
 const outDir = resolve(ROOT, options.out);
 
 const started = performance.now();
@@ -70,11 +115,14 @@ let resumeJobs = async () => {};
 try {
   let t = performance.now();
   await migrateDatabase(server.url, { quiet: true });
-  log(`migrated in ${elapsed(t)}; tiers ${tiers.map((n) => n.toLocaleString("en-US")).join(", ")}`);
+  log(
+    `migrated in ${elapsed(t)}; tiers ${tiers.map((n) => n.toLocaleString("en-US")).join(", ")}`,
+  );
   // The background jobs (stats view refresh every minute, TTL) would race the measurements.
   const jobs = await pauseJobs(server.url);
   resumeJobs = jobs.resume;
-  if (jobs.paused.length) log(`paused the pg_cron jobs for the run: ${jobs.paused.join(", ")}`);
+  if (jobs.paused.length)
+    log(`paused the pg_cron jobs for the run: ${jobs.paused.join(", ")}`);
   t = performance.now();
   const measured = await measureTiers(server.url, {
     tiers,
@@ -88,10 +136,16 @@ try {
     progressFor: (rows) => progress.measuring(rows),
   });
   progress.stop();
-  const report = await buildReport(server.url, measured, { ...options, serverKind: server.kind, jobsPaused: jobs.paused });
+  const report = await buildReport(server.url, measured, {
+    ...options,
+    serverKind: server.kind,
+    jobsPaused: jobs.paused,
+  });
   const files = await writeReport(report, outDir);
   process.stdout.write(renderConsole(report));
-  log(`report: ${files.map((f) => f.replace(`${ROOT}/`, "")).join(", ")} (measured in ${elapsed(t)}, ${elapsed(started)} in all)`);
+  log(
+    `report: ${files.map((f) => f.replace(`${ROOT}/`, "")).join(", ")} (measured in ${elapsed(t)}, ${elapsed(started)} in all)`,
+  );
   code = exitCode(report.checks);
   if (code !== 0) log("a budget failed: exit 1 (see the checks above)");
 } catch (error) {

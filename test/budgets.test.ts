@@ -26,20 +26,39 @@ const SETS = 30;
 
 let calls = new Map<string, ApiCall>();
 beforeAll(async () => {
-  calls = new Map((await apiCalls(db().sql, { sets: SETS })).map((c) => [c.name, c]));
+  calls = new Map(
+    (await apiCalls(db().sql, { sets: SETS })).map((c) => [c.name, c]),
+  );
 });
 
-const measured: { name: string; p50: number; p95: number; max: number; n: number }[] = [];
+const measured: {
+  name: string;
+  p50: number;
+  p95: number;
+  max: number;
+  n: number;
+}[] = [];
 afterAll(() => {
   if (measured.length === 0) return;
   const f = (ms: number) => ms.toFixed(2).padStart(8);
   console.log(
-    [`budgets at 1M (ms):${" ".repeat(20)}     p50      p95      max   calls`, ...measured.map((m) => `${m.name.padEnd(38)} ${f(m.p50)} ${f(m.p95)} ${f(m.max)} ${String(m.n).padStart(7)}`)].join("\n"),
+    [
+      `budgets at 1M (ms):${" ".repeat(20)}     p50      p95      max   calls`,
+      ...measured.map(
+        (m) =>
+          `${m.name.padEnd(38)} ${f(m.p50)} ${f(m.p95)} ${f(m.max)} ${String(m.n).padStart(7)}`,
+      ),
+    ].join("\n"),
   );
 });
 
 function summary(times: number[]) {
-  return { p50: percentile(times, 50), p95: percentile(times, 95), max: Math.max(...times), n: times.length };
+  return {
+    p50: percentile(times, 50),
+    p95: percentile(times, 95),
+    max: Math.max(...times),
+    n: times.length,
+  };
 }
 
 describe("p95 of warm calls at 1M", () => {
@@ -51,14 +70,19 @@ describe("p95 of warm calls at 1M", () => {
       // One connection: the plans it caches are warm, as in an application's pool.
       const client = postgres(db().url, { max: 1, onnotice: () => {} });
       try {
-        for (let i = 0; i < WARMUP; i++) await timeCall(client, call!, sets[i % sets.length]!.args);
+        for (let i = 0; i < WARMUP; i++)
+          await timeCall(client, call!, sets[i % sets.length]!.args);
         const times: number[] = [];
-        for (let i = 0; i < TIMED; i++) times.push(await timeCall(client, call!, sets[i % sets.length]!.args));
+        for (let i = 0; i < TIMED; i++)
+          times.push(
+            await timeCall(client, call!, sets[i % sets.length]!.args),
+          );
         const s = summary(times);
         measured.push({ name: def.name, ...s });
-        expect(s.p95, `${def.name}: p50 ${s.p50.toFixed(2)} ms, p95 ${s.p95.toFixed(2)} ms, max ${s.max.toFixed(2)} ms over ${sets.length} argument sets`).toBeLessThanOrEqual(
-          def.p95Ms,
-        );
+        expect(
+          s.p95,
+          `${def.name}: p50 ${s.p50.toFixed(2)} ms, p95 ${s.p95.toFixed(2)} ms, max ${s.max.toFixed(2)} ms over ${sets.length} argument sets`,
+        ).toBeLessThanOrEqual(def.p95Ms);
       } finally {
         await client.end({ timeout: 5 });
       }
@@ -72,13 +96,27 @@ describe("the purge, per batch", () => {
     const sql = db().sql;
     const [tenant] = await sql<{ tenant_id: string; documents: number }[]>`
       select tenant_id::text, count(*)::int as documents from app.documents group by tenant_id order by count(*) desc, tenant_id limit 1`;
-    const { batchMs, deleted } = await timePurgeBatches(db().url, tenant!.tenant_id, PURGE_BUDGET_BATCH);
+    const { batchMs, deleted } = await timePurgeBatches(
+      db().url,
+      tenant!.tenant_id,
+      PURGE_BUDGET_BATCH,
+    );
     expect(deleted, "every document of the tenant").toBe(tenant!.documents);
-    expect(batchMs.length, "batches: enough for a p95").toBeGreaterThanOrEqual(30);
+    expect(batchMs.length, "batches: enough for a p95").toBeGreaterThanOrEqual(
+      30,
+    );
     const s = summary(batchMs);
-    measured.push({ name: `${purge.name} (per batch of ${PURGE_BUDGET_BATCH})`, ...s });
-    const [left] = await sql<{ n: number }[]>`select count(*)::int as n from app.chunks where tenant_id = ${tenant!.tenant_id}`;
+    measured.push({
+      name: `${purge.name} (per batch of ${PURGE_BUDGET_BATCH})`,
+      ...s,
+    });
+    const [left] = await sql<
+      { n: number }[]
+    >`select count(*)::int as n from app.chunks where tenant_id = ${tenant!.tenant_id}`;
     expect(left?.n, "the tenant's chunks are gone too").toBe(0);
-    expect(s.p95, `per batch: p50 ${s.p50.toFixed(1)} ms, p95 ${s.p95.toFixed(1)} ms, max ${s.max.toFixed(1)} ms over ${s.n} batches`).toBeLessThanOrEqual(purge.p95Ms);
+    expect(
+      s.p95,
+      `per batch: p50 ${s.p50.toFixed(1)} ms, p95 ${s.p95.toFixed(1)} ms, max ${s.max.toFixed(1)} ms over ${s.n} batches`,
+    ).toBeLessThanOrEqual(purge.p95Ms);
   });
 });

@@ -26,7 +26,10 @@ const DATES: Record<string, string> = {
   "a leap day": "2028-02-29T12:00:00Z",
 };
 // The 1M tier costs a seed of 1M rows per date (about 40 s): one date, the leap day, there.
-const DATES_AT: Record<TierName, string[]> = { "10k": Object.keys(DATES), "1M": ["a leap day"] };
+const DATES_AT: Record<TierName, string[]> = {
+  "10k": Object.keys(DATES),
+  "1M": ["a leap day"],
+};
 
 type Shapes = Map<string, WorkloadShape>;
 
@@ -36,18 +39,28 @@ type Shapes = Map<string, WorkloadShape>;
 // default one), so the writes that touch these tables are compared only on today's date.
 const CALENDAR_TABLES = new Set(["app.operations", "app.messages"]);
 const touchesCalendar = (shape: WorkloadShape | undefined) =>
-  !!shape?.statements.some((s) => [...walk(s.plan)].some((n) => CALENDAR_TABLES.has(n.rootRelation ?? n.relation ?? "")));
+  !!shape?.statements.some((s) =>
+    [...walk(s.plan)].some((n) =>
+      CALENDAR_TABLES.has(n.rootRelation ?? n.relation ?? ""),
+    ),
+  );
 
 /** The workloads compared across dates: every read, and the writes that do not touch the monthly partitions. */
 function comparable(shapes: Shapes): WorkloadDefinition[] {
-  return WORKLOAD_RUN_ORDER.filter((d) => d.kind === "read" || !touchesCalendar(shapes.get(d.name)));
+  return WORKLOAD_RUN_ORDER.filter(
+    (d) => d.kind === "read" || !touchesCalendar(shapes.get(d.name)),
+  );
 }
 
 /** Every workload's shape on a copy of the tier's template, seeded again with the data's clock at `anchor` (default: today). */
 async function shapesOn(tier: TierName, anchor?: string): Promise<Shapes> {
   const db = await createTestDatabase(`calendar_${tier}`, { tier });
   try {
-    await seedDatabase(db.sql, { rows: TIERS[tier], seed: 1, anchor: anchor ? new Date(anchor) : undefined });
+    await seedDatabase(db.sql, {
+      rows: TIERS[tier],
+      seed: 1,
+      anchor: anchor ? new Date(anchor) : undefined,
+    });
     return await workloadShapes(db.url, db.sql);
   } finally {
     await dropTestDatabase(db);
@@ -56,12 +69,15 @@ async function shapesOn(tier: TierName, anchor?: string): Promise<Shapes> {
 
 for (const tier of Object.keys(DATES_AT) as TierName[]) {
   describe(`the data's clock moved, at ${tier}`, () => {
-    const committed: Record<string, string[]> = JSON.parse(readFileSync(fingerprintFile(tier), "utf8"));
+    const committed: Record<string, string[]> = JSON.parse(
+      readFileSync(fingerprintFile(tier), "utf8"),
+    );
     let today: Shapes;
     const moved = new Map<string, Shapes>();
     beforeAll(async () => {
       today = await shapesOn(tier);
-      for (const date of DATES_AT[tier]) moved.set(date, await shapesOn(tier, DATES[date]));
+      for (const date of DATES_AT[tier])
+        moved.set(date, await shapesOn(tier, DATES[date]));
     });
     afterAll(() => moved.clear());
 
@@ -69,22 +85,35 @@ for (const tier of Object.keys(DATES_AT) as TierName[]) {
       test(`to ${date} (${DATES[date]}): every plan as committed in test/plans/${tier}.json`, () => {
         const shapes = moved.get(date)!;
         for (const def of comparable(shapes)) {
-          expect(shapes.get(def.name)?.fingerprint, `${def.name} at ${tier}, data's clock at ${DATES[date]}`).toEqual(committed[def.name]);
+          expect(
+            shapes.get(def.name)?.fingerprint,
+            `${def.name} at ${tier}, data's clock at ${DATES[date]}`,
+          ).toEqual(committed[def.name]);
         }
       });
 
       test(`to ${date} (${DATES[date]}): every read reads the same shared buffers as today, every write about the same`, () => {
         const shapes = moved.get(date)!;
         const buffers = (s: Shapes, kind: "read" | "write" | "procedure") =>
-          Object.fromEntries(comparable(shapes).filter((d) => d.kind === kind).map((d) => [d.name, s.get(d.name)?.buffers ?? NaN]));
+          Object.fromEntries(
+            comparable(shapes)
+              .filter((d) => d.kind === kind)
+              .map((d) => [d.name, s.get(d.name)?.buffers ?? NaN]),
+          );
         expect(buffers(shapes, "read")).toEqual(buffers(today, "read"));
         // A write's buffers also depend on which dead row versions its pages can prune on the way,
         // and that depends on the snapshots other sessions hold at that moment (the xmin horizon),
         // not on the date: on an idle server they are equal too, on a busy one within a few percent.
-        for (const [kind, tolerance] of [["write", 0.05], ["procedure", 0.15]] as const) {
+        for (const [kind, tolerance] of [
+          ["write", 0.05],
+          ["procedure", 0.15],
+        ] as const) {
           const now = buffers(today, kind);
           for (const [name, b] of Object.entries(buffers(shapes, kind))) {
-            expect(Math.abs(b - now[name]!), `${name}: ${b} buffers with the data's clock moved, ${now[name]} today`).toBeLessThanOrEqual(tolerance * now[name]!);
+            expect(
+              Math.abs(b - now[name]!),
+              `${name}: ${b} buffers with the data's clock moved, ${now[name]} today`,
+            ).toBeLessThanOrEqual(tolerance * now[name]!);
           }
         }
       });

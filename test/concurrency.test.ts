@@ -38,7 +38,13 @@ import { migrateDatabase } from "../scripts/lib/migrate.ts";
 import { PG_BIN, withDatabase } from "../scripts/lib/server-contract.ts";
 import { ROOT } from "../scripts/lib/sql-files.ts";
 import { useTestDatabase } from "./harness/database.ts";
-import { documentsApi, shuffle, sleep, twoTenants, useDocumentFixtures } from "./harness/fixtures.ts";
+import {
+  documentsApi,
+  shuffle,
+  sleep,
+  twoTenants,
+  useDocumentFixtures,
+} from "./harness/fixtures.ts";
 import { permutations } from "./harness/permutations.ts";
 import { pick, prng } from "./harness/random.ts";
 
@@ -52,7 +58,9 @@ const TENANTS = [1, 2] as const;
 /** The SQLSTATEs docs/error-codes.md documents, 40P01 apart: that one must never happen here. */
 function documentedCodes(): Set<string> {
   const text = readFileSync(join(ROOT, "docs", "error-codes.md"), "utf8");
-  const codes = new Set([...text.matchAll(/`([0-9A-Z]{5})`/g)].map((m) => m[1]!));
+  const codes = new Set(
+    [...text.matchAll(/`([0-9A-Z]{5})`/g)].map((m) => m[1]!),
+  );
   codes.delete("40P01");
   return codes;
 }
@@ -67,7 +75,12 @@ describe("races between bulk document calls", () => {
   beforeAll(() => {
     const [tenant] = twoTenants(f().tenants, prng(4025), 100);
     const live = tenant.live;
-    s = { tenant: tenant.tenant_id, low: live[0]!, middle: live[Math.floor(live.length / 2)]!, high: live[live.length - 1]! };
+    s = {
+      tenant: tenant.tenant_id,
+      low: live[0]!,
+      middle: live[Math.floor(live.length / 2)]!,
+      high: live[live.length - 1]!,
+    };
   });
   const races = permutations(
     () => db().url,
@@ -75,19 +88,36 @@ describe("races between bulk document calls", () => {
       holder: {
         steps: {
           begin: "begin",
-          "lock middle": (sql) => sql`select id from app.documents where tenant_id = ${s.tenant} and id = ${s.middle} for update`,
+          "lock middle": (sql) =>
+            sql`select id from app.documents where tenant_id = ${s.tenant} and id = ${s.middle} for update`,
           rollback: "rollback",
         },
       },
       caller: {
         steps: {
           begin: "begin",
-          "delete high, middle, low": (sql) => documentsApi.delete(sql, s.tenant, [s.high, s.middle, s.low], false),
+          "delete high, middle, low": (sql) =>
+            documentsApi.delete(
+              sql,
+              s.tenant,
+              [s.high, s.middle, s.low],
+              false,
+            ),
           rollback: "rollback",
         },
       },
       classifier: {
-        steps: { begin: "begin", "classify all three": (sql) => documentsApi.classify(sql, s.tenant, [s.low, s.middle, s.high], "race"), rollback: "rollback" },
+        steps: {
+          begin: "begin",
+          "classify all three": (sql) =>
+            documentsApi.classify(
+              sql,
+              s.tenant,
+              [s.low, s.middle, s.high],
+              "race",
+            ),
+          rollback: "rollback",
+        },
       },
       // which of the three rows nobody has locked (SKIP LOCKED never waits)
       probe: {
@@ -108,22 +138,54 @@ describe("races between bulk document calls", () => {
 
   races.permutation(
     "delete locks its rows in id order, whatever the order of the ids given",
-    ["holder begin", "holder lock middle", "caller begin", "caller delete high, middle, low (blocks)", "probe free rows", "holder rollback", "caller done", "caller rollback"],
+    [
+      "holder begin",
+      "holder lock middle",
+      "caller begin",
+      "caller delete high, middle, low (blocks)",
+      "probe free rows",
+      "holder rollback",
+      "caller done",
+      "caller rollback",
+    ],
     (o) => {
-      expect(o.waits["caller delete high, middle, low"]?.blockedBy).toEqual(["holder"]);
+      expect(o.waits["caller delete high, middle, low"]?.blockedBy).toEqual([
+        "holder",
+      ]);
       // the lowest id is locked by the call, the middle one by the holder, the highest not yet
       expect(o.result["probe free rows"]).toEqual([s.high]);
-      expect(o.result["caller delete high, middle, low"]).toEqual({ deleted: 3, not_found: 0, tombstoned: expect.any(Number) });
+      expect(o.result["caller delete high, middle, low"]).toEqual({
+        deleted: 3,
+        not_found: 0,
+        tombstoned: expect.any(Number),
+      });
     },
   );
 
   races.permutation(
     "delete waits for classify",
-    ["classifier begin", "classifier classify all three", "caller begin", "caller delete high, middle, low (blocks)", "classifier rollback", "caller done", "caller rollback"],
+    [
+      "classifier begin",
+      "classifier classify all three",
+      "caller begin",
+      "caller delete high, middle, low (blocks)",
+      "classifier rollback",
+      "caller done",
+      "caller rollback",
+    ],
     (o) => {
-      expect(o.result["classifier classify all three"]).toEqual({ updated: 3, not_found: 0 });
-      expect(o.waits["caller delete high, middle, low"]?.blockedBy).toEqual(["classifier"]);
-      expect(o.result["caller delete high, middle, low"]).toEqual({ deleted: 3, not_found: 0, tombstoned: expect.any(Number) });
+      expect(o.result["classifier classify all three"]).toEqual({
+        updated: 3,
+        not_found: 0,
+      });
+      expect(o.waits["caller delete high, middle, low"]?.blockedBy).toEqual([
+        "classifier",
+      ]);
+      expect(o.result["caller delete high, middle, low"]).toEqual({
+        deleted: 3,
+        not_found: 0,
+        tombstoned: expect.any(Number),
+      });
     },
   );
 
@@ -135,19 +197,21 @@ describe("races between bulk document calls", () => {
     try {
       // Action: six calls at once, each on 150 of the same tenant's documents, shuffled
       const calls = Array.from({ length: 6 }, (_, k) =>
-        pool.begin(async (tx) => {
-          const ids = shuffle(pick(tenant.live, 150, random), random);
-          const [row] =
-            k % 3 === 0
-              ? await tx`select api.classify_documents(${tenant.tenant_id}, ${ids}::bigint[], 'concurrent') as r`
-              : k % 3 === 1
-                ? await tx`select api.confirm_classifications(${tenant.tenant_id}, ${ids}::bigint[]) as r`
-                : await tx`select api.delete_documents(${tenant.tenant_id}, ${ids}::bigint[]) as r`;
-          // hold the locks a moment so the calls overlap
-          await tx`select pg_sleep(0.02)`;
-          await tx`select 1/0`; // roll back: the seeded data stays as it is
-          return row;
-        }).catch((error: { code?: string }) => error.code),
+        pool
+          .begin(async (tx) => {
+            const ids = shuffle(pick(tenant.live, 150, random), random);
+            const [row] =
+              k % 3 === 0
+                ? await tx`select api.classify_documents(${tenant.tenant_id}, ${ids}::bigint[], 'concurrent') as r`
+                : k % 3 === 1
+                  ? await tx`select api.confirm_classifications(${tenant.tenant_id}, ${ids}::bigint[]) as r`
+                  : await tx`select api.delete_documents(${tenant.tenant_id}, ${ids}::bigint[]) as r`;
+            // hold the locks a moment so the calls overlap
+            await tx`select pg_sleep(0.02)`;
+            await tx`select 1/0`; // roll back: the seeded data stays as it is
+            return row;
+          })
+          .catch((error: { code?: string }) => error.code),
       );
 
       // Assertions: each got as far as the division by zero
@@ -166,26 +230,51 @@ describe("races between a refresh of app.collection_stats and its readers", () =
   // holds ACCESS EXCLUSIVE (readers wait).
   let target = { tenant_id: "", collection_id: "" };
   beforeAll(async () => {
-    const [first] = await db().sql<{ tenant_id: string; collection_id: string }[]>`
+    const [first] = await db().sql<
+      { tenant_id: string; collection_id: string }[]
+    >`
       select tenant_id::text, collection_id::text from app.collection_stats order by tenant_id, collection_id limit 1`;
     target = first!;
   });
   const races = permutations(
     () => db().url,
     () => ({
-      holder: { steps: { begin: "begin", "lock chunks": "lock table app.chunks in access exclusive mode", commit: "commit" } },
-      refresher: {
-        steps: { "refresh concurrently": "select maint.refresh_collection_stats()", refresh: "refresh materialized view app.collection_stats" },
+      holder: {
+        steps: {
+          begin: "begin",
+          "lock chunks": "lock table app.chunks in access exclusive mode",
+          commit: "commit",
+        },
       },
-      reader: { steps: { read: (sql) => sql`select api.collection_statistics(${target.tenant_id}, ${target.collection_id}) as r` } },
+      refresher: {
+        steps: {
+          "refresh concurrently": "select maint.refresh_collection_stats()",
+          refresh: "refresh materialized view app.collection_stats",
+        },
+      },
+      reader: {
+        steps: {
+          read: (sql) =>
+            sql`select api.collection_statistics(${target.tenant_id}, ${target.collection_id}) as r`,
+        },
+      },
     }),
   );
 
   races.permutation(
     "a concurrent refresh lets readers through",
-    ["holder begin", "holder lock chunks", "refresher refresh concurrently (blocks)", "reader read", "holder commit", "refresher done"],
+    [
+      "holder begin",
+      "holder lock chunks",
+      "refresher refresh concurrently (blocks)",
+      "reader read",
+      "holder commit",
+      "refresher done",
+    ],
     (o) => {
-      expect(o.waits["refresher refresh concurrently"]?.blockedBy).toEqual(["holder"]);
+      expect(o.waits["refresher refresh concurrently"]?.blockedBy).toEqual([
+        "holder",
+      ]);
       expect(o.waits["reader read"]).toBeUndefined();
       expect(o.result["reader read"]).toHaveLength(1);
       expect(o.error).toEqual({});
@@ -194,10 +283,20 @@ describe("races between a refresh of app.collection_stats and its readers", () =
 
   races.permutation(
     "control: a plain refresh blocks them",
-    ["holder begin", "holder lock chunks", "refresher refresh (blocks)", "reader read (blocks)", "holder commit", "refresher done", "reader done"],
+    [
+      "holder begin",
+      "holder lock chunks",
+      "refresher refresh (blocks)",
+      "reader read (blocks)",
+      "holder commit",
+      "refresher done",
+      "reader done",
+    ],
     (o) => {
       expect(o.waits["reader read"]?.blockedBy).toEqual(["refresher"]);
-      expect(o.waits["reader read"]?.locks).toContain("relation AccessShareLock on app.collection_stats");
+      expect(o.waits["reader read"]?.locks).toContain(
+        "relation AccessShareLock on app.collection_stats",
+      );
       expect(o.error).toEqual({});
     },
   );
@@ -260,7 +359,13 @@ function newModel() {
     users: {} as Record<number, string[]>,
     openConversations: {} as Record<number, string[]>,
     initial: { tombstones: 0, sessions: 0, conversations: 0, messages: 0 },
-    inserted: { sessions: 0, conversations: 0, messages: 0, documents: 0, chunks: 0 },
+    inserted: {
+      sessions: 0,
+      conversations: 0,
+      messages: 0,
+      documents: 0,
+      chunks: 0,
+    },
     reported: {
       hardDeleted: { 1: 0, 2: 0 } as Record<number, number>,
       softDeleted: { 1: 0, 2: 0 } as Record<number, number>,
@@ -269,7 +374,14 @@ function newModel() {
       conversationsDeleted: 0,
       sessionsDeleted: 0,
     },
-    counts: { operations: 0, deadlocks: 0, documented: 0, undocumented: 0, appendRefused: 0, byKind: {} as Record<string, number> },
+    counts: {
+      operations: 0,
+      deadlocks: 0,
+      documented: 0,
+      undocumented: 0,
+      appendRefused: 0,
+      byKind: {} as Record<string, number>,
+    },
     undocumented: [] as string[],
     allCalls: [] as LoggedCall[],
     /** When a delete that named a document returned (soft or hard), by tenant:id. */
@@ -287,11 +399,16 @@ const key = (tenant: number, id: string) => `${tenant}:${id}`;
 async function apiLogin(): Promise<{ url: string; role: string }> {
   const [me] = await db().sql<{ user: string; app: boolean }[]>`
     select current_user as user, exists (select from pg_roles where rolname = 'querybudget_app' and rolcanlogin) as app`;
-  if (!me!.app || process.env.QB_CONCURRENCY_AS_APP === "0") return { url: db().url, role: me!.user };
+  if (!me!.app || process.env.QB_CONCURRENCY_AS_APP === "0")
+    return { url: db().url, role: me!.user };
   const url = new URL(db().url);
   url.username = "querybudget_app";
   url.password = "";
-  const probe = postgres(url.toString(), { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  const probe = postgres(url.toString(), {
+    max: 1,
+    onnotice: () => {},
+    connect_timeout: 5,
+  });
   try {
     await probe`select 1`;
     return { url: url.toString(), role: "querybudget_app" };
@@ -308,27 +425,68 @@ async function loadModel(m: Model): Promise<void> {
   const sql = db().sql;
   m.apiLogin = await apiLogin();
   for (const tenant of TENANTS) {
-    const rows = await sql<{ id: string; collection_id: string; connector_id: string | null; external_id: string | null;
-                              status: string; classification: string | null; user_confirmed: boolean; chunks: number }[]>`
+    const rows = await sql<
+      {
+        id: string;
+        collection_id: string;
+        connector_id: string | null;
+        external_id: string | null;
+        status: string;
+        classification: string | null;
+        user_confirmed: boolean;
+        chunks: number;
+      }[]
+    >`
       select d.id::text, d.collection_id::text, d.connector_id::text, d.external_id, d.status, d.classification, d.user_confirmed,
              (select count(*)::int from app.chunks c
               where c.tenant_id = d.tenant_id and c.collection_id = d.collection_id and c.document_id = d.id) as chunks
       from app.documents d where d.tenant_id = ${tenant} order by d.id`;
     for (const r of rows) {
       m.docs.set(key(tenant, r.id), {
-        tenant, id: r.id, collection: r.collection_id, connector: r.connector_id, external: r.external_id,
-        status: r.status, classification: r.classification, userConfirmed: r.user_confirmed, chunks: r.chunks,
-        calls: [], appended: 0, appendRefused: false, bornAt: 0,
+        tenant,
+        id: r.id,
+        collection: r.collection_id,
+        connector: r.connector_id,
+        external: r.external_id,
+        status: r.status,
+        classification: r.classification,
+        userConfirmed: r.user_confirmed,
+        chunks: r.chunks,
+        calls: [],
+        appended: 0,
+        appendRefused: false,
+        bornAt: 0,
       });
     }
     m.pools[tenant] = rows.map((r) => r.id);
-    m.collections[tenant] = (await sql<{ id: string }[]>`select id::text from app.collections where tenant_id = ${tenant}`).map((r) => r.id);
-    m.connectors[tenant] = (await sql<{ id: string }[]>`select id::text from app.connectors where tenant_id = ${tenant}`).map((r) => r.id);
-    m.users[tenant] = (await sql<{ id: string }[]>`select id::text from app.users where tenant_id = ${tenant}`).map((r) => r.id);
-    m.openConversations[tenant] = (await sql<{ id: string }[]>`
-      select id::text from app.conversations where tenant_id = ${tenant} and expires_at is null`).map((r) => r.id);
+    m.collections[tenant] = (
+      await sql<
+        { id: string }[]
+      >`select id::text from app.collections where tenant_id = ${tenant}`
+    ).map((r) => r.id);
+    m.connectors[tenant] = (
+      await sql<
+        { id: string }[]
+      >`select id::text from app.connectors where tenant_id = ${tenant}`
+    ).map((r) => r.id);
+    m.users[tenant] = (
+      await sql<
+        { id: string }[]
+      >`select id::text from app.users where tenant_id = ${tenant}`
+    ).map((r) => r.id);
+    m.openConversations[tenant] = (
+      await sql<{ id: string }[]>`
+      select id::text from app.conversations where tenant_id = ${tenant} and expires_at is null`
+    ).map((r) => r.id);
   }
-  const [row] = await sql<{ tombstones: number; sessions: number; conversations: number; messages: number }[]>`
+  const [row] = await sql<
+    {
+      tombstones: number;
+      sessions: number;
+      conversations: number;
+      messages: number;
+    }[]
+  >`
     select (select count(*)::int from app.deleted_documents) as tombstones,
            (select count(*)::int from app.user_sessions) as sessions,
            (select count(*)::int from app.conversations) as conversations,
@@ -336,13 +494,22 @@ async function loadModel(m: Model): Promise<void> {
   Object.assign(m.initial, row);
 }
 
-function pickIds(m: Model, random: () => number, tenant: number, n: number): string[] {
+function pickIds(
+  m: Model,
+  random: () => number,
+  tenant: number,
+  n: number,
+): string[] {
   const pool = m.pools[tenant]!;
   const ids: string[] = [];
   // A window of neighbouring ids (overlap with other calls) plus scattered ones.
   const from = Math.floor(random() * Math.max(1, pool.length - n));
   for (let i = 0; i < n; i++) {
-    ids.push(random() < 0.7 ? pool[Math.min(pool.length - 1, from + i)]! : pool[Math.floor(random() * pool.length)]!);
+    ids.push(
+      random() < 0.7
+        ? pool[Math.min(pool.length - 1, from + i)]!
+        : pool[Math.floor(random() * pool.length)]!,
+    );
   }
   // Now and then an id of the other tenant, one that does not exist, a repeated one.
   if (random() < 0.2) {
@@ -359,26 +526,46 @@ function pickIds(m: Model, random: () => number, tenant: number, n: number): str
   return ids;
 }
 
-async function bulk(m: Model, sql: postgres.Sql, random: () => number, kind: Kind, opId: number): Promise<void> {
+async function bulk(
+  m: Model,
+  sql: postgres.Sql,
+  random: () => number,
+  kind: Kind,
+  opId: number,
+): Promise<void> {
   const tenant = random() < 0.7 ? 1 : 2;
-  const n = kind === "hard" || kind === "soft" ? 1 + Math.floor(random() * 4) : 1 + Math.floor(random() * (random() < 0.1 ? 300 : 40));
+  const n =
+    kind === "hard" || kind === "soft"
+      ? 1 + Math.floor(random() * 4)
+      : 1 + Math.floor(random() * (random() < 0.1 ? 300 : 40));
   const ids = pickIds(m, random, tenant, n);
   const distinct = [...new Set(ids)];
   const label = `c${opId}`;
   const start = next();
   let rows: { result: Record<string, number> }[];
   if (kind === "classify") {
-    rows = await sql`select api.classify_documents(${tenant}, ${ids}::bigint[], ${label}) as result`;
+    rows =
+      await sql`select api.classify_documents(${tenant}, ${ids}::bigint[], ${label}) as result`;
   } else if (kind === "confirm") {
-    rows = await sql`select api.confirm_classifications(${tenant}, ${ids}::bigint[]) as result`;
+    rows =
+      await sql`select api.confirm_classifications(${tenant}, ${ids}::bigint[]) as result`;
   } else {
-    rows = await sql`select api.delete_documents(${tenant}, ${ids}::bigint[], ${kind === "hard"}) as result`;
+    rows =
+      await sql`select api.delete_documents(${tenant}, ${ids}::bigint[], ${kind === "hard"}) as result`;
   }
   const end = next();
   const result = rows[0]!.result;
   const call: LoggedCall = {
-    kind, tenant, start, end, label: kind === "classify" ? label : undefined, named: [], distinct: distinct.length,
-    found: result.updated ?? result.confirmed ?? result.deleted ?? -1, notFound: result.not_found ?? -1, mustMiss: 0,
+    kind,
+    tenant,
+    start,
+    end,
+    label: kind === "classify" ? label : undefined,
+    named: [],
+    distinct: distinct.length,
+    found: result.updated ?? result.confirmed ?? result.deleted ?? -1,
+    notFound: result.not_found ?? -1,
+    mustMiss: 0,
   };
   for (const id of distinct) {
     const k = key(tenant, id);
@@ -390,7 +577,8 @@ async function bulk(m: Model, sql: postgres.Sql, random: () => number, kind: Kin
     }
     // Gone before this call started; or, for all but a hard delete, soft-deleted before.
     const goneBefore = (m.hardDeletedAt.get(k) ?? Infinity) < start;
-    const deletedBefore = doc.status === "deleted" || (m.softDeletedAt.get(k) ?? Infinity) < start;
+    const deletedBefore =
+      doc.status === "deleted" || (m.softDeletedAt.get(k) ?? Infinity) < start;
     if (goneBefore || (kind !== "hard" && deletedBefore)) call.mustMiss++;
     doc.calls.push(call);
     call.named.push(doc);
@@ -400,15 +588,32 @@ async function bulk(m: Model, sql: postgres.Sql, random: () => number, kind: Kin
   if (kind === "hard" || kind === "soft") {
     m.reported.tombstoned += result.tombstoned ?? 0;
     const at = kind === "hard" ? m.hardDeletedAt : m.softDeletedAt;
-    for (const doc of call.named) at.set(key(tenant, doc.id), Math.min(at.get(key(tenant, doc.id)) ?? Infinity, end));
+    for (const doc of call.named)
+      at.set(
+        key(tenant, doc.id),
+        Math.min(at.get(key(tenant, doc.id)) ?? Infinity, end),
+      );
   }
   m.allCalls.push(call);
 }
 
-async function insertDocument(m: Model, sql: postgres.Sql, random: () => number, opId: number): Promise<void> {
+async function insertDocument(
+  m: Model,
+  sql: postgres.Sql,
+  random: () => number,
+  opId: number,
+): Promise<void> {
   const tenant = random() < 0.7 ? 1 : 2;
-  const collection = m.collections[tenant]![Math.floor(random() * m.collections[tenant]!.length)]!;
-  const connector = random() < 1 / 3 ? m.connectors[tenant]![Math.floor(random() * m.connectors[tenant]!.length)]! : null;
+  const collection =
+    m.collections[tenant]![
+      Math.floor(random() * m.collections[tenant]!.length)
+    ]!;
+  const connector =
+    random() < 1 / 3
+      ? m.connectors[tenant]![
+          Math.floor(random() * m.connectors[tenant]!.length)
+        ]!
+      : null;
   const external = connector ? `concurrency-${opId}` : null;
   const chunks = 1 + Math.floor(random() * 8);
   const id = await sql.begin(async (tx) => {
@@ -423,18 +628,36 @@ async function insertDocument(m: Model, sql: postgres.Sql, random: () => number,
   });
   const bornAt = next();
   m.docs.set(key(tenant, id), {
-    tenant, id, collection, connector: connector, external, status: "pending", classification: null,
-    userConfirmed: false, chunks, calls: [], appended: 0, appendRefused: false, bornAt,
+    tenant,
+    id,
+    collection,
+    connector: connector,
+    external,
+    status: "pending",
+    classification: null,
+    userConfirmed: false,
+    chunks,
+    calls: [],
+    appended: 0,
+    appendRefused: false,
+    bornAt,
   });
   m.pools[tenant]!.push(id);
   m.inserted.documents++;
   m.inserted.chunks += chunks;
 }
 
-async function appendChunk(m: Model, sql: postgres.Sql, random: () => number, opId: number): Promise<void> {
+async function appendChunk(
+  m: Model,
+  sql: postgres.Sql,
+  random: () => number,
+  opId: number,
+): Promise<void> {
   const tenant = random() < 0.7 ? 1 : 2;
   const pool = m.pools[tenant]!;
-  const doc = m.docs.get(key(tenant, pool[Math.floor(random() * pool.length)]!))!;
+  const doc = m.docs.get(
+    key(tenant, pool[Math.floor(random() * pool.length)]!),
+  )!;
   try {
     await sql`insert into app.chunks (tenant_id, collection_id, document_id, chunk_index, content, size)
               values (${tenant}, ${doc.collection}, ${doc.id}, ${1000 + opId}, 're-chunked', 10)`;
@@ -448,16 +671,26 @@ async function appendChunk(m: Model, sql: postgres.Sql, random: () => number, op
   }
 }
 
-async function insertConversation(m: Model, sql: postgres.Sql, random: () => number, opId: number): Promise<void> {
+async function insertConversation(
+  m: Model,
+  sql: postgres.Sql,
+  random: () => number,
+  opId: number,
+): Promise<void> {
   const tenant = random() < 0.7 ? 1 : 2;
-  const user = m.users[tenant]![Math.floor(random() * m.users[tenant]!.length)]!;
+  const user =
+    m.users[tenant]![Math.floor(random() * m.users[tenant]!.length)]!;
   const messages = 1 + Math.floor(random() * 6);
   const expiredConversation = random() < 0.3;
-  const intoExisting = random() < 0.5 && m.openConversations[tenant]!.length > 0;
+  const intoExisting =
+    random() < 0.5 && m.openConversations[tenant]!.length > 0;
   await sql.begin(async (tx) => {
     let conversation: string;
     if (intoExisting) {
-      conversation = m.openConversations[tenant]![Math.floor(random() * m.openConversations[tenant]!.length)]!;
+      conversation =
+        m.openConversations[tenant]![
+          Math.floor(random() * m.openConversations[tenant]!.length)
+        ]!;
     } else {
       const [row] = await tx<{ id: string }[]>`
         insert into app.conversations (tenant_id, user_id, title, expires_at)
@@ -479,7 +712,11 @@ async function insertConversation(m: Model, sql: postgres.Sql, random: () => num
   m.inserted.sessions++;
 }
 
-type PurgedRow = { messages_deleted: string; conversations_deleted: string; sessions_deleted: string };
+type PurgedRow = {
+  messages_deleted: string;
+  conversations_deleted: string;
+  sessions_deleted: string;
+};
 
 /** Adds what a run of maint.purge_expired reported. */
 function recordPurge(m: Model, row: PurgedRow): void {
@@ -493,11 +730,17 @@ async function purgeExpired(m: Model, sql: postgres.Sql): Promise<void> {
   recordPurge(m, row!);
 }
 
-async function readChunks(m: Model, sql: postgres.Sql, random: () => number): Promise<void> {
+async function readChunks(
+  m: Model,
+  sql: postgres.Sql,
+  random: () => number,
+): Promise<void> {
   const tenant = random() < 0.7 ? 1 : 2;
   const ids = pickIds(m, random, tenant, 1 + Math.floor(random() * 20));
   const wanted = new Set(ids);
-  const collection = m.docs.get(key(tenant, ids.find((i) => m.docs.has(key(tenant, i))) ?? ""))?.collection;
+  const collection = m.docs.get(
+    key(tenant, ids.find((i) => m.docs.has(key(tenant, i))) ?? ""),
+  )?.collection;
   if (!collection) return;
   const rows = await sql<{ document_id: string }[]>`
     select document_id::text from api.chunks_for_documents(${tenant}, ${collection}, ${ids}::bigint[], 10000)`;
@@ -505,8 +748,15 @@ async function readChunks(m: Model, sql: postgres.Sql, random: () => number): Pr
 }
 
 const mix: [number, string][] = [
-  [26, "classify"], [22, "confirm"], [6, "soft"], [5, "hard"], [12, "insert-document"],
-  [8, "append-chunk"], [10, "insert-conversation"], [3, "purge-expired"], [8, "read-chunks"],
+  [26, "classify"],
+  [22, "confirm"],
+  [6, "soft"],
+  [5, "hard"],
+  [12, "insert-document"],
+  [8, "append-chunk"],
+  [10, "insert-conversation"],
+  [3, "purge-expired"],
+  [8, "read-chunks"],
 ];
 const total = mix.reduce((s, [w]) => s + w, 0);
 const choose = (r: number) => {
@@ -515,12 +765,16 @@ const choose = (r: number) => {
   return mix.at(-1)![1];
 };
 
-
 /**
  * One of the WORKERS: operations drawn from `mix` until the deadline. Errors are counted:
  * deadlocks, documented codes, and the undocumented ones (with what raised them).
  */
-async function worker(m: Model, index: number, deadline: number, documented: Set<string>): Promise<void> {
+async function worker(
+  m: Model,
+  index: number,
+  deadline: number,
+  documented: Set<string>,
+): Promise<void> {
   // api calls as the application role (its timeouts, its grants); inserts and the TTL
   // procedure as the test's own role (the ingest pipeline and pg_cron, which have rights on
   // the tables)
@@ -532,10 +786,18 @@ async function worker(m: Model, index: number, deadline: number, documented: Set
       const op = choose(random());
       const opId = ++m.opIds;
       try {
-        if (op === "classify" || op === "confirm" || op === "soft" || op === "hard") await bulk(m, api, random, op, opId);
-        else if (op === "insert-document") await insertDocument(m, sql, random, opId);
+        if (
+          op === "classify" ||
+          op === "confirm" ||
+          op === "soft" ||
+          op === "hard"
+        )
+          await bulk(m, api, random, op, opId);
+        else if (op === "insert-document")
+          await insertDocument(m, sql, random, opId);
         else if (op === "append-chunk") await appendChunk(m, sql, random, opId);
-        else if (op === "insert-conversation") await insertConversation(m, sql, random, opId);
+        else if (op === "insert-conversation")
+          await insertConversation(m, sql, random, opId);
         else if (op === "purge-expired") await purgeExpired(m, sql);
         else await readChunks(m, api, random);
         m.counts.byKind[op] = (m.counts.byKind[op] ?? 0) + 1;
@@ -545,7 +807,8 @@ async function worker(m: Model, index: number, deadline: number, documented: Set
         else if (documented.has(code)) m.counts.documented++;
         else {
           m.counts.undocumented++;
-          if (m.undocumented.length < 20) m.undocumented.push(`${op}: ${code} ${(error as Error).message}`);
+          if (m.undocumented.length < 20)
+            m.undocumented.push(`${op}: ${code} ${(error as Error).message}`);
         }
       }
       m.counts.operations++;
@@ -568,7 +831,11 @@ interface DocumentRow {
  * breaks them; and how many documents the model has, went from live to deleted by a soft delete
  * (softTransitions), or were soft-deleted and then hard-deleted (softThenGone).
  */
-function documentProblems(m: Model, tenant: number, present: Map<string, DocumentRow>) {
+function documentProblems(
+  m: Model,
+  tenant: number,
+  present: Map<string, DocumentRow>,
+) {
   const problems: string[] = [];
   let everyDoc = 0;
   let softTransitions = 0;
@@ -581,7 +848,8 @@ function documentProblems(m: Model, tenant: number, present: Map<string, Documen
     const soft = doc.calls.some((c) => c.kind === "soft");
     const at = `document ${tenant}:${doc.id}`;
     if (hard) {
-      if (row) problems.push(`${at}: a hard delete named it, it is still there`);
+      if (row)
+        problems.push(`${at}: a hard delete named it, it is still there`);
       if (soft && doc.status !== "deleted") softThenGone++;
       continue;
     }
@@ -593,40 +861,80 @@ function documentProblems(m: Model, tenant: number, present: Map<string, Documen
     problems.push(...survivorProblems(doc, row, soft, at));
   }
   for (const id of present.keys()) {
-    if (!m.docs.has(key(tenant, id))) problems.push(`document ${tenant}:${id}: there, but never seeded nor inserted`);
+    if (!m.docs.has(key(tenant, id)))
+      problems.push(
+        `document ${tenant}:${id}: there, but never seeded nor inserted`,
+      );
   }
   return { problems, everyDoc, softTransitions, softThenGone };
 }
 
 /** A document no hard delete named, as it ends (`row`), against its operations. */
-function survivorProblems(doc: Doc, row: DocumentRow, soft: boolean, at: string): string[] {
+function survivorProblems(
+  doc: Doc,
+  row: DocumentRow,
+  soft: boolean,
+  at: string,
+): string[] {
   const problems: string[] = [];
-  if (doc.appendRefused) problems.push(`${at}: a chunk append was refused as if it were gone, but it is there`);
-  if (row.chunks !== doc.chunks + doc.appended) problems.push(`${at}: ${row.chunks} chunks, expected ${doc.chunks} + ${doc.appended} appended`);
-  const labels = new Set([doc.classification, ...doc.calls.filter((c) => c.kind === "classify").map((c) => c.label!)]);
-  const confirmed = doc.userConfirmed || doc.calls.some((c) => c.kind === "confirm");
+  if (doc.appendRefused)
+    problems.push(
+      `${at}: a chunk append was refused as if it were gone, but it is there`,
+    );
+  if (row.chunks !== doc.chunks + doc.appended)
+    problems.push(
+      `${at}: ${row.chunks} chunks, expected ${doc.chunks} + ${doc.appended} appended`,
+    );
+  const labels = new Set([
+    doc.classification,
+    ...doc.calls.filter((c) => c.kind === "classify").map((c) => c.label!),
+  ]);
+  const confirmed =
+    doc.userConfirmed || doc.calls.some((c) => c.kind === "confirm");
   if (soft || doc.status === "deleted") {
-    if (row.status !== "deleted") problems.push(`${at}: soft-deleted, but its status is ${row.status} (resurrected)`);
-    if (!labels.has(row.classification)) problems.push(`${at}: classification ${row.classification} that no call set`);
-    if (row.user_confirmed && !confirmed) problems.push(`${at}: user_confirmed that no call set`);
+    if (row.status !== "deleted")
+      problems.push(
+        `${at}: soft-deleted, but its status is ${row.status} (resurrected)`,
+      );
+    if (!labels.has(row.classification))
+      problems.push(
+        `${at}: classification ${row.classification} that no call set`,
+      );
+    if (row.user_confirmed && !confirmed)
+      problems.push(`${at}: user_confirmed that no call set`);
     return problems;
   }
-  const writes = doc.calls.filter((c) => c.kind === "classify" || c.kind === "confirm");
-  if (row.user_confirmed !== confirmed) problems.push(`${at}: user_confirmed ${row.user_confirmed}, expected ${confirmed}`);
+  const writes = doc.calls.filter(
+    (c) => c.kind === "classify" || c.kind === "confirm",
+  );
+  if (row.user_confirmed !== confirmed)
+    problems.push(
+      `${at}: user_confirmed ${row.user_confirmed}, expected ${confirmed}`,
+    );
   if (writes.length === 0) {
-    if (row.status !== doc.status || row.classification !== doc.classification) {
-      problems.push(`${at}: untouched, but ${doc.status}/${doc.classification} became ${row.status}/${row.classification}`);
+    if (
+      row.status !== doc.status ||
+      row.classification !== doc.classification
+    ) {
+      problems.push(
+        `${at}: untouched, but ${doc.status}/${doc.classification} became ${row.status}/${row.classification}`,
+      );
     }
     return problems;
   }
   // The last writes: those no other write certainly followed.
-  const lastWrites = writes.filter((w) => !writes.some((o) => o !== w && w.end < o.start));
+  const lastWrites = writes.filter(
+    (w) => !writes.some((o) => o !== w && w.end < o.start),
+  );
   const explained = lastWrites.some((w) =>
     w.kind === "classify"
       ? row.status === "classified" && row.classification === w.label
-      : row.status === "confirmed" && labels.has(row.classification));
+      : row.status === "confirmed" && labels.has(row.classification),
+  );
   if (!explained) {
-    problems.push(`${at}: ends ${row.status}/${row.classification}; its last writes were ${lastWrites.map((w) => `${w.kind}${w.label ? `(${w.label})` : ""}`).join(", ")} (lost update)`);
+    problems.push(
+      `${at}: ends ${row.status}/${row.classification}; its last writes were ${lastWrites.map((w) => `${w.kind}${w.label ? `(${w.label})` : ""}`).join(", ")} (lost update)`,
+    );
   }
   return problems;
 }
@@ -635,24 +943,45 @@ describe("8 connections over overlapping ids", () => {
   const m = newModel();
   beforeAll(() => loadModel(m));
 
-  test(`bulk calls, inserts and TTL for ${SECONDS} s: no deadlock, no undocumented error`, { timeout: (SECONDS + 90) * 1000 }, async () => {
-    // Action
-    const started = performance.now();
-    const documented = documentedCodes();
-    await Promise.all(Array.from({ length: WORKERS }, (_, i) => worker(m, i, started + SECONDS * 1000, documented)));
-    const seconds = (performance.now() - started) / 1000;
+  test(
+    `bulk calls, inserts and TTL for ${SECONDS} s: no deadlock, no undocumented error`,
+    { timeout: (SECONDS + 90) * 1000 },
+    async () => {
+      // Action
+      const started = performance.now();
+      const documented = documentedCodes();
+      await Promise.all(
+        Array.from({ length: WORKERS }, (_, i) =>
+          worker(m, i, started + SECONDS * 1000, documented),
+        ),
+      );
+      const seconds = (performance.now() - started) / 1000;
 
-    // Assertions
-    const { counts } = m;
-    console.log(`concurrency: ${counts.operations} operations in ${seconds.toFixed(0)} s, ${counts.deadlocks} deadlocks, ${counts.undocumented} undocumented errors`);
-    console.log(`concurrency: api calls as ${m.apiLogin.role}; by kind ${JSON.stringify(counts.byKind)}; documented errors ${counts.documented}; chunk appends refused (document gone) ${counts.appendRefused}`);
-    expect(m.undocumented).toEqual([]);
-    expect(counts.deadlocks).toBe(0);
-    expect(counts.operations).toBeGreaterThan(SECONDS * 20);
-    for (const op of ["classify", "confirm", "soft", "hard", "insert-document", "append-chunk", "insert-conversation", "purge-expired"]) {
-      expect(counts.byKind[op] ?? 0, op).toBeGreaterThan(0);
-    }
-  });
+      // Assertions
+      const { counts } = m;
+      console.log(
+        `concurrency: ${counts.operations} operations in ${seconds.toFixed(0)} s, ${counts.deadlocks} deadlocks, ${counts.undocumented} undocumented errors`,
+      );
+      console.log(
+        `concurrency: api calls as ${m.apiLogin.role}; by kind ${JSON.stringify(counts.byKind)}; documented errors ${counts.documented}; chunk appends refused (document gone) ${counts.appendRefused}`,
+      );
+      expect(m.undocumented).toEqual([]);
+      expect(counts.deadlocks).toBe(0);
+      expect(counts.operations).toBeGreaterThan(SECONDS * 20);
+      for (const op of [
+        "classify",
+        "confirm",
+        "soft",
+        "hard",
+        "insert-document",
+        "append-chunk",
+        "insert-conversation",
+        "purge-expired",
+      ]) {
+        expect(counts.byKind[op] ?? 0, op).toBeGreaterThan(0);
+      }
+    },
+  );
 
   test("per call: counts cover every distinct id once; what certainly was (not) there was (not) found", () => {
     // Per call: the reported counts cover every distinct id once; ids that were certainly not
@@ -661,11 +990,23 @@ describe("8 connections over overlapping ids", () => {
     // classify or confirm found every one of them.
     for (const call of m.allCalls) {
       const at = `${call.kind} of tenant ${call.tenant} (tickets ${call.start}..${call.end})`;
-      expect(call.found + call.notFound, `${at}: found + not_found = distinct ids`).toBe(call.distinct);
-      expect(call.notFound, `${at}: not_found`).toBeGreaterThanOrEqual(call.mustMiss);
+      expect(
+        call.found + call.notFound,
+        `${at}: found + not_found = distinct ids`,
+      ).toBe(call.distinct);
+      expect(call.notFound, `${at}: not_found`).toBeGreaterThanOrEqual(
+        call.mustMiss,
+      );
       if (call.kind === "classify" || call.kind === "confirm") {
-        const certain = call.named.filter((d) => d.status !== "deleted" && !d.calls.some((c) => c.kind === "soft" || c.kind === "hard")).length;
-        expect(call.found, `${at}: found the documents that were certainly live`).toBeGreaterThanOrEqual(certain);
+        const certain = call.named.filter(
+          (d) =>
+            d.status !== "deleted" &&
+            !d.calls.some((c) => c.kind === "soft" || c.kind === "hard"),
+        ).length;
+        expect(
+          call.found,
+          `${at}: found the documents that were certainly live`,
+        ).toBeGreaterThanOrEqual(certain);
       }
     }
   });
@@ -685,29 +1026,53 @@ describe("8 connections over overlapping ids", () => {
                   where c.tenant_id = d.tenant_id and c.collection_id = d.collection_id and c.document_id = d.id) as chunks
           from app.documents d where d.tenant_id = ${tenant}`;
         const present = new Map(rows.map((r) => [r.id, r]));
-        const { problems, everyDoc, softTransitions, softThenGone } = documentProblems(m, tenant, present);
+        const { problems, everyDoc, softTransitions, softThenGone } =
+          documentProblems(m, tenant, present);
         expect(problems.slice(0, 20)).toEqual([]);
         // Hard deletes: what they reported is exactly what went.
-        expect(m.reported.hardDeleted[tenant], `tenant ${tenant}: documents hard-deleted`).toBe(everyDoc - present.size);
+        expect(
+          m.reported.hardDeleted[tenant],
+          `tenant ${tenant}: documents hard-deleted`,
+        ).toBe(everyDoc - present.size);
         // Soft deletes: every live document that ends deleted went through one call that counted
         // it; some of those that a hard delete removed later were counted by a soft delete too.
-        expect(m.reported.softDeleted[tenant]).toBeGreaterThanOrEqual(softTransitions);
-        expect(m.reported.softDeleted[tenant]).toBeLessThanOrEqual(softTransitions + softThenGone);
+        expect(m.reported.softDeleted[tenant]).toBeGreaterThanOrEqual(
+          softTransitions,
+        );
+        expect(m.reported.softDeleted[tenant]).toBeLessThanOrEqual(
+          softTransitions + softThenGone,
+        );
       }
     });
 
     test("tombstones: one per connector document a delete removed or soft-deleted; the counts add up", async () => {
       const sql = db().sql;
-      const [tomb] = await sql<{ n: number }[]>`select count(*)::int as n from app.deleted_documents`;
-      expect(tomb!.n - m.initial.tombstones, "tombstones written = tombstoned reported").toBe(m.reported.tombstoned);
-      const needTombstone = [...m.docs.values()].filter((d) => d.connector && d.calls.some((c) => c.kind === "hard" || (c.kind === "soft" && d.status !== "deleted")));
+      const [tomb] = await sql<
+        { n: number }[]
+      >`select count(*)::int as n from app.deleted_documents`;
+      expect(
+        tomb!.n - m.initial.tombstones,
+        "tombstones written = tombstoned reported",
+      ).toBe(m.reported.tombstoned);
+      const needTombstone = [...m.docs.values()].filter(
+        (d) =>
+          d.connector &&
+          d.calls.some(
+            (c) =>
+              c.kind === "hard" ||
+              (c.kind === "soft" && d.status !== "deleted"),
+          ),
+      );
       const [missing] = await sql<{ n: number }[]>`
         select count(*)::int as n
         from unnest(${needTombstone.map((d) => d.tenant)}::bigint[], ${needTombstone.map((d) => d.connector!)}::bigint[],
                     ${needTombstone.map((d) => d.external!)}::text[]) as w (tenant_id, connector_id, external_id)
         where not exists (select from app.deleted_documents t
                           where t.tenant_id = w.tenant_id and t.connector_id = w.connector_id and t.external_id = w.external_id)`;
-      expect(missing!.n, "connector documents deleted without a tombstone").toBe(0);
+      expect(
+        missing!.n,
+        "connector documents deleted without a tombstone",
+      ).toBe(0);
     });
 
     test("no chunk without its document, anywhere", async () => {
@@ -719,7 +1084,15 @@ describe("8 connections over overlapping ids", () => {
 
     test("TTL: nothing expired is left, nothing unexpired went, and the reported counts add up", async () => {
       const sql = db().sql;
-      const [ttl] = await sql<{ sessions: number; conversations: number; messages: number; expired: number; orphan_messages: number }[]>`
+      const [ttl] = await sql<
+        {
+          sessions: number;
+          conversations: number;
+          messages: number;
+          expired: number;
+          orphan_messages: number;
+        }[]
+      >`
         select (select count(*)::int from app.user_sessions) as sessions,
                (select count(*)::int from app.conversations) as conversations,
                (select count(*)::int from app.messages) as messages,
@@ -730,9 +1103,17 @@ describe("8 connections over overlapping ids", () => {
                 where not exists (select from app.conversations c where c.tenant_id = m.tenant_id and c.id = m.conversation_id)) as orphan_messages`;
       expect(ttl!.expired, "expired rows left after the last TTL run").toBe(0);
       expect(ttl!.orphan_messages).toBe(0);
-      expect(m.reported.sessionsDeleted, "sessions: reported = gone").toBe(m.initial.sessions + m.inserted.sessions - ttl!.sessions);
-      expect(m.reported.conversationsDeleted, "conversations: reported = gone").toBe(m.initial.conversations + m.inserted.conversations - ttl!.conversations);
-      const messagesGone = m.initial.messages + m.inserted.messages - ttl!.messages;
+      expect(m.reported.sessionsDeleted, "sessions: reported = gone").toBe(
+        m.initial.sessions + m.inserted.sessions - ttl!.sessions,
+      );
+      expect(
+        m.reported.conversationsDeleted,
+        "conversations: reported = gone",
+      ).toBe(
+        m.initial.conversations + m.inserted.conversations - ttl!.conversations,
+      );
+      const messagesGone =
+        m.initial.messages + m.inserted.messages - ttl!.messages;
       expect(m.reported.messagesDeleted).toBeLessThanOrEqual(messagesGone); // the rest went with their conversations
       expect(m.reported.messagesDeleted).toBeGreaterThan(0);
       // Unexpired rows that were there at the start are all still there (checked by id).
@@ -760,15 +1141,29 @@ describe("REFRESH MATERIALIZED VIEW CONCURRENTLY during reads", () => {
   const STRETCH_MS = 1000;
 
   /** Readers call api.collection_statistics while `refresh` runs; a monitor samples who waits. */
-  async function readWhileRefreshing(refresh: string, times: number, stretch: boolean) {
+  async function readWhileRefreshing(
+    refresh: string,
+    times: number,
+    stretch: boolean,
+  ) {
     const url = db().url;
     const refresher = postgres(url, { max: 1, onnotice: () => {} });
     const holder = postgres(url, { max: 1, onnotice: () => {} });
     const monitor = postgres(url, { max: 1, onnotice: () => {} });
-    const readers = [postgres(url, { max: 1, onnotice: () => {} }), postgres(url, { max: 1, onnotice: () => {} })];
-    const targets = await db().sql<{ tenant_id: string; collection_id: string }[]>`
+    const readers = [
+      postgres(url, { max: 1, onnotice: () => {} }),
+      postgres(url, { max: 1, onnotice: () => {} }),
+    ];
+    const targets = await db().sql<
+      { tenant_id: string; collection_id: string }[]
+    >`
       select tenant_id::text, collection_id::text from app.collection_stats order by tenant_id, collection_id`;
-    const readerPids = await Promise.all(readers.map(async (r) => (await r<{ pid: number }[]>`select pg_backend_pid() as pid`)[0]!.pid));
+    const readerPids = await Promise.all(
+      readers.map(
+        async (r) =>
+          (await r<{ pid: number }[]>`select pg_backend_pid() as pid`)[0]!.pid,
+      ),
+    );
     let reading = true;
     const reads: [number, number][] = [];
     const refreshes: [number, number][] = [];
@@ -784,13 +1179,16 @@ describe("REFRESH MATERIALIZED VIEW CONCURRENTLY during reads", () => {
     };
     const monitorLoop = async () => {
       while (reading) {
-        const rows = await monitor<{ pid: number; wait_event_type: string; wait_event: string }[]>`
+        const rows = await monitor<
+          { pid: number; wait_event_type: string; wait_event: string }[]
+        >`
           select pid, wait_event_type, wait_event from pg_stat_activity
           where pid = any(${readerPids}::int[]) and wait_event_type = 'Lock'
           union
           select l.pid, 'Lock', l.locktype || ' ' || l.mode || ' on ' || coalesce(l.relation::regclass::text, '?')
           from pg_locks l where l.pid = any(${readerPids}::int[]) and not l.granted`;
-        for (const r of rows) waits.push(`${r.pid}: ${r.wait_event_type} ${r.wait_event}`);
+        for (const r of rows)
+          waits.push(`${r.pid}: ${r.wait_event_type} ${r.wait_event}`);
         await sleep(2);
       }
     };
@@ -813,25 +1211,43 @@ describe("REFRESH MATERIALIZED VIEW CONCURRENTLY during reads", () => {
     }
     reading = false;
     await Promise.all(loops);
-    await Promise.all([refresher, holder, monitor, ...readers].map((c) => c.end()));
+    await Promise.all(
+      [refresher, holder, monitor, ...readers].map((c) => c.end()),
+    );
     const durations = refreshes.map(([from, to]) => to - from);
     // the reads that overlapped a refresh (a blocked one started before it ended)
-    const latencies = reads.filter(([from, to]) => refreshes.some(([rf, rt]) => from < rt && to > rf)).map(([from, to]) => to - from);
+    const latencies = reads
+      .filter(([from, to]) =>
+        refreshes.some(([rf, rt]) => from < rt && to > rf),
+      )
+      .map(([from, to]) => to - from);
     const slowest = Math.max(...latencies);
     return { durations, latencies, waits, slowest };
   }
 
   test("refreshes of the seeded data: no reader ever waits for a lock", async () => {
-    const { durations, latencies, waits, slowest } = await readWhileRefreshing("select maint.refresh_collection_stats()", 5, false);
-    console.log(`refresh concurrently: ${durations.map((d) => d.toFixed(0)).join(", ")} ms; ${latencies.length} reads meanwhile, slowest ${slowest.toFixed(1)} ms`);
+    const { durations, latencies, waits, slowest } = await readWhileRefreshing(
+      "select maint.refresh_collection_stats()",
+      5,
+      false,
+    );
+    console.log(
+      `refresh concurrently: ${durations.map((d) => d.toFixed(0)).join(", ")} ms; ${latencies.length} reads meanwhile, slowest ${slowest.toFixed(1)} ms`,
+    );
     expect(latencies.length).toBeGreaterThan(0);
     expect(waits).toEqual([]);
   });
 
   test(`a refresh that lasts ${STRETCH_MS} ms: no reader waits, the slowest read takes a fraction of it`, async () => {
-    const { durations, latencies, waits, slowest } = await readWhileRefreshing("select maint.refresh_collection_stats()", 2, true);
+    const { durations, latencies, waits, slowest } = await readWhileRefreshing(
+      "select maint.refresh_collection_stats()",
+      2,
+      true,
+    );
     const refresh = Math.min(...durations);
-    console.log(`refresh concurrently, stretched: ${durations.map((d) => d.toFixed(0)).join(", ")} ms; ${latencies.length} reads meanwhile, slowest ${slowest.toFixed(1)} ms`);
+    console.log(
+      `refresh concurrently, stretched: ${durations.map((d) => d.toFixed(0)).join(", ")} ms; ${latencies.length} reads meanwhile, slowest ${slowest.toFixed(1)} ms`,
+    );
     expect(refresh).toBeGreaterThanOrEqual(STRETCH_MS);
     expect(latencies.length).toBeGreaterThan(100);
     expect(waits).toEqual([]);
@@ -839,10 +1255,18 @@ describe("REFRESH MATERIALIZED VIEW CONCURRENTLY during reads", () => {
   });
 
   test("control: a plain REFRESH, stretched the same way, does block the readers (the probe sees it)", async () => {
-    const { durations, waits, slowest } = await readWhileRefreshing("refresh materialized view app.collection_stats", 1, true);
-    console.log(`plain refresh, stretched: ${durations.map((d) => d.toFixed(0)).join(", ")} ms; slowest read ${slowest.toFixed(1)} ms; ${waits.length} lock waits seen`);
+    const { durations, waits, slowest } = await readWhileRefreshing(
+      "refresh materialized view app.collection_stats",
+      1,
+      true,
+    );
+    console.log(
+      `plain refresh, stretched: ${durations.map((d) => d.toFixed(0)).join(", ")} ms; slowest read ${slowest.toFixed(1)} ms; ${waits.length} lock waits seen`,
+    );
     expect(waits.length).toBeGreaterThan(0);
-    expect(waits.some((w) => w.includes("AccessShareLock on app.collection_stats"))).toBe(true);
+    expect(
+      waits.some((w) => w.includes("AccessShareLock on app.collection_stats")),
+    ).toBe(true);
     expect(slowest).toBeGreaterThan(Math.min(...durations) / 2);
   });
 });
@@ -850,11 +1274,18 @@ describe("REFRESH MATERIALIZED VIEW CONCURRENTLY during reads", () => {
 // ---------------------------------------------------------------------------------------
 
 describe("two migrations of one database at once", () => {
-  const names = [`qb_migrate_twice_${process.pid}`, `qb_migrate_once_${process.pid}`];
+  const names = [
+    `qb_migrate_twice_${process.pid}`,
+    `qb_migrate_once_${process.pid}`,
+  ];
   const adminUrl = () => inject("server").adminUrl;
   const urlOf = (name: string) => withDatabase(inject("server").url, name);
   function schemaDump(url: string): string {
-    const r = spawnSync(join(PG_BIN, "pg_dump"), ["--schema-only", "--no-owner", "--restrict-key=querybudget", "-d", url], { encoding: "utf8" });
+    const r = spawnSync(
+      join(PG_BIN, "pg_dump"),
+      ["--schema-only", "--no-owner", "--restrict-key=querybudget", "-d", url],
+      { encoding: "utf8" },
+    );
     if (r.status !== 0) throw new Error(r.stderr);
     return r.stdout;
   }
@@ -866,7 +1297,8 @@ describe("two migrations of one database at once", () => {
   });
   afterAll(async () => {
     const admin = postgres(adminUrl(), { max: 1, onnotice: () => {} });
-    for (const name of names) await admin.unsafe(`drop database if exists ${name} with (force)`);
+    for (const name of names)
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
     await admin.end();
   });
 
@@ -874,16 +1306,32 @@ describe("two migrations of one database at once", () => {
     const [twice, once] = names.map(urlOf) as [string, string];
     let sawWaiting = 0;
     const onWaiting = () => sawWaiting++;
-    const outcomes = await Promise.allSettled([migrateDatabase(twice, { quiet: true, onWaiting }), migrateDatabase(twice, { quiet: true, onWaiting })]);
-    expect(outcomes.map((o) => (o.status === "fulfilled" ? "ok" : String((o.reason as Error).message)))).toEqual(["ok", "ok"]);
-    expect(sawWaiting, "a migration waiting for the other's advisory lock").toBeGreaterThan(0);
+    const outcomes = await Promise.allSettled([
+      migrateDatabase(twice, { quiet: true, onWaiting }),
+      migrateDatabase(twice, { quiet: true, onWaiting }),
+    ]);
+    expect(
+      outcomes.map((o) =>
+        o.status === "fulfilled" ? "ok" : String((o.reason as Error).message),
+      ),
+    ).toEqual(["ok", "ok"]);
+    expect(
+      sawWaiting,
+      "a migration waiting for the other's advisory lock",
+    ).toBeGreaterThan(0);
 
     await migrateDatabase(once, { quiet: true });
     expect(schemaDump(twice)).toBe(schemaDump(once));
     const sql = postgres(twice, { max: 1, onnotice: () => {} });
-    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from graphile_migrate.migrations`;
+    const [row] = await sql<
+      { n: number }[]
+    >`select count(*)::int as n from graphile_migrate.migrations`;
     await sql.end();
-    const committed = spawnSync("ls", [join(ROOT, "migrations", "committed")], { encoding: "utf8" }).stdout.split("\n").filter((f) => f.endsWith(".sql"));
+    const committed = spawnSync("ls", [join(ROOT, "migrations", "committed")], {
+      encoding: "utf8",
+    })
+      .stdout.split("\n")
+      .filter((f) => f.endsWith(".sql"));
     expect(row!.n).toBe(committed.length);
   });
 });

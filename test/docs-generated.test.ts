@@ -7,7 +7,10 @@ import { generatedDocs } from "../scripts/lib/generated-docs.ts";
 describe("generated docs", () => {
   for (const doc of generatedDocs()) {
     test(`${doc.path} is up to date (npm run docs:generate)`, () => {
-      expect(doc.committed, `${doc.path} is stale: run npm run docs:generate and commit it`).toBe(doc.generated);
+      expect(
+        doc.committed,
+        `${doc.path} is stale: run npm run docs:generate and commit it`,
+      ).toBe(doc.generated);
     });
   }
 });

@@ -16,7 +16,10 @@
 // waits: pg_stat_activity shows it active and waiting on a Lock.
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { startLocalCluster, type LocalCluster } from "../scripts/lib/cluster.ts";
+import {
+  startLocalCluster,
+  type LocalCluster,
+} from "../scripts/lib/cluster.ts";
 import { migrateDatabase } from "../scripts/lib/migrate.ts";
 import { seedDatabase } from "../scripts/lib/seed.ts";
 import { withDatabase } from "../scripts/lib/server-contract.ts";
@@ -32,7 +35,12 @@ let url: string;
 let clients: postgres.Sql[] = [];
 
 function connect(options: postgres.Options<{}> = {}): postgres.Sql {
-  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10, ...options });
+  const sql = postgres(url, {
+    max: 1,
+    onnotice: () => {},
+    connect_timeout: 10,
+    ...options,
+  });
   clients.push(sql);
   return sql;
 }
@@ -46,7 +54,9 @@ async function endClients(): Promise<void> {
 const summary = { faults: 0, acknowledged: 0, lost: 0 };
 
 beforeAll(async () => {
-  cluster = await startLocalCluster({ settings: { synchronous_commit: "on", log_min_messages: "log" } });
+  cluster = await startLocalCluster({
+    settings: { synchronous_commit: "on", log_min_messages: "log" },
+  });
   const admin = postgres(cluster.adminUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${DATABASE}`);
   await admin.end();
@@ -56,7 +66,9 @@ beforeAll(async () => {
   await seedDatabase(sql, { rows: ROWS, seed: 1 });
   // Committed before every fault: what a marker writer got acknowledged must survive it.
   await sql`create table public.fault_markers (run text not null, n integer not null, primary key (run, n))`;
-  const [setting] = await sql<{ synchronous_commit: string }[]>`select current_setting('synchronous_commit') as synchronous_commit`;
+  const [setting] = await sql<
+    { synchronous_commit: string }[]
+  >`select current_setting('synchronous_commit') as synchronous_commit`;
   expect(setting?.synchronous_commit).toBe("on");
   await endClients();
 });
@@ -64,14 +76,20 @@ beforeAll(async () => {
 afterAll(async () => {
   await endClients();
   await cluster?.stop();
-  console.log(`faults: ${summary.faults} injected, ${summary.lost} rows lost (${summary.acknowledged} acknowledged commits checked)`);
+  console.log(
+    `faults: ${summary.faults} injected, ${summary.lost} rows lost (${summary.acknowledged} acknowledged commits checked)`,
+  );
 });
 
 /**
  * Commits one marker row after another, in autocommit, until the server goes away. Returns the
  * numbers whose INSERT was acknowledged (each one a commit the server confirmed).
  */
-function startMarkerWriter(run: string): { stop: () => void; done: Promise<number[]>; count: () => number } {
+function startMarkerWriter(run: string): {
+  stop: () => void;
+  done: Promise<number[]>;
+  count: () => number;
+} {
   const sql = connect();
   const acknowledged: number[] = [];
   let stopped = false;
@@ -86,10 +104,18 @@ function startMarkerWriter(run: string): { stop: () => void; done: Promise<numbe
     }
     return acknowledged;
   })();
-  return { stop: () => (stopped = true), done, count: () => acknowledged.length };
+  return {
+    stop: () => (stopped = true),
+    done,
+    count: () => acknowledged.length,
+  };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
     const value = await probe();
@@ -100,7 +126,10 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 }
 
 /** A backend running `pattern` that waits for a heavyweight lock, seen from another connection. */
-async function waitUntilBlocked(watcher: postgres.Sql, pattern: string): Promise<{ pid: number; wait_event: string }> {
+async function waitUntilBlocked(
+  watcher: postgres.Sql,
+  pattern: string,
+): Promise<{ pid: number; wait_event: string }> {
   return waitFor(`a backend running ${pattern} to wait on a lock`, async () => {
     const [row] = await watcher<{ pid: number; wait_event: string }[]>`
       select pid, wait_event from pg_stat_activity
@@ -111,7 +140,11 @@ async function waitUntilBlocked(watcher: postgres.Sql, pattern: string): Promise
 }
 
 /** Kill, restart, and count the acknowledged marker rows that recovery did not bring back. */
-async function crashAndRecover(run: string, writer: ReturnType<typeof startMarkerWriter>, pending: Promise<unknown>[]) {
+async function crashAndRecover(
+  run: string,
+  writer: ReturnType<typeof startMarkerWriter>,
+  pending: Promise<unknown>[],
+) {
   const logBefore = cluster.serverLog().length;
   const pidBefore = cluster.pid();
   await cluster.kill();
@@ -127,10 +160,14 @@ async function crashAndRecover(run: string, writer: ReturnType<typeof startMarke
   expect(cluster.pid()).not.toBe(pidBefore);
   // It really was a crash: the new postmaster ran crash recovery (WAL redo). Its log lines
   // reach us through a pipe, possibly a moment after the server accepts connections.
-  const log = await waitFor("the crash recovery lines in the server log", async () => {
-    const text = cluster.serverLog().slice(logBefore);
-    return /redo starts at|redo done at/.test(text) ? text : undefined;
-  }, 5_000);
+  const log = await waitFor(
+    "the crash recovery lines in the server log",
+    async () => {
+      const text = cluster.serverLog().slice(logBefore);
+      return /redo starts at|redo done at/.test(text) ? text : undefined;
+    },
+    5_000,
+  );
   expect(log).toMatch(/database system was interrupted|not properly shut down/);
 
   const sql = connect();
@@ -150,7 +187,11 @@ async function crashAndRecover(run: string, writer: ReturnType<typeof startMarke
  * UPDATE and keeps it until the server dies: `ready` once the lock is held; `holding` rejects
  * when the connection is lost.
  */
-function holdChunkLock(tenant: number, document: DocumentRow, which: "asc" | "desc") {
+function holdChunkLock(
+  tenant: number,
+  document: DocumentRow,
+  which: "asc" | "desc",
+) {
   // Plain BEGIN on one connection, not sql.begin(): that one sends a ROLLBACK when its callback
   // fails, and postgres.js 3.4 then writes to the dead socket (an uncaught TypeError).
   const sql = connect();
@@ -165,7 +206,13 @@ function holdChunkLock(tenant: number, document: DocumentRow, which: "asc" | "de
     await sql`select pg_sleep(600)`;
   })();
   holding.catch(() => {});
-  return { ready: Promise.race([lockHeld, holding.then(() => Promise.reject(new Error("the lock holder ended")))]), holding };
+  return {
+    ready: Promise.race([
+      lockHeld,
+      holding.then(() => Promise.reject(new Error("the lock holder ended"))),
+    ]),
+    holding,
+  };
 }
 
 interface DocumentRow {
@@ -178,7 +225,10 @@ interface DocumentRow {
 }
 
 /** A tenant's documents, each with its chunk count and a checksum of its chunks. */
-async function documentsOf(sql: postgres.Sql, tenant: number): Promise<DocumentRow[]> {
+async function documentsOf(
+  sql: postgres.Sql,
+  tenant: number,
+): Promise<DocumentRow[]> {
   return sql<DocumentRow[]>`
     select d.id::text, d.collection_id::text, d.status, d.classification,
            count(c.id)::int as chunks,
@@ -215,15 +265,21 @@ describe("SIGKILL of the server, then crash recovery", () => {
     await blocker.ready;
 
     const writer = startMarkerWriter("delete");
-    await waitFor("marker commits", async () => (writer.count() >= 20 ? true : undefined));
+    await waitFor("marker commits", async () =>
+      writer.count() >= 20 ? true : undefined,
+    );
     const watcher = connect();
-    const [lsn] = await watcher<{ lsn: string }[]>`select pg_current_wal_lsn()::text as lsn`;
+    const [lsn] = await watcher<
+      { lsn: string }[]
+    >`select pg_current_wal_lsn()::text as lsn`;
     const caller = connect();
     const deleting = caller`select api.delete_documents(${tenant}, ${ids}::bigint[], true) as result`;
     deleting.catch(() => {});
     await waitUntilBlocked(watcher, "%api.delete_documents%");
     // It did real work before it stopped: the deletes of thousands of rows went to the WAL.
-    const [wal] = await watcher<{ bytes: number }[]>`select (pg_current_wal_lsn() - ${lsn!.lsn}::pg_lsn)::int as bytes`;
+    const [wal] = await watcher<
+      { bytes: number }[]
+    >`select (pg_current_wal_lsn() - ${lsn!.lsn}::pg_lsn)::int as bytes`;
     expect(wal!.bytes).toBeGreaterThan(200_000);
     await sleep(50); // a few more marker commits while the delete hangs
 
@@ -236,10 +292,14 @@ describe("SIGKILL of the server, then crash recovery", () => {
       select (select count(*)::int from app.deleted_documents where tenant_id = ${tenant}) as tombstones,
              (select count(*)::int from app.chunks where tenant_id = ${tenant}) as chunks`;
     expect(countsAfter).toEqual(counts);
-    expect(after.filter((d) => d.classification === "before-the-crash").length).toBe(committed[0]!.result.updated);
+    expect(
+      after.filter((d) => d.classification === "before-the-crash").length,
+    ).toBe(committed[0]!.result.updated);
 
     // And the same call now runs to its end on the recovered server.
-    const [done] = await sql<{ result: { deleted: number; not_found: number } }[]>`
+    const [done] = await sql<
+      { result: { deleted: number; not_found: number } }[]
+    >`
       select api.delete_documents(${tenant}, ${ids}::bigint[], true) as result`;
     expect(done!.result).toMatchObject({ deleted: ids.length, not_found: 0 });
     const [left] = await sql<{ documents: number; chunks: number }[]>`
@@ -257,15 +317,21 @@ describe("SIGKILL of the server, then crash recovery", () => {
     expect(before.length).toBeGreaterThan(committedBatches * batch + 2 * batch);
     // Batches take the tenant's documents in id order: batch k holds ranks (k-1)*50+1 .. k*50.
     // The blocker holds a chunk of a document in the middle of batch 5.
-    const victim = before.slice(committedBatches * batch, (committedBatches + 1) * batch).find((d, i) => i >= batch / 2 && d.chunks > 0)!;
+    const victim = before
+      .slice(committedBatches * batch, (committedBatches + 1) * batch)
+      .find((d, i) => i >= batch / 2 && d.chunks > 0)!;
     expect(victim).toBeDefined();
     const blocker = holdChunkLock(tenant, victim, "asc");
     await blocker.ready;
 
     const writer = startMarkerWriter("purge");
-    await waitFor("marker commits", async () => (writer.count() >= 20 ? true : undefined));
+    await waitFor("marker commits", async () =>
+      writer.count() >= 20 ? true : undefined,
+    );
     const notices: string[] = [];
-    const caller = connect({ onnotice: (n) => notices.push(String(n.message)) });
+    const caller = connect({
+      onnotice: (n) => notices.push(String(n.message)),
+    });
     const watcher = connect();
     const purging = caller`call api.purge_documents(${tenant}, ${batch})`;
     purging.catch(() => {});
@@ -274,7 +340,9 @@ describe("SIGKILL of the server, then crash recovery", () => {
     const [seen] = await watcher<{ documents: number }[]>`
       select count(*)::int as documents from app.documents where tenant_id = ${tenant}`;
     expect(seen!.documents).toBe(before.length - committedBatches * batch);
-    expect(notices.filter((n) => n.startsWith("purge_documents:")).length).toBe(committedBatches);
+    expect(notices.filter((n) => n.startsWith("purge_documents:")).length).toBe(
+      committedBatches,
+    );
     await sleep(50);
 
     sql = await crashAndRecover("purge", writer, [purging, blocker.holding]);
@@ -289,16 +357,24 @@ describe("SIGKILL of the server, then crash recovery", () => {
     expect(orphans!.n).toBe(0);
 
     // Calling it again resumes: it deletes what is left, and the totals add up.
-    const [again] = await sql<{ p_deleted: string }[]>`call api.purge_documents(${tenant}, ${batch})`;
-    expect(Number(again!.p_deleted)).toBe(before.length - committedBatches * batch);
-    expect(Number(again!.p_deleted) + committedBatches * batch).toBe(before.length);
+    const [again] = await sql<
+      { p_deleted: string }[]
+    >`call api.purge_documents(${tenant}, ${batch})`;
+    expect(Number(again!.p_deleted)).toBe(
+      before.length - committedBatches * batch,
+    );
+    expect(Number(again!.p_deleted) + committedBatches * batch).toBe(
+      before.length,
+    );
     const [left] = await sql<{ documents: number; chunks: number }[]>`
       select (select count(*)::int from app.documents where tenant_id = ${tenant}) as documents,
              (select count(*)::int from app.chunks where tenant_id = ${tenant}) as chunks`;
     expect(left).toEqual({ documents: 0, chunks: 0 });
 
     // Other tenants were never touched by either fault.
-    const [others] = await sql<{ documents: number }[]>`select count(*)::int as documents from app.documents where tenant_id > 2`;
+    const [others] = await sql<
+      { documents: number }[]
+    >`select count(*)::int as documents from app.documents where tenant_id > 2`;
     expect(others!.documents).toBeGreaterThan(0);
   });
 });

@@ -29,8 +29,13 @@ const CALLS = 2000;
 
 /** The SQLSTATEs of the registry: the first column of the table in docs/error-codes.md. */
 function registeredCodes(): Set<string> {
-  const text = readFileSync(join(import.meta.dirname, "..", "docs", "error-codes.md"), "utf8");
-  return new Set([...text.matchAll(/^\|\s*`([0-9A-Z]{5})`\s*\|/gm)].map((m) => m[1]!));
+  const text = readFileSync(
+    join(import.meta.dirname, "..", "docs", "error-codes.md"),
+    "utf8",
+  );
+  return new Set(
+    [...text.matchAll(/^\|\s*`([0-9A-Z]{5})`\s*\|/gm)].map((m) => m[1]!),
+  );
 }
 
 interface ServerCode {
@@ -42,12 +47,18 @@ interface ServerCode {
 
 /** The server's codes of the registry (its second table): code -> argument types and routines. */
 function serverCodes(): Map<string, ServerCode> {
-  const text = readFileSync(join(import.meta.dirname, "..", "docs", "error-codes.md"), "utf8");
+  const text = readFileSync(
+    join(import.meta.dirname, "..", "docs", "error-codes.md"),
+    "utf8",
+  );
   const out = new Map<string, ServerCode>();
   for (const m of text.matchAll(/^\|\s*`([0-9A-Z]{5})`\s*\|(.*)\|\s*$/gm)) {
     const cells = m[2]!.split("|").map((c) => c.trim());
     if (m[1]!.startsWith("QB") || cells.length < 4) continue;
-    out.set(m[1]!, { types: new Set([...cells[2]!.matchAll(/`([^`]+)`/g)].map((t) => t[1]!)), raisedBy: cells[3]! });
+    out.set(m[1]!, {
+      types: new Set([...cells[2]!.matchAll(/`([^`]+)`/g)].map((t) => t[1]!)),
+      raisedBy: cells[3]!,
+    });
   }
   return out;
 }
@@ -55,16 +66,20 @@ function serverCodes(): Map<string, ServerCode> {
 /** The routines (names without `api.`) a registry cell names, given every api routine. */
 function routinesOf(raisedBy: string, all: readonly string[]): Set<string> {
   const named = [...raisedBy.matchAll(/`api\.(\w+)`/g)].map((m) => m[1]!);
-  if (/^every api routine except\b/.test(raisedBy)) return new Set(all.filter((r) => !named.includes(r)));
+  if (/^every api routine except\b/.test(raisedBy))
+    return new Set(all.filter((r) => !named.includes(r)));
   if (/^every api routine\b/.test(raisedBy)) return new Set(all);
   return new Set(named);
 }
 
-
 /** A PostgreSQL array literal, sent as text and cast by the call. */
 function arrayLiteral(values: readonly (string | number | null)[]): string {
   const item = (v: string | number | null) =>
-    v === null ? "NULL" : typeof v === "number" ? String(v) : `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+    v === null
+      ? "NULL"
+      : typeof v === "number"
+        ? String(v)
+        : `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
   return `{${values.map(item).join(",")}}`;
 }
 
@@ -104,8 +119,13 @@ interface Routine {
   params: Param[];
 }
 
-const pickOne = <T>(items: readonly T[], r: () => number): T => items[Math.floor(r() * items.length)]!;
-const some = (items: readonly string[], r: () => number) => items.filter(() => r() < 0.3).slice(0, 20).concat(items[0]!);
+const pickOne = <T>(items: readonly T[], r: () => number): T =>
+  items[Math.floor(r() * items.length)]!;
+const some = (items: readonly string[], r: () => number) =>
+  items
+    .filter(() => r() < 0.3)
+    .slice(0, 20)
+    .concat(items[0]!);
 
 // Bad values shared by several parameters.
 const unknownTenants: Bad[] = [
@@ -116,27 +136,65 @@ const unknownTenants: Bad[] = [
   { what: "the largest bigint", value: "9223372036854775807", code: "QB005" },
   { what: "the smallest bigint", value: "-9223372036854775808", code: "QB005" },
 ];
-const tenant: Param = { name: "p_tenant_id", type: "bigint", valid: (s) => s.tenant, bad: unknownTenants };
-const required = (name: string, type: string, valid: Param["valid"], more: Bad[] = []): Param => ({
+const tenant: Param = {
+  name: "p_tenant_id",
+  type: "bigint",
+  valid: (s) => s.tenant,
+  bad: unknownTenants,
+};
+const required = (
+  name: string,
+  type: string,
+  valid: Param["valid"],
+  more: Bad[] = [],
+): Param => ({
   name,
   type,
   valid,
   bad: [{ what: "null", value: null, code: "QB001" }, ...more],
 });
-const idArray = (name: string, type: string, valid: Param["valid"], element: (i: number) => string | number): Param => ({
+const idArray = (
+  name: string,
+  type: string,
+  valid: Param["valid"],
+  element: (i: number) => string | number,
+): Param => ({
   name,
   type,
   valid,
   bad: [
     { what: "null", value: null, code: "QB001" },
     { what: "empty", value: [], code: "QB002" },
-    { what: "10,001 elements", value: Array.from({ length: 10_001 }, (_, i) => element(i)), code: "QB003" },
-    { what: "50,000 elements", value: Array.from({ length: 50_000 }, (_, i) => element(i)), code: "QB003" },
-    { what: "a null element", value: (s) => [...(valid(s, () => 0) as (string | number)[]), null], code: "QB007" },
+    {
+      what: "10,001 elements",
+      value: Array.from({ length: 10_001 }, (_, i) => element(i)),
+      code: "QB003",
+    },
+    {
+      what: "50,000 elements",
+      value: Array.from({ length: 50_000 }, (_, i) => element(i)),
+      code: "QB003",
+    },
+    {
+      what: "a null element",
+      value: (s) => [...(valid(s, () => 0) as (string | number)[]), null],
+      code: "QB007",
+    },
     { what: "only a null", value: [null], code: "QB007" },
     // what postgres.js sends for a nested JS array
-    { what: "two-dimensional", value: (s) => { const v = valid(s, () => 0) as (string | number)[]; return `{{${v[0]}},{${v.at(-1)}}}`; }, code: "QB010" },
-    { what: "three-dimensional with a null", value: `{{{NULL,${element(0)}}}}`, code: "QB010" },
+    {
+      what: "two-dimensional",
+      value: (s) => {
+        const v = valid(s, () => 0) as (string | number)[];
+        return `{{${v[0]}},{${v.at(-1)}}}`;
+      },
+      code: "QB010",
+    },
+    {
+      what: "three-dimensional with a null",
+      value: `{{{NULL,${element(0)}}}}`,
+      code: "QB010",
+    },
   ],
 });
 const limit = (name: string, max: number, optional = false): Param => ({
@@ -155,7 +213,10 @@ const limit = (name: string, max: number, optional = false): Param => ({
 const timeCursor: Param = {
   name: "p_before",
   type: "timestamptz",
-  valid: (_s, r) => (r() < 0.5 ? null : new Date(Date.now() - r() * 90 * 86_400_000).toISOString()),
+  valid: (_s, r) =>
+    r() < 0.5
+      ? null
+      : new Date(Date.now() - r() * 90 * 86_400_000).toISOString(),
   bad: [
     { what: "infinity", value: "infinity", code: "QB006" },
     { what: "-infinity", value: "-infinity", code: "QB006" },
@@ -170,7 +231,11 @@ const beforeIdCursor: Param = {
   valid: () => null,
   bad: [
     { what: "-1", value: -1, code: "QB006" },
-    { what: "the smallest bigint", value: "-9223372036854775808", code: "QB006" },
+    {
+      what: "the smallest bigint",
+      value: "-9223372036854775808",
+      code: "QB006",
+    },
   ],
 };
 const idCursor = (name: string): Param => ({
@@ -179,7 +244,11 @@ const idCursor = (name: string): Param => ({
   valid: (_s, r) => (r() < 0.5 ? null : String(1 + Math.floor(r() * 1000))),
   bad: [
     { what: "-1", value: -1, code: "QB006" },
-    { what: "the smallest bigint", value: "-9223372036854775808", code: "QB006" },
+    {
+      what: "the smallest bigint",
+      value: "-9223372036854775808",
+      code: "QB006",
+    },
   ],
 });
 const blanks: Bad[] = [
@@ -188,18 +257,43 @@ const blanks: Bad[] = [
   { what: "a tab and newlines", value: "\t\n\r\n", code: "QB008" },
   // blank in any script: Unicode space separators and the invisible format characters
   { what: "an ideographic space", value: "\u3000", code: "QB008" },
-  { what: "no-break, em and thin spaces among ASCII ones", value: " \u00a0 \u2003\u2009 ", code: "QB008" },
-  { what: "zero-width characters", value: "\u200b\ufeff\u2060\u200d", code: "QB008" },
-  { what: "line and paragraph separators, a Mongolian vowel separator", value: "\u2028\u2029\u180e\n", code: "QB008" },
-  { what: "a Hangul filler and a blank Braille cell", value: "\u3164 \u2800", code: "QB008" },
+  {
+    what: "no-break, em and thin spaces among ASCII ones",
+    value: " \u00a0 \u2003\u2009 ",
+    code: "QB008",
+  },
+  {
+    what: "zero-width characters",
+    value: "\u200b\ufeff\u2060\u200d",
+    code: "QB008",
+  },
+  {
+    what: "line and paragraph separators, a Mongolian vowel separator",
+    value: "\u2028\u2029\u180e\n",
+    code: "QB008",
+  },
+  {
+    what: "a Hangul filler and a blank Braille cell",
+    value: "\u3164 \u2800",
+    code: "QB008",
+  },
 ];
-const oneOf = (name: string, allowed: string[], optional: boolean, wrong: string[]): Param => ({
+const oneOf = (
+  name: string,
+  allowed: string[],
+  optional: boolean,
+  wrong: string[],
+): Param => ({
   name,
   type: "text",
   valid: (_s, r) => (optional && r() < 0.3 ? null : pickOne(allowed, r)),
   bad: [
     ...(optional ? [] : [{ what: "null", value: null, code: "QB001" } as Bad]),
-    ...wrong.map((w): Bad => ({ what: JSON.stringify(w), value: w, code: "QB008" })),
+    ...wrong.map((w): Bad => ({
+      what: JSON.stringify(w),
+      value: w,
+      code: "QB008",
+    })),
   ],
 });
 // Values of the wrong shape for the parameter's type, which the server refuses before the
@@ -221,7 +315,11 @@ const TYPE_INPUT: Record<string, Bad[]> = {
   ],
   uuid: [
     { what: "abc", value: "abc", code: "22P02" },
-    { what: "a uuid with a digit too many", value: "00000000-0000-0000-0000-0000000000001", code: "22P02" },
+    {
+      what: "a uuid with a digit too many",
+      value: "00000000-0000-0000-0000-0000000000001",
+      code: "22P02",
+    },
   ],
   boolean: [
     { what: "maybe", value: "maybe", code: "22P02" },
@@ -238,7 +336,11 @@ const TYPE_INPUT: Record<string, Bad[]> = {
   // --- write api (issue 11): batches and TTLs ---
   jsonb: [
     { what: "not json", value: "not json", code: "22P02" },
-    { what: "a truncated json array", value: '[{"role": "user"', code: "22P02" },
+    {
+      what: "a truncated json array",
+      value: '[{"role": "user"',
+      code: "22P02",
+    },
     { what: "malformed json", value: '{"email":', code: "22P02" },
   ],
   interval: [
@@ -248,47 +350,91 @@ const TYPE_INPUT: Record<string, Bad[]> = {
   ],
   // --- end write api ---
   "bigint[]": [
-    { what: "sub-arrays of different lengths", value: "{{1,2},{3}}", code: "22P02" },
+    {
+      what: "sub-arrays of different lengths",
+      value: "{{1,2},{3}}",
+      code: "22P02",
+    },
     { what: "an element that is no number", value: "{1,x}", code: "22P02" },
     { what: "an unterminated literal", value: "{1,2", code: "22P02" },
-    { what: "an element beyond bigint", value: "{1,9223372036854775808}", code: "22003" },
+    {
+      what: "an element beyond bigint",
+      value: "{1,9223372036854775808}",
+      code: "22003",
+    },
     { what: "7 dimensions", value: nested7("1"), code: "54000" },
   ],
   "text[]": [
-    { what: "sub-arrays of different lengths", value: "{{a,b},{c}}", code: "22P02" },
+    {
+      what: "sub-arrays of different lengths",
+      value: "{{a,b},{c}}",
+      code: "22P02",
+    },
     { what: "an unterminated literal", value: "{a,b", code: "22P02" },
-    { what: "an element with a NUL character", value: "{a,\"b\u0000c\"}", code: "22021" },
+    {
+      what: "an element with a NUL character",
+      value: '{a,"b\u0000c"}',
+      code: "22021",
+    },
     { what: "7 dimensions", value: nested7("a"), code: "54000" },
   ],
 };
 // --- write api, issue 11 items 3 and 4 (w2): batches are jsonb ---------------------------------
 TYPE_INPUT.jsonb = [
   { what: "not json", value: "{not json", code: "22P02" },
-  { what: "a trailing comma", value: "[{\"a\": 1},]", code: "22P02" },
+  { what: "a trailing comma", value: '[{"a": 1},]', code: "22P02" },
 ];
 /** A batch parameter: malformed batches and items, each refused with its code (app.require_items). */
-const batch = (name: string, valid: Param["valid"], badItems: Bad[]): Param => ({
+const batch = (
+  name: string,
+  valid: Param["valid"],
+  badItems: Bad[],
+): Param => ({
   name,
   type: "jsonb",
   valid,
   bad: [
     { what: "null", value: null, code: "QB001" },
     { what: "not an array", value: "{}", code: "QB011" },
-    { what: "a json string", value: "\"x\"", code: "QB011" },
+    { what: "a json string", value: '"x"', code: "QB011" },
     { what: "empty", value: "[]", code: "QB002" },
-    { what: "10,001 items", value: JSON.stringify(Array.from({ length: 10_001 }, () => ({}))), code: "QB003" },
+    {
+      what: "10,001 items",
+      value: JSON.stringify(Array.from({ length: 10_001 }, () => ({}))),
+      code: "QB003",
+    },
     { what: "an item that is no object", value: "[1]", code: "QB011" },
-    { what: "an unknown key", value: (s) => JSON.stringify([{ ...JSON.parse(valid(s, () => 0) as string)[0], no_such_field: 1 }]), code: "QB011" },
+    {
+      what: "an unknown key",
+      value: (s) =>
+        JSON.stringify([
+          { ...JSON.parse(valid(s, () => 0) as string)[0], no_such_field: 1 },
+        ]),
+      code: "QB011",
+    },
     ...badItems,
   ],
 });
 const syncDocuments = (s: Subject, r: () => number) =>
-  JSON.stringify([...[...new Set(some(s.externalIds, r))].map((e) => ({ external_id: e, title: `Synced ${e}` })), { external_id: `fuzz-new-${Math.floor(r() * 1e6)}`, title: "New" }]);
+  JSON.stringify([
+    ...[...new Set(some(s.externalIds, r))].map((e) => ({
+      external_id: e,
+      title: `Synced ${e}`,
+    })),
+    { external_id: `fuzz-new-${Math.floor(r() * 1e6)}`, title: "New" },
+  ]);
 const operationTypes = ["chunking", "indexing", "reindexing", "embedding"];
 // --- end of the write api block (w2) ------------------------------------------------------------
-const withTypeInput = (p: Param): Param => ({ ...p, bad: [...p.bad, ...(TYPE_INPUT[p.type] ?? []).map((b) => ({ ...b, typeInput: true }))] });
+const withTypeInput = (p: Param): Param => ({
+  ...p,
+  bad: [
+    ...p.bad,
+    ...(TYPE_INPUT[p.type] ?? []).map((b) => ({ ...b, typeInput: true })),
+  ],
+});
 
-const flag = (name: string): Param => required(name, "boolean", (_s, r) => r() < 0.5);
+const flag = (name: string): Param =>
+  required(name, "boolean", (_s, r) => r() < 0.5);
 // --- issue 11, items 1 and 2 ---
 // A session TTL: more than 0, at most 90 days (QB008 otherwise).
 const ttl: Param = {
@@ -308,74 +454,200 @@ const ttl: Param = {
 const userBatch: Param = {
   name: "p_users",
   type: "jsonb",
-  valid: (_s, r) => JSON.stringify([{ email: `fuzz-${Math.floor(r() * 1e9)}@fuzz.example.com`, display_name: "Fuzz" }]),
+  valid: (_s, r) =>
+    JSON.stringify([
+      {
+        email: `fuzz-${Math.floor(r() * 1e9)}@fuzz.example.com`,
+        display_name: "Fuzz",
+      },
+    ]),
   bad: [
     { what: "null", value: null, code: "QB001" },
     { what: "empty", value: "[]", code: "QB002" },
-    { what: "10,001 items", value: JSON.stringify(Array.from({ length: 10_001 }, (_, i) => ({ email: `u${i}@x.example.com`, display_name: "x" }))), code: "QB003" },
-    { what: "an object, not an array", value: '{"email": "a@b.example.com", "display_name": "A"}', code: "QB011" },
-    { what: "an item that is no object", value: '["a@b.example.com"]', code: "QB011" },
-    { what: "an item without display_name", value: '[{"email": "a@b.example.com"}]', code: "QB011" },
-    { what: "an email that is a number", value: '[{"email": 42, "display_name": "A"}]', code: "QB011" },
-    { what: "a blank email", value: '[{"email": "\u3000", "display_name": "A"}]', code: "QB011" },
-    { what: "an unknown key", value: '[{"email": "a@b.example.com", "display_name": "A", "role": "admin"}]', code: "QB011" },
-    { what: "a null display_name", value: '[{"email": "a@b.example.com", "display_name": null}]', code: "QB011" },
+    {
+      what: "10,001 items",
+      value: JSON.stringify(
+        Array.from({ length: 10_001 }, (_, i) => ({
+          email: `u${i}@x.example.com`,
+          display_name: "x",
+        })),
+      ),
+      code: "QB003",
+    },
+    {
+      what: "an object, not an array",
+      value: '{"email": "a@b.example.com", "display_name": "A"}',
+      code: "QB011",
+    },
+    {
+      what: "an item that is no object",
+      value: '["a@b.example.com"]',
+      code: "QB011",
+    },
+    {
+      what: "an item without display_name",
+      value: '[{"email": "a@b.example.com"}]',
+      code: "QB011",
+    },
+    {
+      what: "an email that is a number",
+      value: '[{"email": 42, "display_name": "A"}]',
+      code: "QB011",
+    },
+    {
+      what: "a blank email",
+      value: '[{"email": "\u3000", "display_name": "A"}]',
+      code: "QB011",
+    },
+    {
+      what: "an unknown key",
+      value:
+        '[{"email": "a@b.example.com", "display_name": "A", "role": "admin"}]',
+      code: "QB011",
+    },
+    {
+      what: "a null display_name",
+      value: '[{"email": "a@b.example.com", "display_name": null}]',
+      code: "QB011",
+    },
   ],
 };
 // --- end of issue 11, items 1 and 2 ---
-const documentIds = idArray("p_document_ids", "bigint[]", (s, r) => some(s.documents, r), (i) => i + 1);
+const documentIds = idArray(
+  "p_document_ids",
+  "bigint[]",
+  (s, r) => some(s.documents, r),
+  (i) => i + 1,
+);
 
 // --- write api (issue 11, items 5-7): batch parameters (jsonb arrays of objects) ---------------
 // A batch's bad values: the shapes every batch refuses, and the items its own fields refuse
 // (missing a required field, a wrong type, an unknown enum value, an unknown key), each QB011.
-const batchParam = (name: string, valid: object[], badItems: { what: string; item: unknown }[], more: Bad[] = []): Param => ({
+const batchParam = (
+  name: string,
+  valid: object[],
+  badItems: { what: string; item: unknown }[],
+  more: Bad[] = [],
+): Param => ({
   name,
   type: "jsonb",
   valid: () => JSON.stringify(valid),
   bad: [
     { what: "null", value: null, code: "QB001" },
-    { what: "an object, not an array", value: JSON.stringify(valid[0]), code: "QB011" },
+    {
+      what: "an object, not an array",
+      value: JSON.stringify(valid[0]),
+      code: "QB011",
+    },
     { what: "a json string", value: '"[]"', code: "QB011" },
     { what: "an array of numbers", value: "[1, 2]", code: "QB011" },
-    { what: "a null item", value: JSON.stringify([valid[0], null]), code: "QB011" },
+    {
+      what: "a null item",
+      value: JSON.stringify([valid[0], null]),
+      code: "QB011",
+    },
     { what: "empty", value: "[]", code: "QB002" },
-    { what: "10,001 items", value: JSON.stringify(Array.from({ length: 10_001 }, () => valid[0])), code: "QB003" },
-    { what: "an unknown key", value: JSON.stringify([{ ...valid[0], id: 7 }]), code: "QB011" },
-    ...badItems.map((b): Bad => ({ what: b.what, value: JSON.stringify([valid[0], b.item]), code: "QB011" })),
+    {
+      what: "10,001 items",
+      value: JSON.stringify(Array.from({ length: 10_001 }, () => valid[0])),
+      code: "QB003",
+    },
+    {
+      what: "an unknown key",
+      value: JSON.stringify([{ ...valid[0], id: 7 }]),
+      code: "QB011",
+    },
+    ...badItems.map((b): Bad => ({
+      what: b.what,
+      value: JSON.stringify([valid[0], b.item]),
+      code: "QB011",
+    })),
     ...more,
   ],
 });
-const messagesBatch = batchParam("p_messages", [{ role: "user", content: "hello", token_count: 3 }, { role: "assistant", content: "hi" }], [
-  { what: "no role", item: { content: "x" } },
-  { what: "an unknown role", item: { role: "admin", content: "x" } },
-  { what: "content a number", item: { role: "user", content: 5 } },
-  { what: "token_count a string", item: { role: "user", content: "x", token_count: "3" } },
-  { what: "token_count negative", item: { role: "user", content: "x", token_count: -1 } },
-  { what: "token_count fractional", item: { role: "user", content: "x", token_count: 1.5 } },
-]);
-const gapsBatch = batchParam("p_gaps", [{ title: "Who owns billing?", category: "decision" }], [
-  { what: "no category", item: { title: "x" } },
-  { what: "an unknown category", item: { title: "x", category: "gossip" } },
-  { what: "a blank title", item: { title: " \u3000", category: "process" } },
-  { what: "a status", item: { title: "x", category: "process", status: "open" } },
-]);
-const agentsBatch = batchParam("p_agents", [{ name: "fuzz-agent", type: "worker", is_active: true, config: { model: "m" } }], [
-  { what: "no type", item: { name: "x" } },
-  { what: "an unknown type", item: { name: "x", type: "boss" } },
-  { what: "a blank name", item: { name: "", type: "worker" } },
-  { what: "is_active a string", item: { name: "x", type: "worker", is_active: "yes" } },
-  { what: "config an array", item: { name: "x", type: "worker", config: [] } },
-]);
-const tasksBatch = batchParam("p_tasks", [{ name: "Retrieve" }, { name: "Report" }], [
-  { what: "no name", item: { agent_id: 1 } },
-  { what: "agent_id a string", item: { name: "x", agent_id: "1" } },
-  { what: "agent_id fractional", item: { name: "x", agent_id: 1.5 } },
-  { what: "a status", item: { name: "x", status: "running" } },
-], [{ what: "an unknown agent", value: JSON.stringify([{ name: "x", agent_id: 987654321 }]), code: "QB009" }]);
+const messagesBatch = batchParam(
+  "p_messages",
+  [
+    { role: "user", content: "hello", token_count: 3 },
+    { role: "assistant", content: "hi" },
+  ],
+  [
+    { what: "no role", item: { content: "x" } },
+    { what: "an unknown role", item: { role: "admin", content: "x" } },
+    { what: "content a number", item: { role: "user", content: 5 } },
+    {
+      what: "token_count a string",
+      item: { role: "user", content: "x", token_count: "3" },
+    },
+    {
+      what: "token_count negative",
+      item: { role: "user", content: "x", token_count: -1 },
+    },
+    {
+      what: "token_count fractional",
+      item: { role: "user", content: "x", token_count: 1.5 },
+    },
+  ],
+);
+const gapsBatch = batchParam(
+  "p_gaps",
+  [{ title: "Who owns billing?", category: "decision" }],
+  [
+    { what: "no category", item: { title: "x" } },
+    { what: "an unknown category", item: { title: "x", category: "gossip" } },
+    { what: "a blank title", item: { title: " \u3000", category: "process" } },
+    {
+      what: "a status",
+      item: { title: "x", category: "process", status: "open" },
+    },
+  ],
+);
+const agentsBatch = batchParam(
+  "p_agents",
+  [
+    {
+      name: "fuzz-agent",
+      type: "worker",
+      is_active: true,
+      config: { model: "m" },
+    },
+  ],
+  [
+    { what: "no type", item: { name: "x" } },
+    { what: "an unknown type", item: { name: "x", type: "boss" } },
+    { what: "a blank name", item: { name: "", type: "worker" } },
+    {
+      what: "is_active a string",
+      item: { name: "x", type: "worker", is_active: "yes" },
+    },
+    {
+      what: "config an array",
+      item: { name: "x", type: "worker", config: [] },
+    },
+  ],
+);
+const tasksBatch = batchParam(
+  "p_tasks",
+  [{ name: "Retrieve" }, { name: "Report" }],
+  [
+    { what: "no name", item: { agent_id: 1 } },
+    { what: "agent_id a string", item: { name: "x", agent_id: "1" } },
+    { what: "agent_id fractional", item: { name: "x", agent_id: 1.5 } },
+    { what: "a status", item: { name: "x", status: "running" } },
+  ],
+  [
+    {
+      what: "an unknown agent",
+      value: JSON.stringify([{ name: "x", agent_id: 987654321 }]),
+      code: "QB009",
+    },
+  ],
+);
 const conversationTtl: Param = {
   name: "p_ttl",
   type: "interval",
-  valid: (_s, r) => (r() < 0.5 ? null : pickOne(["1 minute", "1 day", "30 days", "180 days"], r)),
+  valid: (_s, r) =>
+    r() < 0.5 ? null : pickOne(["1 minute", "1 day", "30 days", "180 days"], r),
   bad: [
     { what: "0", value: "0", code: "QB008" },
     { what: "59 seconds", value: "59 seconds", code: "QB008" },
@@ -388,242 +660,616 @@ const unknownId = (what: string): Bad => ({ what, value: -1, code: "QB009" });
 // --- end write api (items 5-7) ---------------------------------------------------------------
 
 // Every api routine and its parameters, in order. A routine missing here fails the coverage test.
-const ROUTINES: Routine[] = ([
-  { name: "validate_session", params: [required("p_session_token", "uuid", (s) => s.token)] },
-  { name: "agent_by_name", params: [tenant, required("p_name", "text", (s) => s.agentName, blanks)] },
-  {
-    name: "active_agents",
-    params: [tenant, oneOf("p_type", ["orchestrator", "specialist", "worker"], true, ["", " ", "Worker", "workers", "orchestrator ", "manager"])],
-  },
-  {
-    name: "chunks_for_documents",
-    params: [tenant, required("p_collection_id", "bigint", (s) => s.collection), documentIds, limit("p_limit", 10_000)],
-  },
-  {
-    name: "chunks_page",
-    params: [tenant, required("p_collection_id", "bigint", (s) => s.collection), idCursor("p_after_id"), limit("p_page_size", 1000)],
-  },
-  {
-    name: "collection_statistics",
-    params: [
-      tenant,
-      required("p_collection_id", "bigint", (s) => s.collection, [
-        { what: "another tenant's collection", value: (s) => s.otherCollection, code: "QB009" },
-        { what: "-1", value: -1, code: "QB009" },
-      ]),
-      flag("p_fresh"),
-    ],
-  },
-  {
-    name: "user_conversations",
-    params: [tenant, required("p_user_id", "bigint", (s) => s.user), timeCursor, limit("p_limit", 1000), beforeIdCursor],
-  },
-  {
-    name: "conversation_messages",
-    params: [tenant, required("p_conversation_id", "bigint", (s) => s.conversation), timeCursor, limit("p_limit", 1000), beforeIdCursor],
-  },
-  { name: "document_status_counts", params: [tenant] },
-  { name: "active_operations", params: [tenant, required("p_user_id", "bigint", (s) => s.user), limit("p_limit", 1000)] },
-  { name: "gap_answers", params: [tenant, required("p_knowledge_gap_id", "bigint", (s) => s.gap)] },
-  { name: "knowledge_gap_stats", params: [tenant] },
-  {
-    name: "workflows_by_status",
-    params: [
-      tenant,
-      oneOf("p_status", ["pending", "executing", "completed", "failed", "cancelled"], false, ["", "  ", "done", "PENDING", "running"]),
-      timeCursor,
-      limit("p_limit", 1000),
-      beforeIdCursor,
-    ],
-  },
-  {
-    name: "workflow_tasks",
-    params: [
-      tenant,
-      required("p_workflow_id", "bigint", (s) => s.workflow),
-      oneOf("p_status", ["pending", "running", "completed", "failed", "skipped"], true, ["", "executing", "Completed", "cancelled"]),
-    ],
-  },
-  {
-    name: "classify_documents",
-    params: [tenant, documentIds, required("p_classification", "text", (_s, r) => pickOne(["invoice", "contract", "report"], r), blanks)],
-  },
-  { name: "confirm_classifications", params: [tenant, documentIds] },
-  { name: "delete_documents", params: [tenant, documentIds, flag("p_hard")] },
-  {
-    name: "new_external_ids",
-    params: [
-      tenant,
-      required("p_connector_id", "bigint", (s) => s.connector, [
-        { what: "another tenant's connector", value: (s) => s.otherConnector, code: "QB009" },
-        { what: "-1", value: -1, code: "QB009" },
-      ]),
-      idArray("p_external_ids", "text[]", (s, r) => some(s.externalIds, r).concat(`fuzz-new-${Math.floor(r() * 1e6)}`), (i) => `x${i}`),
-    ],
-  },
-  {
-    name: "purge_documents_batch",
-    params: [tenant, limit("p_batch_size", 10_000), idCursor("p_after_id"), flag("p_wait")],
-  },
-  { name: "purge_documents", procedure: true, params: [tenant, limit("p_batch_size", 10_000)] },
-  // --- write api (issue 11, items 5-7) ---
-  {
-    name: "start_conversation",
-    params: [tenant, required("p_user_id", "bigint", (s) => s.user, [unknownId("-1"), { what: "an id no user has", value: 987654321, code: "QB009" }]),
-      required("p_title", "text", () => "A question", blanks), conversationTtl],
-  },
-  {
-    name: "add_messages",
-    params: [tenant, required("p_conversation_id", "bigint", (s) => s.conversation, [unknownId("-1")]), messagesBatch],
-  },
-  { name: "open_gaps", params: [tenant, gapsBatch] },
-  {
-    name: "answer_gap",
-    params: [tenant, required("p_knowledge_gap_id", "bigint", (s) => s.gap, [unknownId("-1")]), required("p_content", "text", () => "An answer", blanks)],
-  },
-  {
-    name: "set_gap_status",
-    params: [
-      tenant,
-      idArray("p_knowledge_gap_ids", "bigint[]", (s) => [s.gap], (i) => i + 1),
-      oneOf("p_status", ["open", "in_progress", "answered", "closed"], false, ["", "done", "OPEN", "pending"]),
-    ],
-  },
-  { name: "upsert_agents", params: [tenant, agentsBatch] },
-  {
-    name: "set_agents_active",
-    params: [tenant, idArray("p_agent_ids", "bigint[]", () => ["1", "2"], (i) => i + 1), flag("p_is_active")],
-  },
-  {
-    name: "create_workflow",
-    params: [
-      tenant,
-      required("p_name", "text", () => "Fuzz run", blanks),
-      tasksBatch,
-      { name: "p_agent_id", type: "bigint", valid: () => null, bad: [unknownId("-1"), { what: "an id no agent has", value: 987654321, code: "QB009" }] },
-    ],
-  },
-  {
-    name: "set_task_status",
-    params: [
-      tenant,
-      idArray("p_task_ids", "bigint[]", () => ["1", "2"], (i) => i + 1),
-      oneOf("p_status", ["pending", "running", "completed", "failed", "skipped"], false, ["", "executing", "Completed", "cancelled"]),
-    ],
-  },
-  // --- end write api (items 5-7) ---
-  // --- issue 11, items 1 and 2: tenants, users, connectors, collections, sessions ---
-  { name: "create_tenant", params: [required("p_name", "text", (_s, r) => `Fuzz tenant ${Math.floor(r() * 1e6)}`, blanks)] },
-  { name: "create_users", params: [tenant, userBatch] },
-  { name: "user_by_email", params: [tenant, required("p_email", "text", (_s, r) => `fuzz-${Math.floor(r() * 1e6)}@fuzz.example.com`, blanks)] },
-  {
-    name: "create_connector",
-    params: [
-      tenant,
-      oneOf("p_kind", ["google_drive", "slack", "notion", "github", "web"], false, ["", " ", "dropbox", "Web", "web "]),
-      required("p_name", "text", () => "Fuzz connector", blanks),
-    ],
-  },
-  {
-    name: "create_collection",
-    params: [
-      tenant,
-      required("p_owner_id", "bigint", (s) => s.user, [
-        { what: "-1", value: -1, code: "QB009" },
-        { what: "an id no user has", value: 987654321, code: "QB009" },
-      ]),
-      required("p_name", "text", () => "Fuzz collection", blanks),
-    ],
-  },
-  {
-    name: "set_collection_status",
-    params: [
-      tenant,
-      idArray("p_collection_ids", "bigint[]", (s) => [s.collection], (i) => i + 1),
-      oneOf("p_status", ["active", "processing", "archived"], false, ["", "  ", "deleted", "ACTIVE", "completed"]),
-    ],
-  },
-  { name: "create_session", params: [tenant, required("p_user_id", "bigint", (s) => s.user, [{ what: "an id no user has", value: 987654321, code: "QB009" }]), ttl] },
-  { name: "touch_session", params: [required("p_session_token", "uuid", (s) => s.token), ttl] },
-  { name: "revoke_session", params: [required("p_session_token", "uuid", (s) => s.token)] },
-  { name: "revoke_user_sessions", params: [tenant, required("p_user_id", "bigint", (s) => s.user)] },
-  // --- end of issue 11, items 1 and 2 ---
-  // --- write api, issue 11 items 3 and 4 (w2) ---
-  {
-    name: "sync_documents",
-    params: [
-      tenant,
-      required("p_connector_id", "bigint", (s) => s.connector, [
-        { what: "another tenant's connector", value: (s) => s.otherConnector, code: "QB009" },
-        { what: "-1", value: -1, code: "QB009" },
-      ]),
-      required("p_collection_id", "bigint", (s) => s.collection, [{ what: "another tenant's collection", value: (s) => s.otherCollection, code: "QB009" }]),
-      batch("p_documents", syncDocuments, [
-        { what: "an item without external_id", value: '[{"title": "t"}]', code: "QB011" },
-        { what: "a blank title", value: '[{"external_id": "e", "title": " "}]', code: "QB011" },
-        { what: "content_size as text", value: '[{"external_id": "e", "title": "t", "content_size": "12"}]', code: "QB011" },
-        { what: "a negative content_size", value: '[{"external_id": "e", "title": "t", "content_size": -1}]', code: "QB011" },
-        { what: "an external id twice", value: '[{"external_id": "e", "title": "t"}, {"external_id": "e", "title": "u"}]', code: "QB011" },
-      ]),
-    ],
-  },
-  {
-    name: "add_documents",
-    params: [
-      tenant,
-      required("p_collection_id", "bigint", (s) => s.collection, [{ what: "another tenant's collection", value: (s) => s.otherCollection, code: "QB009" }]),
-      batch("p_documents", (_s, r) => JSON.stringify([{ title: `Upload ${Math.floor(r() * 1e6)}`, content_size: 10 }]), [
-        { what: "an item without title", value: '[{"content_size": 1}]', code: "QB011" },
-        { what: "an external_id (uploads have none)", value: '[{"title": "t", "external_id": "e"}]', code: "QB011" },
-        { what: "content_size 1.5", value: '[{"title": "t", "content_size": 1.5}]', code: "QB011" },
-      ]),
-    ],
-  },
-  {
-    name: "replace_chunks",
-    params: [
-      tenant,
-      required("p_collection_id", "bigint", (s) => s.collection),
-      batch("p_chunks", (s) => JSON.stringify([{ document_id: Number(s.documents[0]), chunk_index: 0, content: "fuzz" }]), [
-        { what: "a negative chunk_index", value: '[{"document_id": 1, "chunk_index": -1, "content": "c"}]', code: "QB011" },
-        { what: "an item without content", value: '[{"document_id": 1, "chunk_index": 0}]', code: "QB011" },
-        { what: "document_id as text", value: '[{"document_id": "1", "chunk_index": 0, "content": "c"}]', code: "QB011" },
-        { what: "a (document, chunk_index) twice", value: '[{"document_id": 1, "chunk_index": 0, "content": "c"}, {"document_id": 1, "chunk_index": 0, "content": "d"}]', code: "QB011" },
-      ]),
-    ],
-  },
-  {
-    name: "enqueue_operations",
-    params: [
-      tenant,
-      required("p_collection_id", "bigint", (s) => s.collection, [{ what: "another tenant's collection", value: (s) => s.otherCollection, code: "QB009" }]),
-      oneOf("p_type", operationTypes, false, ["", "Chunking", "parsing", "chunking "]),
-      batch("p_operations", (_s, r) => JSON.stringify([{ metadata: { strategy: pickOne(["semantic", "recursive"], r) } }, {}]), [
-        { what: "metadata as text", value: '[{"metadata": "semantic"}]', code: "QB011" },
-        { what: "a status (not a field)", value: '[{"status": "completed"}]', code: "QB011" },
-        { what: "a user of no tenant", value: '[{"user_id": 987654321}]', code: "QB009" },
-      ]),
-    ],
-  },
-  { name: "claim_operations", params: [tenant, oneOf("p_type", operationTypes, false, ["", "Chunking", "parsing"]), limit("p_limit", 1000)] },
-  {
-    name: "finish_operations",
-    params: [
-      tenant,
-      batch("p_results", (_s, r) => JSON.stringify([{ id: 987654321 + Math.floor(r() * 1000), status: "completed", processing_time: 1.5 }]), [
-        { what: "an item without status", value: '[{"id": 1}]', code: "QB011" },
-        { what: "status cancelled", value: '[{"id": 1, "status": "cancelled"}]', code: "QB011" },
-        { what: "a negative processing_time", value: '[{"id": 1, "status": "failed", "processing_time": -0.5}]', code: "QB011" },
-        { what: "an id twice", value: '[{"id": 1, "status": "failed"}, {"id": 1, "status": "completed"}]', code: "QB011" },
-      ]),
-    ],
-  },
-  { name: "cancel_operations", params: [tenant, idArray("p_operation_ids", "bigint[]", () => ["987654321"], (i) => i + 1)] },
-  // --- end of the write api block (w2) ---
-] as Routine[]).map((r) => ({ ...r, params: r.params.map(withTypeInput) }));
+const ROUTINES: Routine[] = (
+  [
+    {
+      name: "validate_session",
+      params: [required("p_session_token", "uuid", (s) => s.token)],
+    },
+    {
+      name: "agent_by_name",
+      params: [tenant, required("p_name", "text", (s) => s.agentName, blanks)],
+    },
+    {
+      name: "active_agents",
+      params: [
+        tenant,
+        oneOf("p_type", ["orchestrator", "specialist", "worker"], true, [
+          "",
+          " ",
+          "Worker",
+          "workers",
+          "orchestrator ",
+          "manager",
+        ]),
+      ],
+    },
+    {
+      name: "chunks_for_documents",
+      params: [
+        tenant,
+        required("p_collection_id", "bigint", (s) => s.collection),
+        documentIds,
+        limit("p_limit", 10_000),
+      ],
+    },
+    {
+      name: "chunks_page",
+      params: [
+        tenant,
+        required("p_collection_id", "bigint", (s) => s.collection),
+        idCursor("p_after_id"),
+        limit("p_page_size", 1000),
+      ],
+    },
+    {
+      name: "collection_statistics",
+      params: [
+        tenant,
+        required("p_collection_id", "bigint", (s) => s.collection, [
+          {
+            what: "another tenant's collection",
+            value: (s) => s.otherCollection,
+            code: "QB009",
+          },
+          { what: "-1", value: -1, code: "QB009" },
+        ]),
+        flag("p_fresh"),
+      ],
+    },
+    {
+      name: "user_conversations",
+      params: [
+        tenant,
+        required("p_user_id", "bigint", (s) => s.user),
+        timeCursor,
+        limit("p_limit", 1000),
+        beforeIdCursor,
+      ],
+    },
+    {
+      name: "conversation_messages",
+      params: [
+        tenant,
+        required("p_conversation_id", "bigint", (s) => s.conversation),
+        timeCursor,
+        limit("p_limit", 1000),
+        beforeIdCursor,
+      ],
+    },
+    { name: "document_status_counts", params: [tenant] },
+    {
+      name: "active_operations",
+      params: [
+        tenant,
+        required("p_user_id", "bigint", (s) => s.user),
+        limit("p_limit", 1000),
+      ],
+    },
+    {
+      name: "gap_answers",
+      params: [tenant, required("p_knowledge_gap_id", "bigint", (s) => s.gap)],
+    },
+    { name: "knowledge_gap_stats", params: [tenant] },
+    {
+      name: "workflows_by_status",
+      params: [
+        tenant,
+        oneOf(
+          "p_status",
+          ["pending", "executing", "completed", "failed", "cancelled"],
+          false,
+          ["", "  ", "done", "PENDING", "running"],
+        ),
+        timeCursor,
+        limit("p_limit", 1000),
+        beforeIdCursor,
+      ],
+    },
+    {
+      name: "workflow_tasks",
+      params: [
+        tenant,
+        required("p_workflow_id", "bigint", (s) => s.workflow),
+        oneOf(
+          "p_status",
+          ["pending", "running", "completed", "failed", "skipped"],
+          true,
+          ["", "executing", "Completed", "cancelled"],
+        ),
+      ],
+    },
+    {
+      name: "classify_documents",
+      params: [
+        tenant,
+        documentIds,
+        required(
+          "p_classification",
+          "text",
+          (_s, r) => pickOne(["invoice", "contract", "report"], r),
+          blanks,
+        ),
+      ],
+    },
+    { name: "confirm_classifications", params: [tenant, documentIds] },
+    { name: "delete_documents", params: [tenant, documentIds, flag("p_hard")] },
+    {
+      name: "new_external_ids",
+      params: [
+        tenant,
+        required("p_connector_id", "bigint", (s) => s.connector, [
+          {
+            what: "another tenant's connector",
+            value: (s) => s.otherConnector,
+            code: "QB009",
+          },
+          { what: "-1", value: -1, code: "QB009" },
+        ]),
+        idArray(
+          "p_external_ids",
+          "text[]",
+          (s, r) =>
+            some(s.externalIds, r).concat(`fuzz-new-${Math.floor(r() * 1e6)}`),
+          (i) => `x${i}`,
+        ),
+      ],
+    },
+    {
+      name: "purge_documents_batch",
+      params: [
+        tenant,
+        limit("p_batch_size", 10_000),
+        idCursor("p_after_id"),
+        flag("p_wait"),
+      ],
+    },
+    {
+      name: "purge_documents",
+      procedure: true,
+      params: [tenant, limit("p_batch_size", 10_000)],
+    },
+    // --- write api (issue 11, items 5-7) ---
+    {
+      name: "start_conversation",
+      params: [
+        tenant,
+        required("p_user_id", "bigint", (s) => s.user, [
+          unknownId("-1"),
+          { what: "an id no user has", value: 987654321, code: "QB009" },
+        ]),
+        required("p_title", "text", () => "A question", blanks),
+        conversationTtl,
+      ],
+    },
+    {
+      name: "add_messages",
+      params: [
+        tenant,
+        required("p_conversation_id", "bigint", (s) => s.conversation, [
+          unknownId("-1"),
+        ]),
+        messagesBatch,
+      ],
+    },
+    { name: "open_gaps", params: [tenant, gapsBatch] },
+    {
+      name: "answer_gap",
+      params: [
+        tenant,
+        required("p_knowledge_gap_id", "bigint", (s) => s.gap, [
+          unknownId("-1"),
+        ]),
+        required("p_content", "text", () => "An answer", blanks),
+      ],
+    },
+    {
+      name: "set_gap_status",
+      params: [
+        tenant,
+        idArray(
+          "p_knowledge_gap_ids",
+          "bigint[]",
+          (s) => [s.gap],
+          (i) => i + 1,
+        ),
+        oneOf(
+          "p_status",
+          ["open", "in_progress", "answered", "closed"],
+          false,
+          ["", "done", "OPEN", "pending"],
+        ),
+      ],
+    },
+    { name: "upsert_agents", params: [tenant, agentsBatch] },
+    {
+      name: "set_agents_active",
+      params: [
+        tenant,
+        idArray(
+          "p_agent_ids",
+          "bigint[]",
+          () => ["1", "2"],
+          (i) => i + 1,
+        ),
+        flag("p_is_active"),
+      ],
+    },
+    {
+      name: "create_workflow",
+      params: [
+        tenant,
+        required("p_name", "text", () => "Fuzz run", blanks),
+        tasksBatch,
+        {
+          name: "p_agent_id",
+          type: "bigint",
+          valid: () => null,
+          bad: [
+            unknownId("-1"),
+            { what: "an id no agent has", value: 987654321, code: "QB009" },
+          ],
+        },
+      ],
+    },
+    {
+      name: "set_task_status",
+      params: [
+        tenant,
+        idArray(
+          "p_task_ids",
+          "bigint[]",
+          () => ["1", "2"],
+          (i) => i + 1,
+        ),
+        oneOf(
+          "p_status",
+          ["pending", "running", "completed", "failed", "skipped"],
+          false,
+          ["", "executing", "Completed", "cancelled"],
+        ),
+      ],
+    },
+    // --- end write api (items 5-7) ---
+    // --- issue 11, items 1 and 2: tenants, users, connectors, collections, sessions ---
+    {
+      name: "create_tenant",
+      params: [
+        required(
+          "p_name",
+          "text",
+          (_s, r) => `Fuzz tenant ${Math.floor(r() * 1e6)}`,
+          blanks,
+        ),
+      ],
+    },
+    { name: "create_users", params: [tenant, userBatch] },
+    {
+      name: "user_by_email",
+      params: [
+        tenant,
+        required(
+          "p_email",
+          "text",
+          (_s, r) => `fuzz-${Math.floor(r() * 1e6)}@fuzz.example.com`,
+          blanks,
+        ),
+      ],
+    },
+    {
+      name: "create_connector",
+      params: [
+        tenant,
+        oneOf(
+          "p_kind",
+          ["google_drive", "slack", "notion", "github", "web"],
+          false,
+          ["", " ", "dropbox", "Web", "web "],
+        ),
+        required("p_name", "text", () => "Fuzz connector", blanks),
+      ],
+    },
+    {
+      name: "create_collection",
+      params: [
+        tenant,
+        required("p_owner_id", "bigint", (s) => s.user, [
+          { what: "-1", value: -1, code: "QB009" },
+          { what: "an id no user has", value: 987654321, code: "QB009" },
+        ]),
+        required("p_name", "text", () => "Fuzz collection", blanks),
+      ],
+    },
+    {
+      name: "set_collection_status",
+      params: [
+        tenant,
+        idArray(
+          "p_collection_ids",
+          "bigint[]",
+          (s) => [s.collection],
+          (i) => i + 1,
+        ),
+        oneOf("p_status", ["active", "processing", "archived"], false, [
+          "",
+          "  ",
+          "deleted",
+          "ACTIVE",
+          "completed",
+        ]),
+      ],
+    },
+    {
+      name: "create_session",
+      params: [
+        tenant,
+        required("p_user_id", "bigint", (s) => s.user, [
+          { what: "an id no user has", value: 987654321, code: "QB009" },
+        ]),
+        ttl,
+      ],
+    },
+    {
+      name: "touch_session",
+      params: [required("p_session_token", "uuid", (s) => s.token), ttl],
+    },
+    {
+      name: "revoke_session",
+      params: [required("p_session_token", "uuid", (s) => s.token)],
+    },
+    {
+      name: "revoke_user_sessions",
+      params: [tenant, required("p_user_id", "bigint", (s) => s.user)],
+    },
+    // --- end of issue 11, items 1 and 2 ---
+    // --- write api, issue 11 items 3 and 4 (w2) ---
+    {
+      name: "sync_documents",
+      params: [
+        tenant,
+        required("p_connector_id", "bigint", (s) => s.connector, [
+          {
+            what: "another tenant's connector",
+            value: (s) => s.otherConnector,
+            code: "QB009",
+          },
+          { what: "-1", value: -1, code: "QB009" },
+        ]),
+        required("p_collection_id", "bigint", (s) => s.collection, [
+          {
+            what: "another tenant's collection",
+            value: (s) => s.otherCollection,
+            code: "QB009",
+          },
+        ]),
+        batch("p_documents", syncDocuments, [
+          {
+            what: "an item without external_id",
+            value: '[{"title": "t"}]',
+            code: "QB011",
+          },
+          {
+            what: "a blank title",
+            value: '[{"external_id": "e", "title": " "}]',
+            code: "QB011",
+          },
+          {
+            what: "content_size as text",
+            value: '[{"external_id": "e", "title": "t", "content_size": "12"}]',
+            code: "QB011",
+          },
+          {
+            what: "a negative content_size",
+            value: '[{"external_id": "e", "title": "t", "content_size": -1}]',
+            code: "QB011",
+          },
+          {
+            what: "an external id twice",
+            value:
+              '[{"external_id": "e", "title": "t"}, {"external_id": "e", "title": "u"}]',
+            code: "QB011",
+          },
+        ]),
+      ],
+    },
+    {
+      name: "add_documents",
+      params: [
+        tenant,
+        required("p_collection_id", "bigint", (s) => s.collection, [
+          {
+            what: "another tenant's collection",
+            value: (s) => s.otherCollection,
+            code: "QB009",
+          },
+        ]),
+        batch(
+          "p_documents",
+          (_s, r) =>
+            JSON.stringify([
+              { title: `Upload ${Math.floor(r() * 1e6)}`, content_size: 10 },
+            ]),
+          [
+            {
+              what: "an item without title",
+              value: '[{"content_size": 1}]',
+              code: "QB011",
+            },
+            {
+              what: "an external_id (uploads have none)",
+              value: '[{"title": "t", "external_id": "e"}]',
+              code: "QB011",
+            },
+            {
+              what: "content_size 1.5",
+              value: '[{"title": "t", "content_size": 1.5}]',
+              code: "QB011",
+            },
+          ],
+        ),
+      ],
+    },
+    {
+      name: "replace_chunks",
+      params: [
+        tenant,
+        required("p_collection_id", "bigint", (s) => s.collection),
+        batch(
+          "p_chunks",
+          (s) =>
+            JSON.stringify([
+              {
+                document_id: Number(s.documents[0]),
+                chunk_index: 0,
+                content: "fuzz",
+              },
+            ]),
+          [
+            {
+              what: "a negative chunk_index",
+              value: '[{"document_id": 1, "chunk_index": -1, "content": "c"}]',
+              code: "QB011",
+            },
+            {
+              what: "an item without content",
+              value: '[{"document_id": 1, "chunk_index": 0}]',
+              code: "QB011",
+            },
+            {
+              what: "document_id as text",
+              value: '[{"document_id": "1", "chunk_index": 0, "content": "c"}]',
+              code: "QB011",
+            },
+            {
+              what: "a (document, chunk_index) twice",
+              value:
+                '[{"document_id": 1, "chunk_index": 0, "content": "c"}, {"document_id": 1, "chunk_index": 0, "content": "d"}]',
+              code: "QB011",
+            },
+          ],
+        ),
+      ],
+    },
+    {
+      name: "enqueue_operations",
+      params: [
+        tenant,
+        required("p_collection_id", "bigint", (s) => s.collection, [
+          {
+            what: "another tenant's collection",
+            value: (s) => s.otherCollection,
+            code: "QB009",
+          },
+        ]),
+        oneOf("p_type", operationTypes, false, [
+          "",
+          "Chunking",
+          "parsing",
+          "chunking ",
+        ]),
+        batch(
+          "p_operations",
+          (_s, r) =>
+            JSON.stringify([
+              { metadata: { strategy: pickOne(["semantic", "recursive"], r) } },
+              {},
+            ]),
+          [
+            {
+              what: "metadata as text",
+              value: '[{"metadata": "semantic"}]',
+              code: "QB011",
+            },
+            {
+              what: "a status (not a field)",
+              value: '[{"status": "completed"}]',
+              code: "QB011",
+            },
+            {
+              what: "a user of no tenant",
+              value: '[{"user_id": 987654321}]',
+              code: "QB009",
+            },
+          ],
+        ),
+      ],
+    },
+    {
+      name: "claim_operations",
+      params: [
+        tenant,
+        oneOf("p_type", operationTypes, false, ["", "Chunking", "parsing"]),
+        limit("p_limit", 1000),
+      ],
+    },
+    {
+      name: "finish_operations",
+      params: [
+        tenant,
+        batch(
+          "p_results",
+          (_s, r) =>
+            JSON.stringify([
+              {
+                id: 987654321 + Math.floor(r() * 1000),
+                status: "completed",
+                processing_time: 1.5,
+              },
+            ]),
+          [
+            {
+              what: "an item without status",
+              value: '[{"id": 1}]',
+              code: "QB011",
+            },
+            {
+              what: "status cancelled",
+              value: '[{"id": 1, "status": "cancelled"}]',
+              code: "QB011",
+            },
+            {
+              what: "a negative processing_time",
+              value: '[{"id": 1, "status": "failed", "processing_time": -0.5}]',
+              code: "QB011",
+            },
+            {
+              what: "an id twice",
+              value:
+                '[{"id": 1, "status": "failed"}, {"id": 1, "status": "completed"}]',
+              code: "QB011",
+            },
+          ],
+        ),
+      ],
+    },
+    {
+      name: "cancel_operations",
+      params: [
+        tenant,
+        idArray(
+          "p_operation_ids",
+          "bigint[]",
+          () => ["987654321"],
+          (i) => i + 1,
+        ),
+      ],
+    },
+    // --- end of the write api block (w2) ---
+  ] as Routine[]
+).map((r) => ({ ...r, params: r.params.map(withTypeInput) }));
 
 // the writers of the write api (items 5-7): their accepted calls are tested in test/api/*-writes.test.ts
-const WRITE_API_ITEMS_5_TO_7 = ["start_conversation", "add_messages", "open_gaps", "answer_gap", "set_gap_status", "upsert_agents", "set_agents_active", "create_workflow", "set_task_status"];
+const WRITE_API_ITEMS_5_TO_7 = [
+  "start_conversation",
+  "add_messages",
+  "open_gaps",
+  "answer_gap",
+  "set_gap_status",
+  "upsert_agents",
+  "set_agents_active",
+  "create_workflow",
+  "set_task_status",
+];
 
 interface Outcome {
   routine: string;
@@ -675,7 +1321,12 @@ beforeAll(async () => {
   subjects = [...rows];
   const comments = await sql<{ name: string; comment: string | null }[]>`
     select p.proname as name, obj_description(p.oid, 'pg_proc') as comment from pg_proc p where p.pronamespace = 'api'::regnamespace`;
-  contracts = new Map(comments.map((c) => [c.name, new Set([...(c.comment ?? "").matchAll(/\bQB\d{3}\b/g)].map((m) => m[0]))]));
+  contracts = new Map(
+    comments.map((c) => [
+      c.name,
+      new Set([...(c.comment ?? "").matchAll(/\bQB\d{3}\b/g)].map((m) => m[0])),
+    ]),
+  );
   apiRoutines = [...new Set(comments.map((c) => c.name))].sort();
   app = await connectAs(url, "querybudget_app");
 });
@@ -687,9 +1338,15 @@ afterAll(async () => {
 function call(routine: Routine, args: Value[]): Promise<unknown> {
   // every argument goes as text and is cast by the server: postgres.js would otherwise parse
   // a timestamptz argument itself (and fail on 'infinity' before the server sees it)
-  const list = routine.params.map((p, i) => `$${i + 1}::text::${p.type}`).join(", ");
-  const text = routine.procedure ? `call api.${routine.name}(${list})` : `select * from api.${routine.name}(${list})`;
-  const params = args.map((a) => (a === null ? null : Array.isArray(a) ? arrayLiteral(a) : String(a)));
+  const list = routine.params
+    .map((p, i) => `$${i + 1}::text::${p.type}`)
+    .join(", ");
+  const text = routine.procedure
+    ? `call api.${routine.name}(${list})`
+    : `select * from api.${routine.name}(${list})`;
+  const params = args.map((a) =>
+    a === null ? null : Array.isArray(a) ? arrayLiteral(a) : String(a),
+  );
   return app.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
 }
 
@@ -717,7 +1374,13 @@ async function badCall(random: () => number): Promise<Outcome> {
     if (!bad) return p.valid(subject, random);
     return typeof bad.value === "function" ? bad.value(subject) : bad.value;
   });
-  const outcome: Outcome = { routine: routine.name, spoiled: [...spoiled.keys()].map((p) => p.name), expected, code: undefined, message: "" };
+  const outcome: Outcome = {
+    routine: routine.name,
+    spoiled: [...spoiled.keys()].map((p) => p.name),
+    expected,
+    code: undefined,
+    message: "",
+  };
   try {
     await call(routine, args);
   } catch (error) {
@@ -732,23 +1395,39 @@ describe("fuzzing the api with bad input", () => {
     const rows = await db().sql<{ name: string; args: string[] }[]>`
       select p.proname as name, coalesce(p.proargnames[1:p.pronargs], '{}') as args
       from pg_proc p where p.pronamespace = 'api'::regnamespace order by 1`;
-    const inTable = Object.fromEntries(ROUTINES.map((r) => [r.name, r.params.map((p) => p.name)]));
+    const inTable = Object.fromEntries(
+      ROUTINES.map((r) => [r.name, r.params.map((p) => p.name)]),
+    );
     const inDatabase = Object.fromEntries(rows.map((r) => [r.name, r.args]));
     // purge_documents' last argument is its INOUT result, not an input
-    inDatabase.purge_documents = inDatabase.purge_documents?.filter((a) => a !== "p_deleted") ?? [];
+    inDatabase.purge_documents =
+      inDatabase.purge_documents?.filter((a) => a !== "p_deleted") ?? [];
     expect(inTable).toEqual(inDatabase);
-    expect(subjects.length, "tenants with data of every kind").toBeGreaterThan(1);
-    expect(registry.size, "codes read from docs/error-codes.md").toBeGreaterThanOrEqual(9);
+    expect(subjects.length, "tenants with data of every kind").toBeGreaterThan(
+      1,
+    );
+    expect(
+      registry.size,
+      "codes read from docs/error-codes.md",
+    ).toBeGreaterThanOrEqual(9);
   });
 
   describe(`${CALLS} generated bad calls as querybudget_app`, () => {
     let outcomes: Outcome[] = [];
     let changed: string[] = [];
     let tables = 0;
-    const show = (list: Outcome[]) => list.slice(0, 5).map((o) => `${o.routine}(${o.spoiled.join(", ")}): ${o.code} ${o.message}`).join("\n");
+    const show = (list: Outcome[]) =>
+      list
+        .slice(0, 5)
+        .map(
+          (o) =>
+            `${o.routine}(${o.spoiled.join(", ")}): ${o.code} ${o.message}`,
+        )
+        .join("\n");
     const byCode = () => {
       const counts = new Map<string, number>();
-      for (const o of outcomes) counts.set(o.code ?? "none", (counts.get(o.code ?? "none") ?? 0) + 1);
+      for (const o of outcomes)
+        counts.set(o.code ?? "none", (counts.get(o.code ?? "none") ?? 0) + 1);
       return counts;
     };
 
@@ -765,33 +1444,53 @@ describe("fuzzing the api with bad input", () => {
           `${count((o) => o.code !== undefined && !registry.has(o.code))} undocumented codes, ${count((o) => o.code === undefined)} accepted, ` +
           `${count((o) => o.code !== undefined && !o.code.startsWith("QB"))} refused by the server's type input, ` +
           `${count((o) => o.code === "XX000" || !!o.code?.startsWith("23"))} internal errors or constraint violations, ${changed.length} of ${tables} tables changed ` +
-          `(${[...byCode()].sort().map(([c, n]) => `${c} ${n}`).join(", ")})`,
+          `(${[...byCode()]
+            .sort()
+            .map(([c, n]) => `${c} ${n}`)
+            .join(", ")})`,
       );
     });
 
     test("every routine was called, and every code of the registry's server table and QB010 was met", () => {
       expect(outcomes.length).toBeGreaterThanOrEqual(1000);
-      expect(new Set(outcomes.map((o) => o.routine)).size, "every routine was called").toBe(ROUTINES.length);
+      expect(
+        new Set(outcomes.map((o) => o.routine)).size,
+        "every routine was called",
+      ).toBe(ROUTINES.length);
       const codes = byCode();
-      for (const code of [...server.keys(), "QB010"]) expect(codes.get(code), `calls refused with ${code}`).toBeGreaterThan(0);
+      for (const code of [...server.keys(), "QB010"])
+        expect(codes.get(code), `calls refused with ${code}`).toBeGreaterThan(
+          0,
+        );
     });
 
     test("each is refused: none accepted, no internal error or constraint violation", () => {
       const succeeded = outcomes.filter((o) => o.code === undefined);
-      const internal = outcomes.filter((o) => o.code === "XX000" || o.code?.startsWith("23"));
+      const internal = outcomes.filter(
+        (o) => o.code === "XX000" || o.code?.startsWith("23"),
+      );
       expect(succeeded, show(succeeded)).toEqual([]);
       expect(internal, show(internal)).toEqual([]);
     });
 
     test("with a documented code, in the routine's contract, the one its spoiled parameter calls for", () => {
-      const undocumented = outcomes.filter((o) => o.code !== undefined && !registry.has(o.code));
+      const undocumented = outcomes.filter(
+        (o) => o.code !== undefined && !registry.has(o.code),
+      );
       // our codes: the routine's comment names them; the server's: the registry lists the routine for them
       const inContract = (o: Outcome) =>
         o.code!.startsWith("QB")
           ? contracts.get(o.routine)?.has(o.code!)
-          : server.has(o.code!) && routinesOf(server.get(o.code!)!.raisedBy, apiRoutines).has(o.routine);
-      const notInContract = outcomes.filter((o) => o.code !== undefined && !inContract(o));
-      const wrong = outcomes.filter((o) => o.code !== undefined && !o.expected.includes(o.code));
+          : server.has(o.code!) &&
+            routinesOf(server.get(o.code!)!.raisedBy, apiRoutines).has(
+              o.routine,
+            );
+      const notInContract = outcomes.filter(
+        (o) => o.code !== undefined && !inContract(o),
+      );
+      const wrong = outcomes.filter(
+        (o) => o.code !== undefined && !o.expected.includes(o.code),
+      );
       expect(undocumented, show(undocumented)).toEqual([]);
       expect(notInContract, show(notInContract)).toEqual([]);
       expect(wrong, show(wrong)).toEqual([]);
@@ -800,10 +1499,14 @@ describe("fuzzing the api with bad input", () => {
     test("our messages name the one spoiled parameter", () => {
       // p_collection_id: "collection", p_tenant_id: "tenant"; the server's type-input messages
       // name the value and the type instead
-      const noun = (name: string) => name.replace(/^p_/, "").replace(/_ids?$/, "");
+      const noun = (name: string) =>
+        name.replace(/^p_/, "").replace(/_ids?$/, "");
       const unclear = outcomes.filter(
         (o) =>
-          o.spoiled.length === 1 && o.code?.startsWith("QB") && !o.message.includes(o.spoiled[0]!) && !o.message.includes(noun(o.spoiled[0]!)),
+          o.spoiled.length === 1 &&
+          o.code?.startsWith("QB") &&
+          !o.message.includes(o.spoiled[0]!) &&
+          !o.message.includes(noun(o.spoiled[0]!)),
       );
       expect(unclear, show(unclear)).toEqual([]);
     });
@@ -820,13 +1523,28 @@ describe("fuzzing the api with bad input", () => {
              array(select case t when 'timestamptz'::regtype then 'timestamptz' else format_type(t, null) end
                    from unnest(p.proargtypes::oid[]) t) as types
       from pg_proc p where p.pronamespace = 'api'::regnamespace`;
-    expect([...server.keys()].sort()).toEqual(["22003", "22007", "22008", "22021", "22P02", "54000"]);
+    expect([...server.keys()].sort()).toEqual([
+      "22003",
+      "22007",
+      "22008",
+      "22021",
+      "22P02",
+      "54000",
+    ]);
     for (const [code, { types, raisedBy }] of server) {
-      const expected = rows.filter((r) => r.types.some((t) => types.has(t))).map((r) => r.name).sort();
-      expect([...routinesOf(raisedBy, apiRoutines)].sort(), `routines listed for ${code} in docs/error-codes.md`).toEqual(expected);
+      const expected = rows
+        .filter((r) => r.types.some((t) => types.has(t)))
+        .map((r) => r.name)
+        .sort();
+      expect(
+        [...routinesOf(raisedBy, apiRoutines)].sort(),
+        `routines listed for ${code} in docs/error-codes.md`,
+      ).toEqual(expected);
     }
     // and every type the fuzz table spoils has its type-input values
-    const spoiledTypes = new Set(ROUTINES.flatMap((r) => r.params.map((p) => p.type)));
+    const spoiledTypes = new Set(
+      ROUTINES.flatMap((r) => r.params.map((p) => p.type)),
+    );
     expect([...spoiledTypes].filter((t) => !TYPE_INPUT[t])).toEqual([]);
   });
 
@@ -834,16 +1552,40 @@ describe("fuzzing the api with bad input", () => {
     const s = subjects[0]!;
     const ids = s.documents.slice(0, 4).map(Number);
     const nested = [ids.slice(0, 2), ids.slice(2, 4)];
-    expect(await sqlState(app`select api.confirm_classifications(${s.tenant}, ${nested as never})`)).toBe("QB010");
-    expect(await sqlState(app`select * from api.chunks_for_documents(${s.tenant}, ${s.collection}, ${nested as never})`)).toBe("QB010");
+    expect(
+      await sqlState(
+        app`select api.confirm_classifications(${s.tenant}, ${nested as never})`,
+      ),
+    ).toBe("QB010");
+    expect(
+      await sqlState(
+        app`select * from api.chunks_for_documents(${s.tenant}, ${s.collection}, ${nested as never})`,
+      ),
+    ).toBe("QB010");
   });
 
   test("the same valid arguments are accepted (the refusals above come from the spoiled parameter)", async () => {
     // one valid call per read-only routine, and the writing ones in a transaction rolled back
     const random = prng(6007);
     const subject = subjects[0]!;
-    for (const routine of ROUTINES.filter((r) => !r.procedure && !["purge_documents_batch", "classify_documents", "confirm_classifications", "delete_documents",
-      ...WRITE_API_ITEMS_5_TO_7, /* write api (w2) */ "sync_documents", "add_documents", "replace_chunks", "enqueue_operations", "claim_operations", "finish_operations", "cancel_operations"].includes(r.name))) {
+    for (const routine of ROUTINES.filter(
+      (r) =>
+        !r.procedure &&
+        ![
+          "purge_documents_batch",
+          "classify_documents",
+          "confirm_classifications",
+          "delete_documents",
+          ...WRITE_API_ITEMS_5_TO_7,
+          /* write api (w2) */ "sync_documents",
+          "add_documents",
+          "replace_chunks",
+          "enqueue_operations",
+          "claim_operations",
+          "finish_operations",
+          "cancel_operations",
+        ].includes(r.name),
+    )) {
       const args = routine.params.map((p) => p.valid(subject, random));
       await expect(call(routine, args), routine.name).resolves.toBeDefined();
     }

@@ -6,16 +6,30 @@
 // partition in a `--! no-transaction` migration of its own, then ATTACH) passes squawk AND
 // really runs through graphile-migrate on a copy of the seeded database.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Logger, migrate } from "graphile-migrate";
 import { calculateHash } from "graphile-migrate/dist/hash.js";
-import { parseMigrationText, serializeMigration } from "graphile-migrate/dist/migration.js";
+import {
+  parseMigrationText,
+  serializeMigration,
+} from "graphile-migrate/dist/migration.js";
 import { clearAllPools } from "graphile-migrate/dist/pgReal.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ROOT } from "../scripts/lib/sql-files.ts";
-import { COMMITTED, committedMigrations, lintMigrations, type Violation } from "../scripts/lint-migrations.ts";
+import {
+  COMMITTED,
+  committedMigrations,
+  lintMigrations,
+  type Violation,
+} from "../scripts/lint-migrations.ts";
 import { useTestDatabase } from "./harness/database.ts";
 
 const db = useTestDatabase("migration_safety");
@@ -30,14 +44,20 @@ afterAll(() => {
 });
 
 /** Writes committed migrations after the real ones, with the Previous/Hash chain graphile-migrate checks. */
-function commitFixtures(folder: string, bodies: { name: string; body: string }[]): string[] {
+function commitFixtures(
+  folder: string,
+  bodies: { name: string; body: string }[],
+): string[] {
   rmSync(join(folder, "committed"), { recursive: true, force: true });
   mkdirSync(join(folder, "committed"), { recursive: true });
   let previous: string | null = null;
   let number = 0;
   for (const file of committedMigrations()) {
     const text = readFileSync(file, "utf8");
-    writeFileSync(join(folder, "committed", file.slice(COMMITTED.length + 1)), text);
+    writeFileSync(
+      join(folder, "committed", file.slice(COMMITTED.length + 1)),
+      text,
+    );
     previous = parseMigrationText(file, text).headers.Hash ?? null;
     number++;
   }
@@ -45,16 +65,31 @@ function commitFixtures(folder: string, bodies: { name: string; body: string }[]
     number++;
     const normalized = `${body.trim()}\n`;
     const hash = calculateHash(normalized, previous);
-    const path = join(folder, "committed", `${String(number).padStart(6, "0")}-${name}.sql`);
-    writeFileSync(path, serializeMigration(normalized, { Previous: previous ?? "-", Hash: hash, Message: name }));
+    const path = join(
+      folder,
+      "committed",
+      `${String(number).padStart(6, "0")}-${name}.sql`,
+    );
+    writeFileSync(
+      path,
+      serializeMigration(normalized, {
+        Previous: previous ?? "-",
+        Hash: hash,
+        Message: name,
+      }),
+    );
     previous = hash;
     return path;
   });
 }
 
-const rulesOf = (violations: Violation[]) => [...new Set(violations.map((v) => v.rule))].sort();
+const rulesOf = (violations: Violation[]) =>
+  [...new Set(violations.map((v) => v.rule))].sort();
 
-const PARTITIONS = Array.from({ length: 16 }, (_, i) => `chunks_p${String(i).padStart(2, "0")}`);
+const PARTITIONS = Array.from(
+  { length: 16 },
+  (_, i) => `chunks_p${String(i).padStart(2, "0")}`,
+);
 const INDEX = "chunks_tenant_id_collection_id_size_idx";
 const COLUMNS = "(tenant_id, collection_id, size)";
 
@@ -82,8 +117,13 @@ create index concurrently if not exists ${p}_tenant_id_collection_id_size_idx on
 
 describe("squawk on the committed migrations", () => {
   test("npm run lint:migrations passes (what CI runs)", () => {
-    const r = spawnSync("npm", ["run", "--silent", "lint:migrations"], { cwd: ROOT, encoding: "utf8" });
-    expect(r.stdout + r.stderr).toMatch(/lint:migrations: \d+ migrations? checked by squawk, 0 violations/);
+    const r = spawnSync("npm", ["run", "--silent", "lint:migrations"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
+    expect(r.stdout + r.stderr).toMatch(
+      /lint:migrations: \d+ migrations? checked by squawk, 0 violations/,
+    );
     expect(r.status, r.stdout).toBe(0);
   });
 
@@ -97,16 +137,26 @@ describe("squawk on the committed migrations", () => {
 describe("the rules catch unsafe migrations and pass the safe forms", () => {
   test("an index on an existing table, built in the migration's transaction, is refused", () => {
     const [file] = commitFixtures(join(dir, "naive"), [
-      { name: "documents-title-index", body: `set local lock_timeout = '5s';\ncreate index documents_tenant_id_title_idx on app.documents (tenant_id, title);` },
+      {
+        name: "documents-title-index",
+        body: `set local lock_timeout = '5s';\ncreate index documents_tenant_id_title_idx on app.documents (tenant_id, title);`,
+      },
     ]);
-    expect(rulesOf(lintMigrations([file!]))).toEqual(["require-concurrent-index-creation"]);
+    expect(rulesOf(lintMigrations([file!]))).toEqual([
+      "require-concurrent-index-creation",
+    ]);
   });
 
   test("the same on a partitioned table (it would build every partition under a SHARE lock) is refused", () => {
     const [file] = commitFixtures(join(dir, "naive-partitioned"), [
-      { name: "chunks-size-index", body: `set local lock_timeout = '5s';\ncreate index if not exists ${INDEX} on app.chunks ${COLUMNS};` },
+      {
+        name: "chunks-size-index",
+        body: `set local lock_timeout = '5s';\ncreate index if not exists ${INDEX} on app.chunks ${COLUMNS};`,
+      },
     ]);
-    expect(rulesOf(lintMigrations([file!]))).toEqual(["require-concurrent-index-creation"]);
+    expect(rulesOf(lintMigrations([file!]))).toEqual([
+      "require-concurrent-index-creation",
+    ]);
   });
 
   test("a --! no-transaction migration with more than one statement is refused (it would run in one implicit transaction)", () => {
@@ -118,7 +168,9 @@ create index concurrently if not exists documents_tenant_id_title_idx on app.doc
 create index concurrently if not exists documents_tenant_id_created_at_idx on app.documents (tenant_id, created_at);`,
       },
     ]);
-    expect(rulesOf(lintMigrations([file!]))).toEqual(["ban-concurrent-index-creation-in-transaction"]);
+    expect(rulesOf(lintMigrations([file!]))).toEqual([
+      "ban-concurrent-index-creation-in-transaction",
+    ]);
   });
 
   test("a change to an existing table without lock_timeout, or a foreign key validated at once, is refused", () => {
@@ -129,7 +181,11 @@ create index concurrently if not exists documents_tenant_id_created_at_idx on ap
 alter table app.documents add constraint documents_owner_fkey foreign key (tenant_id, owner_id) references app.users;`,
       },
     ]);
-    expect(rulesOf(lintMigrations([file!]))).toEqual(["adding-foreign-key-constraint", "constraint-missing-not-valid", "require-lock-timeout"]);
+    expect(rulesOf(lintMigrations([file!]))).toEqual([
+      "adding-foreign-key-constraint",
+      "constraint-missing-not-valid",
+      "require-lock-timeout",
+    ]);
   });
 
   test("a new table with its indexes and keys in the same migration passes (the rules for existing tables do not apply)", () => {
@@ -171,7 +227,11 @@ describe("the partitioned-table recipe", () => {
 
     // The copy of the template has the committed migrations applied; these come on top.
     try {
-      await migrate({ connectionString: db().url, migrationsFolder: folder, logger: new Logger(() => () => {}) });
+      await migrate({
+        connectionString: db().url,
+        migrationsFolder: folder,
+        logger: new Logger(() => () => {}),
+      });
     } finally {
       clearAllPools();
     }
@@ -185,7 +245,9 @@ describe("the partitioned-table recipe", () => {
       select i.indexrelid::regclass::text as index from pg_index i
       join pg_class c on c.oid = i.indexrelid where c.relnamespace = 'app'::regnamespace and not i.indisvalid`;
     expect(invalid).toEqual([]);
-    const [applied] = await sql<{ n: number }[]>`select count(*)::int as n from graphile_migrate.migrations`;
+    const [applied] = await sql<
+      { n: number }[]
+    >`select count(*)::int as n from graphile_migrate.migrations`;
     expect(applied!.n).toBe(committedMigrations().length + recipe.length);
     // And the planner uses it for a query on the partition key and size.
     const [{ "QUERY PLAN": plan }] = (await sql.unsafe(

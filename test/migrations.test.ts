@@ -5,26 +5,39 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { migrateDatabase } from "../scripts/lib/migrate.ts";
 import { PG_BIN, withDatabase } from "../scripts/lib/server-contract.ts";
-import { idempotentSqlFiles, routinesDefinedIn } from "../scripts/lib/sql-files.ts";
+import {
+  idempotentSqlFiles,
+  routinesDefinedIn,
+} from "../scripts/lib/sql-files.ts";
 
 const name = `qb_migrate_${process.pid}`;
 let url: string;
 
 function schemaDump(): string {
-  const r = spawnSync(join(PG_BIN, "pg_dump"), ["--schema-only", "--no-owner", "--restrict-key=querybudget", "-d", url], { encoding: "utf8" });
+  const r = spawnSync(
+    join(PG_BIN, "pg_dump"),
+    ["--schema-only", "--no-owner", "--restrict-key=querybudget", "-d", url],
+    { encoding: "utf8" },
+  );
   if (r.status !== 0) throw new Error(r.stderr);
   return r.stdout;
 }
 
 beforeAll(async () => {
-  const admin = postgres(inject("server").adminUrl, { max: 1, onnotice: () => {} });
+  const admin = postgres(inject("server").adminUrl, {
+    max: 1,
+    onnotice: () => {},
+  });
   await admin.unsafe(`create database ${name}`);
   await admin.end();
   url = withDatabase(inject("server").url, name);
 });
 
 afterAll(async () => {
-  const admin = postgres(inject("server").adminUrl, { max: 1, onnotice: () => {} });
+  const admin = postgres(inject("server").adminUrl, {
+    max: 1,
+    onnotice: () => {},
+  });
   await admin.unsafe(`drop database if exists ${name} with (force)`);
   await admin.end();
 });
@@ -89,7 +102,13 @@ describe("upgrades that create or replace cannot do alone", () => {
       select p.oid::regprocedure::text as routine, has_function_privilege('querybudget_app', p.oid, 'execute') as app_may
       from pg_proc p where p.pronamespace = 'api'::regnamespace and p.proname = 'workflows_by_status'`;
     await sql.end();
-    expect(rows).toEqual([{ routine: "api.workflows_by_status(bigint,text,timestamp with time zone,integer,bigint)", app_may: true }]);
+    expect(rows).toEqual([
+      {
+        routine:
+          "api.workflows_by_status(bigint,text,timestamp with time zone,integer,bigint)",
+        app_may: true,
+      },
+    ]);
   });
 
   test("an index made on only a partitioned parent is finished: each partition's built and attached, the parent valid", async () => {
@@ -102,13 +121,19 @@ describe("upgrades that create or replace cannot do alone", () => {
       select indisvalid as valid from pg_index where indexrelid = 'app.messages_tenant_id_conversation_id_created_at_id_idx'::regclass`;
     expect(before!.valid).toBe(false);
     await migrateDatabase(url, { quiet: true });
-    const [after] = await sql<{ valid: boolean; attached: number; partitions: number }[]>`
+    const [after] = await sql<
+      { valid: boolean; attached: number; partitions: number }[]
+    >`
       select i.indisvalid as valid,
              (select count(*)::int from pg_inherits h where h.inhparent = i.indexrelid) as attached,
              (select count(*)::int from pg_inherits h where h.inhparent = 'app.messages'::regclass) as partitions
       from pg_index i where i.indexrelid = 'app.messages_tenant_id_conversation_id_created_at_id_idx'::regclass`;
     await sql.end();
-    expect(after).toEqual({ valid: true, attached: after!.partitions, partitions: after!.partitions });
+    expect(after).toEqual({
+      valid: true,
+      attached: after!.partitions,
+      partitions: after!.partitions,
+    });
     expect(after!.partitions).toBeGreaterThan(1);
   });
 });

@@ -7,7 +7,9 @@ import { createTestDatabase, dropTestDatabase } from "./harness/database.ts";
 import { runPgTapFile, type TapRun } from "./harness/pgtap.ts";
 
 const folder = join(import.meta.dirname, "sql");
-const files = readdirSync(folder).filter((f) => f.endsWith(".sql")).sort();
+const files = readdirSync(folder)
+  .filter((f) => f.endsWith(".sql"))
+  .sort();
 
 // The files run while vitest collects tests, since the TAP output decides which tests exist.
 const runs: [string, TapRun][] = await Promise.all(
@@ -30,7 +32,9 @@ for (const [file, run] of runs) {
     }
     test("ran to its end, as planned", () => {
       expect(run.error, `psql stopped: ${run.error}`).toBeNull();
-      expect(run.points.length, "test points run against plan()").toBe(run.planned);
+      expect(run.points.length, "test points run against plan()").toBe(
+        run.planned,
+      );
     });
   });
 }

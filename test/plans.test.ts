@@ -16,7 +16,11 @@
 // deletes its subject tenant.
 import { readFileSync, existsSync } from "node:fs";
 import { beforeAll, describe, expect, test } from "vitest";
-import { renderPlan, sharedBuffers, type ExplainedStatement } from "../scripts/lib/plan/index.ts";
+import {
+  renderPlan,
+  sharedBuffers,
+  type ExplainedStatement,
+} from "../scripts/lib/plan/index.ts";
 import {
   apiCalls,
   callFingerprint,
@@ -50,23 +54,30 @@ beforeAll(async () => {
     const sql = databases[tier]().sql;
     // The same plans run to run: no autovacuum in these copies (scripts/lib/workload.ts, setAutovacuum).
     await setAutovacuum(sql, false);
-    calls[tier] = new Map((await apiCalls(sql, { sets: 1 })).map((c) => [c.name, c]));
+    calls[tier] = new Map(
+      (await apiCalls(sql, { sets: 1 })).map((c) => [c.name, c]),
+    );
   }
 });
 
 const plans = new Map<string, Promise<ExplainedStatement[]>>();
 /** The workload's plans at the tier, explained once (the tests of a workload share them). */
-function planOf(tier: TierName, def: WorkloadDefinition): Promise<ExplainedStatement[]> {
+function planOf(
+  tier: TierName,
+  def: WorkloadDefinition,
+): Promise<ExplainedStatement[]> {
   const key = `${tier} ${def.name}`;
   let plan = plans.get(key);
   if (!plan) {
     plan = (async () => {
       if (def.kind === "procedure") {
         // everything else first, one at a time: the purge deletes a tenant for good
-        for (const other of ORDERED.filter((w) => w.kind !== "procedure")) await planOf(tier, other).catch(() => undefined);
+        for (const other of ORDERED.filter((w) => w.kind !== "procedure"))
+          await planOf(tier, other).catch(() => undefined);
       }
       const call = calls[tier]?.get(def.name);
-      if (!call) throw new Error(`no arguments resolved for ${def.name} at ${tier}`);
+      if (!call)
+        throw new Error(`no arguments resolved for ${def.name} at ${tier}`);
       return (await explainCall(databases[tier](), call)).statements;
     })();
     plans.set(key, plan);
@@ -77,17 +88,30 @@ function planOf(tier: TierName, def: WorkloadDefinition): Promise<ExplainedState
 const short = (index: string) => index.replace(/^app\./, "");
 
 function planTestName(def: WorkloadDefinition, tier: TierName): string {
-  const required = def.intendedIndexes.filter((i) => !(tier === "10k" && def.smallAt10k?.includes(i)));
+  const required = def.intendedIndexes.filter(
+    (i) => !(tier === "10k" && def.smallAt10k?.includes(i)),
+  );
   const skipped = def.intendedIndexes.filter((i) => !required.includes(i));
   const parts: string[] = [];
   if (required.length) parts.push(`uses ${required.map(short).join(" and ")}`);
-  if (skipped.length) parts.push(`may read ${skipped.length > 1 ? "the tables" : "the table"} of ${skipped.map(short).join(" and ")} whole (under 10k rows)`);
+  if (skipped.length)
+    parts.push(
+      `may read ${skipped.length > 1 ? "the tables" : "the table"} of ${skipped.map(short).join(" and ")} whole (under 10k rows)`,
+    );
   for (const p of def.partitions ?? []) {
     if (p.tiers && !p.tiers.includes(tier)) continue;
     const table = short(p.table);
-    parts.push(p.rule === "one" ? `on one ${table} partition` : p.rule === "one per probe" ? `one ${table} partition per probe` : `${table} partitions pruned`);
+    parts.push(
+      p.rule === "one"
+        ? `on one ${table} partition`
+        : p.rule === "one per probe"
+          ? `one ${table} partition per probe`
+          : `${table} partitions pruned`,
+    );
   }
-  parts.push(`no seq scan over 10k rows, within ${def.buffers[tier]} buffers${def.kind === "procedure" ? " per batch" : ""}`);
+  parts.push(
+    `no seq scan over 10k rows, within ${def.buffers[tier]} buffers${def.kind === "procedure" ? " per batch" : ""}`,
+  );
   return `${def.name} at ${tier}: ${parts.join(", ")}`;
 }
 
@@ -98,9 +122,10 @@ for (const tier of TIER_NAMES) {
         select n.nspname || '.' || p.proname as name
         from pg_proc p join pg_namespace n on n.oid = p.pronamespace
         where n.nspname = 'api' group by 1 order by 1`;
-      expect(routines.map((r) => r.name), "api routines without a workload in scripts/lib/workload.ts, or workloads of routines that are gone").toEqual(
-        workloadRoutines(),
-      );
+      expect(
+        routines.map((r) => r.name),
+        "api routines without a workload in scripts/lib/workload.ts, or workloads of routines that are gone",
+      ).toEqual(workloadRoutines());
     });
 
     for (const def of ORDERED) {
@@ -110,19 +135,29 @@ for (const tier of TIER_NAMES) {
         expect(statements.length, "statements explained").toBeGreaterThan(0);
         for (const index of def.intendedIndexes) {
           if (tier === "10k" && def.smallAt10k?.includes(index)) {
-            const [table] = await databases[tier]().sql<{ name: string; rows: number }[]>`
+            const [table] = await databases[tier]().sql<
+              { name: string; rows: number }[]
+            >`
               select i.indrelid::regclass::text as name, c.reltuples::float8 as rows
               from pg_index i join pg_class c on c.oid = i.indrelid where i.indexrelid = ${index}::regclass`;
-            expect(table?.rows, `${index} is not required at 10k because ${table?.name} is small; it has grown`).toBeLessThan(SEQ_SCAN_MIN_ROWS);
+            expect(
+              table?.rows,
+              `${index} is not required at 10k because ${table?.name} is small; it has grown`,
+            ).toBeLessThan(SEQ_SCAN_MIN_ROWS);
           } else {
             expect(statements).toUseIndex(index);
           }
         }
-        expect(statements).not.toSeqScan(undefined, { minRows: SEQ_SCAN_MIN_ROWS });
+        expect(statements).not.toSeqScan(undefined, {
+          minRows: SEQ_SCAN_MIN_ROWS,
+        });
         for (const expectation of def.partitions ?? []) {
           if (expectation.tiers && !expectation.tiers.includes(tier)) continue;
           const finding = checkPartitions(statements, expectation);
-          expect(finding.pass, `${expectation.table}: expected "${expectation.rule}" (${expectation.why}); found: ${finding.found}\n\nplan:\n${plan()}`).toBe(true);
+          expect(
+            finding.pass,
+            `${expectation.table}: expected "${expectation.rule}" (${expectation.why}); found: ${finding.found}\n\nplan:\n${plan()}`,
+          ).toBe(true);
         }
         expect(statements).toStayWithinBuffers(def.buffers[tier]);
       });
@@ -143,12 +178,29 @@ for (const tier of TIER_NAMES) {
           query: "select api.delete_documents($1, $2::bigint[], true)",
           args: [tenant!.tenant_id, tenant!.ids],
         });
-        const main = statements.find((s) => s.query.includes("delete from app.chunks"));
+        const main = statements.find((s) =>
+          s.query.includes("delete from app.chunks"),
+        );
         expect(main, "the delete statement's plan").toBeDefined();
-        const chunkScans = nodesOf([main!]).filter((n) => n.rootRelation === "app.chunks" && n.relation !== "app.chunks" && (n.actualLoops ?? 0) > 0);
-        expect(chunkScans.map((n) => n.nodeType).filter((t) => !/^(Index Scan|Index Only Scan)$/.test(t)), renderPlan(main!)).toEqual([]);
-        expect(chunkScans.reduce((sum, n) => sum + (n.actualLoops ?? 0), 0), "one lookup per document").toBe(300);
-        expect(main!).toUseIndex("app.chunks_tenant_id_collection_id_document_id_chunk_index_key");
+        const chunkScans = nodesOf([main!]).filter(
+          (n) =>
+            n.rootRelation === "app.chunks" &&
+            n.relation !== "app.chunks" &&
+            (n.actualLoops ?? 0) > 0,
+        );
+        expect(
+          chunkScans
+            .map((n) => n.nodeType)
+            .filter((t) => !/^(Index Scan|Index Only Scan)$/.test(t)),
+          renderPlan(main!),
+        ).toEqual([]);
+        expect(
+          chunkScans.reduce((sum, n) => sum + (n.actualLoops ?? 0), 0),
+          "one lookup per document",
+        ).toBe(300);
+        expect(main!).toUseIndex(
+          "app.chunks_tenant_id_collection_id_document_id_chunk_index_key",
+        );
       });
     }
   });
@@ -157,18 +209,26 @@ for (const tier of TIER_NAMES) {
 describe("plan fingerprints (accept a new shape: npm run plans:accept)", () => {
   for (const tier of TIER_NAMES) {
     const file = fingerprintFile(tier);
-    const committed: Record<string, string[]> = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {};
+    const committed: Record<string, string[]> = existsSync(file)
+      ? JSON.parse(readFileSync(file, "utf8"))
+      : {};
     for (const def of ORDERED) {
       test(`${def.name} at ${tier}: plan shape as committed in test/plans/${tier}.json`, async () => {
         const current = callFingerprint(await planOf(tier, def));
-        expect(committed[def.name], `no fingerprint of ${def.name} in test/plans/${tier}.json: run npm run plans:accept`).toBeDefined();
-        expect(current, `the plan shape of ${def.name} at ${tier} changed; if that is intended, run npm run plans:accept and commit test/plans/`).toEqual(
+        expect(
           committed[def.name],
-        );
+          `no fingerprint of ${def.name} in test/plans/${tier}.json: run npm run plans:accept`,
+        ).toBeDefined();
+        expect(
+          current,
+          `the plan shape of ${def.name} at ${tier} changed; if that is intended, run npm run plans:accept and commit test/plans/`,
+        ).toEqual(committed[def.name]);
       });
     }
     test(`test/plans/${tier}.json has no fingerprint of a workload that is gone`, () => {
-      expect(Object.keys(committed).sort()).toEqual(ORDERED.map((w) => w.name).sort());
+      expect(Object.keys(committed).sort()).toEqual(
+        ORDERED.map((w) => w.name).sort(),
+      );
     });
   }
 });
@@ -178,17 +238,32 @@ describe("shared buffers at 1M at most twice those at 10k (the issue's target; c
   // 10k), it is reported, not asserted: docs/budgets.md gives each one's reason, and this test
   // keeps that list and the workloads in step.
   test("docs/budgets.md lists, with its reason, every workload whose ratio is not asserted", () => {
-    const docs = readFileSync(new URL("../docs/budgets.md", import.meta.url), "utf8");
-    const section = docs.slice(docs.indexOf("### The 1M / 10k target"), docs.indexOf("### The purge"));
-    const listed = [...section.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]).sort();
-    expect(listed).toEqual(ORDERED.filter((d) => !d.ratioAsserted).map((d) => d.name).sort());
+    const docs = readFileSync(
+      new URL("../docs/budgets.md", import.meta.url),
+      "utf8",
+    );
+    const section = docs.slice(
+      docs.indexOf("### The 1M / 10k target"),
+      docs.indexOf("### The purge"),
+    );
+    const listed = [...section.matchAll(/^\| `([^`]+)` \|/gm)]
+      .map((m) => m[1])
+      .sort();
+    expect(listed).toEqual(
+      ORDERED.filter((d) => !d.ratioAsserted)
+        .map((d) => d.name)
+        .sort(),
+    );
   });
   for (const def of ORDERED.filter((d) => d.ratioAsserted)) {
     const name = `${def.name}: buffers at 1M at most twice those at 10k`;
     test(name, async () => {
       const small = sharedBuffers(await planOf("10k", def)).total;
       const big = sharedBuffers(await planOf("1M", def)).total;
-      expect(big, `${def.name}: ${big} buffers at 1M, ${small} at 10k (ratio ${(big / small).toFixed(2)})`).toBeLessThanOrEqual(2 * small);
+      expect(
+        big,
+        `${def.name}: ${big} buffers at 1M, ${small} at 10k (ratio ${(big / small).toFixed(2)})`,
+      ).toBeLessThanOrEqual(2 * small);
     });
   }
 });

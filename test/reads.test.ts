@@ -10,7 +10,8 @@ import { prng, pick } from "./harness/random.ts";
 
 const db = useTestDatabase("reads");
 
-const int = (rand: () => number, lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+const int = (rand: () => number, lo: number, hi: number) =>
+  lo + Math.floor(rand() * (hi - lo + 1));
 
 async function expectCode(call: Promise<unknown>, code: string): Promise<void> {
   await expect(call).rejects.toMatchObject({ code });
@@ -18,7 +19,10 @@ async function expectCode(call: Promise<unknown>, code: string): Promise<void> {
 
 /** Thrown to roll back a transaction whose changes only one test may see. */
 class Rollback extends Error {}
-async function inRolledBackTransaction(sql: postgres.Sql, body: (tx: postgres.Sql) => Promise<void>): Promise<void> {
+async function inRolledBackTransaction(
+  sql: postgres.Sql,
+  body: (tx: postgres.Sql) => Promise<void>,
+): Promise<void> {
   try {
     await sql.begin(async (tx) => {
       // typed as a client: the helpers below only run tagged queries with it
@@ -43,7 +47,10 @@ function chunk(all: Row[], limit: number): Row[][] {
 }
 
 /** Walks an api keyset function from the newest row to the end; the cursor goes back as text. */
-async function walk(fetch: (before: string | null) => Promise<Row[]>, limit: number): Promise<Row[][]> {
+async function walk(
+  fetch: (before: string | null) => Promise<Row[]>,
+  limit: number,
+): Promise<Row[][]> {
   const pages: Row[][] = [];
   let cursor: string | null = null;
   for (let i = 0; i < 10_000; i++) {
@@ -61,15 +68,28 @@ interface KeysetFamily {
   name: string;
   subjects: (sql: postgres.Sql) => Promise<{ tenant: string; key: string }[]>;
   limits: [number, number];
-  api: (sql: postgres.Sql, tenant: string, key: string, before: string | null, limit: number) => Promise<Row[]>;
+  api: (
+    sql: postgres.Sql,
+    tenant: string,
+    key: string,
+    before: string | null,
+    limit: number,
+  ) => Promise<Row[]>;
   naive: (sql: postgres.Sql, tenant: string, key: string) => Promise<Row[]>;
-  offsetPage: (sql: postgres.Sql, tenant: string, key: string, page: number, limit: number) => Promise<unknown[]>;
+  offsetPage: (
+    sql: postgres.Sql,
+    tenant: string,
+    key: string,
+    page: number,
+    limit: number,
+  ) => Promise<unknown[]>;
 }
 
 const families: KeysetFamily[] = [
   {
     name: "api.user_conversations",
-    subjects: (sql) => sql`select tenant_id as tenant, user_id as key from app.conversations group by 1, 2 order by 1, 2`,
+    subjects: (sql) =>
+      sql`select tenant_id as tenant, user_id as key from app.conversations group by 1, 2 order by 1, 2`,
     limits: [1, 4],
     api: (sql, t, u, b, l) => sql<Row[]>`
       select *, created_at::text as cursor from api.user_conversations(${t}, ${u}, ${b}::text::timestamptz, ${l})`,
@@ -82,7 +102,8 @@ const families: KeysetFamily[] = [
   },
   {
     name: "api.conversation_messages",
-    subjects: (sql) => sql`select tenant_id as tenant, id as key from app.conversations order by 1, 2`,
+    subjects: (sql) =>
+      sql`select tenant_id as tenant, id as key from app.conversations order by 1, 2`,
     limits: [3, 25],
     api: (sql, t, c, b, l) => sql<Row[]>`
       select *, created_at::text as cursor from api.conversation_messages(${t}, ${c}, ${b}::text::timestamptz, ${l})`,
@@ -93,11 +114,13 @@ const families: KeysetFamily[] = [
       where m.tenant_id = ${t} and m.conversation_id = ${c} and (m.expires_at is null or m.expires_at > now())
         and (v.expires_at is null or v.expires_at > now())
       order by m.created_at desc, m.id desc`,
-    offsetPage: (sql, t, c, p, l) => before.conversationMessages(sql, t, c, p, l),
+    offsetPage: (sql, t, c, p, l) =>
+      before.conversationMessages(sql, t, c, p, l),
   },
   {
     name: "api.workflows_by_status",
-    subjects: (sql) => sql`select tenant_id as tenant, status as key from app.workflows group by 1, 2 order by 1, 2`,
+    subjects: (sql) =>
+      sql`select tenant_id as tenant, status as key from app.workflows group by 1, 2 order by 1, 2`,
     limits: [1, 6],
     api: (sql, t, s, b, l) => sql<Row[]>`
       select *, created_at::text as cursor from api.workflows_by_status(${t}, ${s}, ${b}::text::timestamptz, ${l})`,
@@ -121,10 +144,19 @@ describe.each(families)("$name (keyset)", (family) => {
       const all = await family.naive(sql, tenant, key);
       // The seeded timestamps are distinct, so no row is skipped (ties have their own test).
       expect(new Set(all.map((r) => r.cursor)).size).toBe(all.length);
-      const pages = await walk((b) => family.api(sql, tenant, key, b, limit), limit);
-      expect(pages.map(strip), `${family.name}(${tenant}, ${key}) limit ${limit}`).toEqual(chunk(all, limit).map(strip));
+      const pages = await walk(
+        (b) => family.api(sql, tenant, key, b, limit),
+        limit,
+      );
+      expect(
+        pages.map(strip),
+        `${family.name}(${tenant}, ${key}) limit ${limit}`,
+      ).toEqual(chunk(all, limit).map(strip));
       for (const [k, page] of pages.entries()) {
-        expect([...(await family.offsetPage(sql, tenant, key, k, limit))], `OFFSET page ${k}`).toEqual(strip(page));
+        expect(
+          [...(await family.offsetPage(sql, tenant, key, k, limit))],
+          `OFFSET page ${k}`,
+        ).toEqual(strip(page));
       }
       pagesSeen += pages.length;
     }
@@ -139,7 +171,9 @@ describe.each(families)("$name (keyset)", (family) => {
       if (all.length < 2) continue;
       // a cursor 1 microsecond after a random row's created_at: that row is the first one out
       const i = int(rand, 0, all.length - 1);
-      const [after] = await sql<{ cursor: string }[]>`select (${all[i]!.cursor}::text::timestamptz + interval '1 microsecond')::text as cursor`;
+      const [after] = await sql<
+        { cursor: string }[]
+      >`select (${all[i]!.cursor}::text::timestamptz + interval '1 microsecond')::text as cursor`;
       const limit = int(rand, ...family.limits);
       const page = await family.api(sql, tenant, key, after!.cursor, limit);
       expect(strip(page)).toEqual(strip(all.slice(i, i + limit)));
@@ -150,7 +184,11 @@ describe.each(families)("$name (keyset)", (family) => {
   // tied row exactly once: test/api/paging.test.ts.
   test("ties, legacy cursor: ordered by id inside a page; at a page cut, one of the tied rows is skipped (documented)", async () => {
     const { sql } = db();
-    const table = { "api.user_conversations": "conversations", "api.conversation_messages": "messages", "api.workflows_by_status": "workflows" }[family.name]!;
+    const table = {
+      "api.user_conversations": "conversations",
+      "api.conversation_messages": "messages",
+      "api.workflows_by_status": "workflows",
+    }[family.name]!;
     let subject: { tenant: string; key: string; all: Row[] } | undefined;
     for (const s of await family.subjects(sql)) {
       const all = await family.naive(sql, s.tenant, s.key);
@@ -169,7 +207,10 @@ describe.each(families)("$name (keyset)", (family) => {
       await tx`set local enable_seqscan = off`;
       await tx`set local enable_bitmapscan = off`;
       await tx`discard plans`; // a plan cached by this connection would ignore those settings
-      await tx.unsafe(`update app.${table} set created_at = created_at where tenant_id = $1 and id = $2`, [tenant, from.id]);
+      await tx.unsafe(
+        `update app.${table} set created_at = created_at where tenant_id = $1 and id = $2`,
+        [tenant, from.id],
+      );
       await tx.unsafe(
         `update app.${table} set created_at = (select created_at from app.${table} where tenant_id = $1 and id = $2) where tenant_id = $1 and id = $3`,
         [tenant, from.id, to.id],
@@ -182,14 +223,18 @@ describe.each(families)("$name (keyset)", (family) => {
       await tie(tx, all[1]!, all[2]!);
       const tied = await family.naive(tx, tenant, key);
       expect(tied[1]!.cursor).toBe(tied[2]!.cursor);
-      expect(strip(await family.api(tx, tenant, key, null, 3))).toEqual(strip(tied.slice(0, 3)));
+      expect(strip(await family.api(tx, tenant, key, null, 3))).toEqual(
+        strip(tied.slice(0, 3)),
+      );
     });
 
     // rows 1 and 2 tied across the cut of pages of 2: one of them ends page 1, the other is skipped
     await inRolledBackTransaction(sql, async (tx) => {
       await tie(tx, all[1]!, all[2]!);
       const tied = await family.naive(tx, tenant, key);
-      const returned = ids((await walk((b) => family.api(tx, tenant, key, b, 2), 2)).flat());
+      const returned = ids(
+        (await walk((b) => family.api(tx, tenant, key, b, 2), 2)).flat(),
+      );
       const missing = ids(tied).filter((id) => !returned.includes(id));
       expect(missing).toHaveLength(1);
       expect([tied[1]!.id, tied[2]!.id]).toContain(missing[0]);
@@ -199,12 +244,17 @@ describe.each(families)("$name (keyset)", (family) => {
 
   // workflows_by_status has no per-tenant key (a status exists in every tenant): its walk above
   // already compares with the tenant-filtered naive list, so it has no such test.
-  if (family.name !== "api.workflows_by_status") test("another tenant's id gives no rows", async () => {
-    const { sql } = db();
-    const [subject] = await family.subjects(sql);
-    const [other] = await sql<{ tenant_id: string }[]>`select tenant_id from app.tenants where tenant_id <> ${subject!.tenant} order by tenant_id limit 1`;
-    expect(await family.api(sql, other!.tenant_id, subject!.key, null, 1000)).toEqual([]);
-  });
+  if (family.name !== "api.workflows_by_status")
+    test("another tenant's id gives no rows", async () => {
+      const { sql } = db();
+      const [subject] = await family.subjects(sql);
+      const [other] = await sql<
+        { tenant_id: string }[]
+      >`select tenant_id from app.tenants where tenant_id <> ${subject!.tenant} order by tenant_id limit 1`;
+      expect(
+        await family.api(sql, other!.tenant_id, subject!.key, null, 1000),
+      ).toEqual([]);
+    });
 });
 
 describe("expired rows", () => {
@@ -214,10 +264,17 @@ describe("expired rows", () => {
       select distinct tenant_id, user_id from app.conversations where expires_at <= now() order by 1, 2`;
     expect(owners.length).toBeGreaterThan(0);
     for (const { tenant_id, user_id } of owners) {
-      const got = await sql<{ id: string }[]>`select id from api.user_conversations(${tenant_id}, ${user_id}, null, 1000)`;
+      const got = await sql<
+        { id: string }[]
+      >`select id from api.user_conversations(${tenant_id}, ${user_id}, null, 1000)`;
       const want = await sql<{ id: string; expired: boolean }[]>`
         select id, coalesce(expires_at <= now(), false) as expired from app.conversations where tenant_id = ${tenant_id} and user_id = ${user_id}`;
-      expect(got.map((r) => r.id).sort()).toEqual(want.filter((r) => !r.expired).map((r) => r.id).sort());
+      expect(got.map((r) => r.id).sort()).toEqual(
+        want
+          .filter((r) => !r.expired)
+          .map((r) => r.id)
+          .sort(),
+      );
     }
   });
 
@@ -225,17 +282,26 @@ describe("expired rows", () => {
     const { sql } = db();
     const rand = prng(31);
     // live conversations (an expired one has no messages at all: test/api/paging.test.ts)
-    const conversations = await sql<{ tenant_id: string; conversation_id: string }[]>`
+    const conversations = await sql<
+      { tenant_id: string; conversation_id: string }[]
+    >`
       select distinct m.tenant_id, m.conversation_id from app.messages m
       join app.conversations c on c.tenant_id = m.tenant_id and c.id = m.conversation_id
       where m.expires_at <= now() and (c.expires_at is null or c.expires_at > now()) order by 1, 2`;
     expect(conversations.length).toBeGreaterThan(0);
     for (const { tenant_id, conversation_id } of pick(conversations, 8, rand)) {
-      const got = await sql<{ id: string }[]>`select id from api.conversation_messages(${tenant_id}, ${conversation_id}, null, 1000)`;
+      const got = await sql<
+        { id: string }[]
+      >`select id from api.conversation_messages(${tenant_id}, ${conversation_id}, null, 1000)`;
       const want = await sql<{ id: string; expired: boolean }[]>`
         select id, coalesce(expires_at <= now(), false) as expired from app.messages where tenant_id = ${tenant_id} and conversation_id = ${conversation_id}`;
       expect(want.some((r) => r.expired)).toBe(true);
-      expect(got.map((r) => r.id).sort()).toEqual(want.filter((r) => !r.expired).map((r) => r.id).sort());
+      expect(got.map((r) => r.id).sort()).toEqual(
+        want
+          .filter((r) => !r.expired)
+          .map((r) => r.id)
+          .sort(),
+      );
     }
   });
 });
@@ -244,15 +310,22 @@ describe("api.validate_session", () => {
   test("a live session gives its user, as the before side's two queries do", async () => {
     const { sql } = db();
     const rand = prng(1001);
-    const live = await sql<{ token: string; tenant_id: string; user_id: string }[]>`
+    const live = await sql<
+      { token: string; tenant_id: string; user_id: string }[]
+    >`
       select token::text, tenant_id, user_id from app.user_sessions where expires_at > now() + interval '1 minute' order by id`;
     expect(live.length).toBeGreaterThan(0);
     for (const s of pick(live, 10, rand)) {
-      const got = await sql`select * from api.validate_session(${s.token}::uuid)`;
+      const got =
+        await sql`select * from api.validate_session(${s.token}::uuid)`;
       expect(got.length).toBe(1);
-      expect(got[0]).toMatchObject({ tenant_id: s.tenant_id, user_id: s.user_id });
+      expect(got[0]).toMatchObject({
+        tenant_id: s.tenant_id,
+        user_id: s.user_id,
+      });
       expect([...got]).toEqual(await before.validateSession(sql, s.token));
-      const [user] = await sql`select email, display_name from app.users where tenant_id = ${s.tenant_id} and id = ${s.user_id}`;
+      const [user] =
+        await sql`select email, display_name from app.users where tenant_id = ${s.tenant_id} and id = ${s.user_id}`;
       expect(got[0]).toMatchObject(user!);
     }
   });
@@ -264,10 +337,14 @@ describe("api.validate_session", () => {
       select token::text from app.user_sessions where expires_at < now() - interval '1 minute' order by id`;
     expect(expired.length).toBeGreaterThan(0);
     for (const s of pick(expired, 10, rand)) {
-      expect([...(await sql`select * from api.validate_session(${s.token}::uuid)`)]).toEqual([]);
+      expect([
+        ...(await sql`select * from api.validate_session(${s.token}::uuid)`),
+      ]).toEqual([]);
       expect(await before.validateSession(sql, s.token)).toEqual([]);
     }
-    expect([...(await sql`select * from api.validate_session(gen_random_uuid())`)]).toEqual([]);
+    expect([
+      ...(await sql`select * from api.validate_session(gen_random_uuid())`),
+    ]).toEqual([]);
   });
 
   test("a session stops validating the moment it expires", async () => {
@@ -275,10 +352,16 @@ describe("api.validate_session", () => {
     const [s] = await sql<{ id: string; tenant_id: string; token: string }[]>`
       select id, tenant_id, token::text from app.user_sessions where expires_at > now() + interval '1 minute' order by id limit 1`;
     await inRolledBackTransaction(sql, async (tx) => {
-      expect((await tx`select * from api.validate_session(${s!.token}::uuid)`).length).toBe(1);
+      expect(
+        (await tx`select * from api.validate_session(${s!.token}::uuid)`)
+          .length,
+      ).toBe(1);
       // now() is the transaction's start: expires_at = now() is expired
       await tx`update app.user_sessions set expires_at = now() where tenant_id = ${s!.tenant_id} and id = ${s!.id}`;
-      expect((await tx`select * from api.validate_session(${s!.token}::uuid)`).length).toBe(0);
+      expect(
+        (await tx`select * from api.validate_session(${s!.token}::uuid)`)
+          .length,
+      ).toBe(0);
     });
   });
 
@@ -292,42 +375,68 @@ describe("api.agent_by_name and api.active_agents", () => {
   test("agent_by_name finds the tenant's own agent, as loading all agents and filtering does", async () => {
     const { sql } = db();
     const rand = prng(2001);
-    const tenants = await sql<{ tenant_id: string }[]>`select distinct tenant_id from app.agents order by 1`;
+    const tenants = await sql<
+      { tenant_id: string }[]
+    >`select distinct tenant_id from app.agents order by 1`;
     for (const { tenant_id } of pick(tenants, 5, rand)) {
-      const agents = await sql<{ name: string; id: string }[]>`select name, id from app.agents where tenant_id = ${tenant_id} order by id`;
+      const agents = await sql<
+        { name: string; id: string }[]
+      >`select name, id from app.agents where tenant_id = ${tenant_id} order by id`;
       for (const agent of pick(agents, 3, rand)) {
-        const got = await sql`select * from api.agent_by_name(${tenant_id}, ${agent.name})`;
+        const got =
+          await sql`select * from api.agent_by_name(${tenant_id}, ${agent.name})`;
         expect(got.length).toBe(1);
         expect(got[0]!.id).toBe(agent.id); // the same names exist in every tenant
-        expect([...got]).toEqual(await before.agentByName(sql, tenant_id, agent.name));
+        expect([...got]).toEqual(
+          await before.agentByName(sql, tenant_id, agent.name),
+        );
       }
-      expect([...(await sql`select * from api.agent_by_name(${tenant_id}, 'no such agent')`)]).toEqual([]);
+      expect([
+        ...(await sql`select * from api.agent_by_name(${tenant_id}, 'no such agent')`),
+      ]).toEqual([]);
       const upper = agents[0]!.name.toUpperCase();
-      expect([...(await sql`select * from api.agent_by_name(${tenant_id}, ${upper})`)]).toEqual(await before.agentByName(sql, tenant_id, upper));
+      expect([
+        ...(await sql`select * from api.agent_by_name(${tenant_id}, ${upper})`),
+      ]).toEqual(await before.agentByName(sql, tenant_id, upper));
     }
   });
 
   test("active_agents of every type and of each type equal the before side's filtering in code", async () => {
     const { sql } = db();
     const rand = prng(2002);
-    const tenants = await sql<{ tenant_id: string }[]>`select tenant_id from app.tenants order by 1`;
+    const tenants = await sql<
+      { tenant_id: string }[]
+    >`select tenant_id from app.tenants order by 1`;
     let rows = 0;
     for (const { tenant_id } of pick(tenants, 6, rand)) {
       for (const type of [null, "orchestrator", "specialist", "worker"]) {
-        const got = await sql`select * from api.active_agents(${tenant_id}, ${type})`;
-        expect([...got], `tenant ${tenant_id} type ${type}`).toEqual(await before.activeAgents(sql, tenant_id, type));
+        const got =
+          await sql`select * from api.active_agents(${tenant_id}, ${type})`;
+        expect([...got], `tenant ${tenant_id} type ${type}`).toEqual(
+          await before.activeAgents(sql, tenant_id, type),
+        );
         rows += got.length;
       }
-      const [active] = await sql<{ n: number }[]>`select count(*)::int as n from app.agents where tenant_id = ${tenant_id} and is_active`;
-      expect((await sql`select * from api.active_agents(${tenant_id})`).length).toBe(active!.n);
+      const [active] = await sql<
+        { n: number }[]
+      >`select count(*)::int as n from app.agents where tenant_id = ${tenant_id} and is_active`;
+      expect(
+        (await sql`select * from api.active_agents(${tenant_id})`).length,
+      ).toBe(active!.n);
     }
     expect(rows).toBeGreaterThan(0);
   });
 
   test("bad input", async () => {
     const { sql } = db();
-    await expectCode(sql`select * from api.agent_by_name(null, 'planner')`, "QB001");
-    await expectCode(sql`select * from api.agent_by_name(-1, 'planner')`, "QB005");
+    await expectCode(
+      sql`select * from api.agent_by_name(null, 'planner')`,
+      "QB001",
+    );
+    await expectCode(
+      sql`select * from api.agent_by_name(-1, 'planner')`,
+      "QB005",
+    );
     await expectCode(sql`select * from api.agent_by_name(1, null)`, "QB001");
     await expectCode(sql`select * from api.agent_by_name(1, '')`, "QB008");
     await expectCode(sql`select * from api.agent_by_name(1, ' 	 ')`, "QB008");
@@ -335,7 +444,10 @@ describe("api.agent_by_name and api.active_agents", () => {
     await expectCode(sql`select * from api.active_agents(-1)`, "QB005");
     await expectCode(sql`select * from api.active_agents(1, 'bogus')`, "QB008");
     await expectCode(sql`select * from api.active_agents(1, '')`, "QB008");
-    await expectCode(sql`select * from api.active_agents(1, 'Worker')`, "QB008");
+    await expectCode(
+      sql`select * from api.active_agents(1, 'Worker')`,
+      "QB008",
+    );
   });
 });
 
@@ -343,22 +455,40 @@ describe("api.workflow_tasks", () => {
   test("a workflow's tasks, all or in one status, in execution order, as the N+1 before side", async () => {
     const { sql } = db();
     const rand = prng(3001);
-    const workflows = await sql<{ tenant_id: string; id: string }[]>`select tenant_id, id from app.workflows order by id`;
+    const workflows = await sql<
+      { tenant_id: string; id: string }[]
+    >`select tenant_id, id from app.workflows order by id`;
     let rows = 0;
     for (const w of pick(workflows, 10, rand)) {
-      for (const status of [null, "pending", "running", "completed", "failed", "skipped"]) {
-        const got = await sql`select * from api.workflow_tasks(${w.tenant_id}, ${w.id}, ${status})`;
-        expect([...got], `workflow ${w.id} status ${status}`).toEqual(await before.workflowTasks(sql, w.tenant_id, w.id, status));
+      for (const status of [
+        null,
+        "pending",
+        "running",
+        "completed",
+        "failed",
+        "skipped",
+      ]) {
+        const got =
+          await sql`select * from api.workflow_tasks(${w.tenant_id}, ${w.id}, ${status})`;
+        expect([...got], `workflow ${w.id} status ${status}`).toEqual(
+          await before.workflowTasks(sql, w.tenant_id, w.id, status),
+        );
         rows += got.length;
       }
-      const all = await sql<{ execution_order: number }[]>`select * from api.workflow_tasks(${w.tenant_id}, ${w.id})`;
+      const all = await sql<
+        { execution_order: number }[]
+      >`select * from api.workflow_tasks(${w.tenant_id}, ${w.id})`;
       expect(all.length).toBeGreaterThan(0);
-      expect(all.map((t) => t.execution_order)).toEqual(all.map((t) => t.execution_order).sort((a, b) => a - b));
+      expect(all.map((t) => t.execution_order)).toEqual(
+        all.map((t) => t.execution_order).sort((a, b) => a - b),
+      );
     }
     expect(rows).toBeGreaterThan(0);
     // another tenant's workflow id gives nothing
     const w = workflows.find((x) => x.tenant_id !== "1")!;
-    expect([...(await sql`select * from api.workflow_tasks(1, ${w.id})`)]).toEqual([]);
+    expect([
+      ...(await sql`select * from api.workflow_tasks(1, ${w.id})`),
+    ]).toEqual([]);
   });
 
   test("bad input", async () => {
@@ -366,7 +496,10 @@ describe("api.workflow_tasks", () => {
     await expectCode(sql`select * from api.workflow_tasks(null, 1)`, "QB001");
     await expectCode(sql`select * from api.workflow_tasks(-1, 1)`, "QB005");
     await expectCode(sql`select * from api.workflow_tasks(1, null)`, "QB001");
-    await expectCode(sql`select * from api.workflow_tasks(1, 1, 'bogus')`, "QB008");
+    await expectCode(
+      sql`select * from api.workflow_tasks(1, 1, 'bogus')`,
+      "QB008",
+    );
     await expectCode(sql`select * from api.workflow_tasks(1, 1, '')`, "QB008");
   });
 });
@@ -375,9 +508,21 @@ describe("allowed values follow the tables' check constraints", () => {
   // Every value a check constraint admits is accepted, and nothing else: the functions' lists
   // cannot drift from the schema unnoticed.
   const cases = [
-    { constraint: "agents_type_check", call: (sql: postgres.Sql, v: string) => sql`select * from api.active_agents(1, ${v})` },
-    { constraint: "workflows_status_check", call: (sql: postgres.Sql, v: string) => sql`select * from api.workflows_by_status(1, ${v})` },
-    { constraint: "workflow_tasks_status_check", call: (sql: postgres.Sql, v: string) => sql`select * from api.workflow_tasks(1, 1, ${v})` },
+    {
+      constraint: "agents_type_check",
+      call: (sql: postgres.Sql, v: string) =>
+        sql`select * from api.active_agents(1, ${v})`,
+    },
+    {
+      constraint: "workflows_status_check",
+      call: (sql: postgres.Sql, v: string) =>
+        sql`select * from api.workflows_by_status(1, ${v})`,
+    },
+    {
+      constraint: "workflow_tasks_status_check",
+      call: (sql: postgres.Sql, v: string) =>
+        sql`select * from api.workflow_tasks(1, 1, ${v})`,
+    },
   ];
   test.each(cases)("$constraint", async ({ constraint, call }) => {
     const { sql } = db();
@@ -393,38 +538,107 @@ describe("allowed values follow the tables' check constraints", () => {
 describe("bad input of the keyset functions", () => {
   test("api.user_conversations", async () => {
     const { sql } = db();
-    await expectCode(sql`select * from api.user_conversations(null, 1)`, "QB001");
+    await expectCode(
+      sql`select * from api.user_conversations(null, 1)`,
+      "QB001",
+    );
     await expectCode(sql`select * from api.user_conversations(-1, 1)`, "QB005");
-    await expectCode(sql`select * from api.user_conversations(1, null)`, "QB001");
-    await expectCode(sql`select * from api.user_conversations(1, 1, null, null)`, "QB001");
-    await expectCode(sql`select * from api.user_conversations(1, 1, null, 0)`, "QB004");
-    await expectCode(sql`select * from api.user_conversations(1, 1, null, 1001)`, "QB004");
-    await expectCode(sql`select * from api.user_conversations(1, 1, 'infinity')`, "QB006");
-    await expectCode(sql`select * from api.user_conversations(1, 1, '-infinity')`, "QB006");
+    await expectCode(
+      sql`select * from api.user_conversations(1, null)`,
+      "QB001",
+    );
+    await expectCode(
+      sql`select * from api.user_conversations(1, 1, null, null)`,
+      "QB001",
+    );
+    await expectCode(
+      sql`select * from api.user_conversations(1, 1, null, 0)`,
+      "QB004",
+    );
+    await expectCode(
+      sql`select * from api.user_conversations(1, 1, null, 1001)`,
+      "QB004",
+    );
+    await expectCode(
+      sql`select * from api.user_conversations(1, 1, 'infinity')`,
+      "QB006",
+    );
+    await expectCode(
+      sql`select * from api.user_conversations(1, 1, '-infinity')`,
+      "QB006",
+    );
     // the guards run before anything else: an unknown tenant wins over a bad limit
-    await expectCode(sql`select * from api.user_conversations(-1, 1, 'infinity', 0)`, "QB005");
+    await expectCode(
+      sql`select * from api.user_conversations(-1, 1, 'infinity', 0)`,
+      "QB005",
+    );
   });
 
   test("api.conversation_messages", async () => {
     const { sql } = db();
-    await expectCode(sql`select * from api.conversation_messages(null, 1)`, "QB001");
-    await expectCode(sql`select * from api.conversation_messages(-1, 1)`, "QB005");
-    await expectCode(sql`select * from api.conversation_messages(1, null)`, "QB001");
-    await expectCode(sql`select * from api.conversation_messages(1, 1, null, 0)`, "QB004");
-    await expectCode(sql`select * from api.conversation_messages(1, 1, null, 1001)`, "QB004");
-    await expectCode(sql`select * from api.conversation_messages(1, 1, 'infinity')`, "QB006");
-    await expectCode(sql`select * from api.conversation_messages(1, 1, '-infinity')`, "QB006");
+    await expectCode(
+      sql`select * from api.conversation_messages(null, 1)`,
+      "QB001",
+    );
+    await expectCode(
+      sql`select * from api.conversation_messages(-1, 1)`,
+      "QB005",
+    );
+    await expectCode(
+      sql`select * from api.conversation_messages(1, null)`,
+      "QB001",
+    );
+    await expectCode(
+      sql`select * from api.conversation_messages(1, 1, null, 0)`,
+      "QB004",
+    );
+    await expectCode(
+      sql`select * from api.conversation_messages(1, 1, null, 1001)`,
+      "QB004",
+    );
+    await expectCode(
+      sql`select * from api.conversation_messages(1, 1, 'infinity')`,
+      "QB006",
+    );
+    await expectCode(
+      sql`select * from api.conversation_messages(1, 1, '-infinity')`,
+      "QB006",
+    );
   });
 
   test("api.workflows_by_status", async () => {
     const { sql } = db();
-    await expectCode(sql`select * from api.workflows_by_status(null, 'completed')`, "QB001");
-    await expectCode(sql`select * from api.workflows_by_status(-1, 'completed')`, "QB005");
-    await expectCode(sql`select * from api.workflows_by_status(1, null)`, "QB001");
-    await expectCode(sql`select * from api.workflows_by_status(1, 'bogus')`, "QB008");
-    await expectCode(sql`select * from api.workflows_by_status(1, '')`, "QB008");
-    await expectCode(sql`select * from api.workflows_by_status(1, 'completed', null, 0)`, "QB004");
-    await expectCode(sql`select * from api.workflows_by_status(1, 'completed', null, 1001)`, "QB004");
-    await expectCode(sql`select * from api.workflows_by_status(1, 'completed', 'infinity')`, "QB006");
+    await expectCode(
+      sql`select * from api.workflows_by_status(null, 'completed')`,
+      "QB001",
+    );
+    await expectCode(
+      sql`select * from api.workflows_by_status(-1, 'completed')`,
+      "QB005",
+    );
+    await expectCode(
+      sql`select * from api.workflows_by_status(1, null)`,
+      "QB001",
+    );
+    await expectCode(
+      sql`select * from api.workflows_by_status(1, 'bogus')`,
+      "QB008",
+    );
+    await expectCode(
+      sql`select * from api.workflows_by_status(1, '')`,
+      "QB008",
+    );
+    await expectCode(
+      sql`select * from api.workflows_by_status(1, 'completed', null, 0)`,
+      "QB004",
+    );
+    await expectCode(
+      sql`select * from api.workflows_by_status(1, 'completed', null, 1001)`,
+      "QB004",
+    );
+    await expectCode(
+      sql`select * from api.workflows_by_status(1, 'completed', 'infinity')`,
+      "QB006",
+    );
   });
 });

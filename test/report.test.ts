@@ -5,7 +5,11 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { BEFORE, beforeSide, MEASURED_THROUGH } from "../scripts/lib/before/index.ts";
+import {
+  BEFORE,
+  beforeSide,
+  MEASURED_THROUGH,
+} from "../scripts/lib/before/index.ts";
 import {
   buildReport,
   charts,
@@ -35,9 +39,26 @@ let apiRoutines: string[];
 
 beforeAll(async () => {
   const { sql, url } = db();
-  apiRoutines = (await sql<{ name: string }[]>`select 'api.' || proname as name from pg_proc where pronamespace = 'api'::regnamespace order by 1`).map((r) => r.name);
-  tier = await measureTier(url, 10_000, { calls: 5, warmup: 1, beforeCalls: 3, beforeWarmup: 0, argumentSets: 3, procedureSubjects: 2, minBatches: 1 });
-  report = await buildReport(url, [tier], { calls: 5, warmup: 1, beforeCalls: 3, serverKind: "test" });
+  apiRoutines = (
+    await sql<
+      { name: string }[]
+    >`select 'api.' || proname as name from pg_proc where pronamespace = 'api'::regnamespace order by 1`
+  ).map((r) => r.name);
+  tier = await measureTier(url, 10_000, {
+    calls: 5,
+    warmup: 1,
+    beforeCalls: 3,
+    beforeWarmup: 0,
+    argumentSets: 3,
+    procedureSubjects: 2,
+    minBatches: 1,
+  });
+  report = await buildReport(url, [tier], {
+    calls: 5,
+    warmup: 1,
+    beforeCalls: 3,
+    serverKind: "test",
+  });
   dir = await mkdtemp(join(tmpdir(), "qb-report-"));
   files = await writeReport(report, dir);
 }, 300_000);
@@ -51,22 +72,31 @@ function xmlProblems(text: string): string[] {
   const problems: string[] = [];
   const stack: string[] = [];
   let roots = 0;
-  const token = /<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<[^>]*>|&(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);|[<>&]/g;
+  const token =
+    /<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<[^>]*>|&(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);|[<>&]/g;
   let last = 0;
   for (const m of text.matchAll(token)) {
     const t = m[0];
     const between = text.slice(last, m.index);
     last = m.index! + t.length;
-    if (stack.length === 0 && between.trim() !== "") problems.push(`text outside the root: ${between.trim().slice(0, 30)}`);
+    if (stack.length === 0 && between.trim() !== "")
+      problems.push(`text outside the root: ${between.trim().slice(0, 30)}`);
     if (t === "<" || t === "&") problems.push(`a raw ${t} at ${m.index}`);
-    if (t.startsWith("<!--") || t.startsWith("<?") || t.startsWith("&") || t === ">") continue;
+    if (
+      t.startsWith("<!--") ||
+      t.startsWith("<?") ||
+      t.startsWith("&") ||
+      t === ">"
+    )
+      continue;
     const close = /^<\/([A-Za-z][\w:.-]*)\s*>$/.exec(t);
     if (close) {
       const open = stack.pop();
       if (open !== close[1]) problems.push(`</${close[1]}> closes <${open}>`);
       continue;
     }
-    const open = /^<([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+="[^"<]*")*)\s*(\/?)>$/.exec(t);
+    const open =
+      /^<([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+="[^"<]*")*)\s*(\/?)>$/.exec(t);
     if (!open) {
       problems.push(`a malformed tag: ${t.slice(0, 60)}`);
       continue;
@@ -83,20 +113,36 @@ function xmlProblems(text: string): string[] {
 describe("the measured report (10k test database, few calls)", () => {
   test("pairs every api routine with a before side or with the routine it is measured through", () => {
     for (const routine of apiRoutines) {
-      if (MEASURED_THROUGH[routine]) expect(apiRoutines, routine).toContain(MEASURED_THROUGH[routine]);
-      else expect(Object.keys(BEFORE), `${routine} has a before side`).toContain(routine);
+      if (MEASURED_THROUGH[routine])
+        expect(apiRoutines, routine).toContain(MEASURED_THROUGH[routine]);
+      else
+        expect(Object.keys(BEFORE), `${routine} has a before side`).toContain(
+          routine,
+        );
     }
-    for (const w of WORKLOAD) expect(beforeSide(w.routine) ?? MEASURED_THROUGH[w.routine], w.name).toBeDefined();
+    for (const w of WORKLOAD)
+      expect(
+        beforeSide(w.routine) ?? MEASURED_THROUGH[w.routine],
+        w.name,
+      ).toBeDefined();
   });
 
   test("the JSON has every api routine and every workload, without errors", async () => {
-    const json = JSON.parse(await readFile(join(dir, "latest.json"), "utf8")) as Report;
+    const json = JSON.parse(
+      await readFile(join(dir, "latest.json"), "utf8"),
+    ) as Report;
     expect(json.version).toBe(1);
     const measured = json.tiers[0]!.functions;
-    expect(measured.map((f) => f.name)).toEqual(expect.arrayContaining(WORKLOAD.map((w) => w.name)));
+    expect(measured.map((f) => f.name)).toEqual(
+      expect.arrayContaining(WORKLOAD.map((w) => w.name)),
+    );
     expect(measured).toHaveLength(WORKLOAD.length);
     const covered = new Set(measured.map((f) => f.routine));
-    for (const routine of apiRoutines) expect(covered.has(routine) || covered.has(MEASURED_THROUGH[routine] ?? ""), routine).toBe(true);
+    for (const routine of apiRoutines)
+      expect(
+        covered.has(routine) || covered.has(MEASURED_THROUGH[routine] ?? ""),
+        routine,
+      ).toBe(true);
     expect(json.tiers[0]!.notMeasured).toEqual([]);
     for (const f of measured) {
       expect(f.error, f.name).toBeUndefined();
@@ -117,24 +163,34 @@ describe("the measured report (10k test database, few calls)", () => {
       if (f.kind !== "procedure") {
         expect(f.timing.calls, f.name).toBe(5);
         // A routine measured through another (the purge's batch) has no before side of its own.
-        expect(f.before?.timing.calls, f.name).toBe(beforeSide(f.routine) ? 3 : undefined);
+        expect(f.before?.timing.calls, f.name).toBe(
+          beforeSide(f.routine) ? 3 : undefined,
+        );
       }
       expect(f.buffers.total, f.name).toBe(f.buffers.hit + f.buffers.read);
       expect(f.buffers.total, f.name).toBeGreaterThan(0);
       expect(f.statements, f.name).toBeGreaterThan(0);
       // a routine that only inserts a row of its own (api.create_tenant: no table is read) has no access path
-      if (f.name !== "api.create_tenant") expect(f.access.length, f.name).toBeGreaterThan(0);
+      if (f.name !== "api.create_tenant")
+        expect(f.access.length, f.name).toBeGreaterThan(0);
     }
   });
 
   test("statements per call: the api's do not grow with the ids, the before side's do", () => {
-    const bulk = tier.functions.filter((f) => f.ids !== undefined && f.kind !== "procedure");
+    const bulk = tier.functions.filter(
+      (f) => f.ids !== undefined && f.kind !== "procedure",
+    );
     expect(bulk.length).toBeGreaterThanOrEqual(5);
     for (const f of bulk) {
       expect(f.statementsWithOneId, f.name).toBe(f.statements);
-      expect(f.before!.statements, `${f.name}: the before side sends a statement per id at least`).toBeGreaterThanOrEqual(f.ids!);
+      expect(
+        f.before!.statements,
+        `${f.name}: the before side sends a statement per id at least`,
+      ).toBeGreaterThanOrEqual(f.ids!);
     }
-    const gaps = tier.functions.find((f) => f.name === "api.knowledge_gap_stats")!;
+    const gaps = tier.functions.find(
+      (f) => f.name === "api.knowledge_gap_stats",
+    )!;
     expect(gaps.before!.statements, "eleven COUNT queries").toBe(11);
   });
 
@@ -148,20 +204,36 @@ describe("the measured report (10k test database, few calls)", () => {
       compared++;
     }
     // Every paired workload, but the purge at 10k (its one subject goes to the plan).
-    const paired = tier.functions.filter((f) => beforeSide(f.routine) && f.timing.calls > 0);
+    const paired = tier.functions.filter(
+      (f) => beforeSide(f.routine) && f.timing.calls > 0,
+    );
     expect(paired.length).toBeGreaterThanOrEqual(WORKLOAD.length - 2);
     expect(compared).toBe(paired.length);
   });
 
   test("the Markdown has the table, a row per workload, the checks and the charts", async () => {
     const md = await readFile(join(dir, "latest.md"), "utf8");
-    expect(md).toMatch(/^\| routine +\| kind +\| +calls \| +p50 ms \| +p95 ms \| +p99 ms \| +buffers \| +stmts \| +before p50 ms \| +before stmts \| +× faster \|$/m);
-    for (const w of WORKLOAD) expect(md).toMatch(new RegExp(`^\\| ${w.name.replace(/^api\./, "").replace(/[()]/g, "\\$&")} +\\|`, "m"));
+    expect(md).toMatch(
+      /^\| routine +\| kind +\| +calls \| +p50 ms \| +p95 ms \| +p99 ms \| +buffers \| +stmts \| +before p50 ms \| +before stmts \| +× faster \|$/m,
+    );
+    for (const w of WORKLOAD)
+      expect(md).toMatch(
+        new RegExp(
+          `^\\| ${w.name.replace(/^api\./, "").replace(/[()]/g, "\\$&")} +\\|`,
+          "m",
+        ),
+      );
     expect(md).toContain("## Budgets and targets");
     expect(md).toMatch(/\*\*Budgets: all \d+ hold\*\*/);
     for (const chart of report.charts) expect(md).toContain(`](${chart})`);
     expect(renderConsole(report)).toContain("| routine ");
-    expect(files.map((f) => f.slice(dir.length + 1)).sort()).toEqual(["before-after.svg", "buffers-by-rows.svg", "latest.json", "latest.md", "p95-by-rows.svg"]);
+    expect(files.map((f) => f.slice(dir.length + 1)).sort()).toEqual([
+      "before-after.svg",
+      "buffers-by-rows.svg",
+      "latest.json",
+      "latest.md",
+      "p95-by-rows.svg",
+    ]);
   });
 
   test("the SVGs are well-formed XML, with one series per workload and one group per paired routine", async () => {
@@ -173,7 +245,10 @@ describe("the measured report (10k test database, few calls)", () => {
     const p95 = await readFile(join(dir, "p95-by-rows.svg"), "utf8");
     expect(p95.match(/<g class="series"/g)).toHaveLength(WORKLOAD.length);
     const bars = await readFile(join(dir, "before-after.svg"), "utf8");
-    expect(bars.match(/<g class="group"/g)).toHaveLength(tier.functions.filter((f) => f.before && f.before.timing.calls > 0).length);
+    expect(bars.match(/<g class="group"/g)).toHaveLength(
+      tier.functions.filter((f) => f.before && f.before.timing.calls > 0)
+        .length,
+    );
   });
 
   test("the XML check itself rejects what is not well-formed", () => {
@@ -182,18 +257,27 @@ describe("the measured report (10k test database, few calls)", () => {
     expect(xmlProblems(`<svg><text>R&D</text></svg>`)).not.toEqual([]);
     expect(xmlProblems(`<svg a=1></svg>`)).not.toEqual([]);
     expect(xmlProblems(`<svg/><svg/>`)).not.toEqual([]);
-    expect(xmlProblems(`<svg x="1"><text>R&amp;D &lt;</text><g/></svg>`)).toEqual([]);
+    expect(
+      xmlProblems(`<svg x="1"><text>R&amp;D &lt;</text><g/></svg>`),
+    ).toEqual([]);
   });
 });
 
 describe("budgets, targets and the exit code (made-up measurements)", () => {
   const clone = <T>(x: T): T => structuredClone(x);
-  const withFunction = (t: TierMeasurement, name: string, change: (f: FunctionMeasurement) => void): TierMeasurement => {
+  const withFunction = (
+    t: TierMeasurement,
+    name: string,
+    change: (f: FunctionMeasurement) => void,
+  ): TierMeasurement => {
     const copy = clone(t);
     change(copy.functions.find((f) => f.name === name)!);
     return copy;
   };
-  const read = () => tier.functions.find((f) => f.kind === "read" && f.name !== "api.collection_statistics")!.name;
+  const read = () =>
+    tier.functions.find(
+      (f) => f.kind === "read" && f.name !== "api.collection_statistics",
+    )!.name;
   const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
   test("the measured run passes its budgets", () => {
@@ -209,7 +293,12 @@ describe("budgets, targets and the exit code (made-up measurements)", () => {
     expect(exitCode(checks)).toBe(1);
     const failed = checks.filter((c) => c.kind === "budget" && !c.ok);
     expect(failed.map((c) => c.function)).toEqual(["api.chunks_page"]);
-    const md = renderMarkdown({ ...report, tiers: [slow], checks, budgetFailed: true });
+    const md = renderMarkdown({
+      ...report,
+      tiers: [slow],
+      checks,
+      budgetFailed: true,
+    });
     expect(md).toMatch(/Budgets: 1 of \d+ FAILED\*\*: chunks_page \(150\)/);
   });
 
@@ -219,25 +308,49 @@ describe("budgets, targets and the exit code (made-up measurements)", () => {
     });
     const big = { ...clone(tier), rows: 1_000_000 };
     expect(exitCode(evaluate([slowSmall, big]))).toBe(0);
-    expect(exitCode(evaluate([tier, { ...slowSmall, rows: 1_000_000 }]))).toBe(1);
+    expect(exitCode(evaluate([tier, { ...slowSmall, rows: 1_000_000 }]))).toBe(
+      1,
+    );
   });
 
   test("an error fails the run; a missed target does not", () => {
-    expect(exitCode(evaluate([withFunction(tier, "api.validate_session", (f) => void (f.error = "boom"))]))).toBe(1);
+    expect(
+      exitCode(
+        evaluate([
+          withFunction(
+            tier,
+            "api.validate_session",
+            (f) => void (f.error = "boom"),
+          ),
+        ]),
+      ),
+    ).toBe(1);
     const name = read();
     const missedTarget = withFunction(tier, name, (f) => {
       f.timing = { ...f.timing, p95: 50, p99: 60, max: 70 };
     });
     const checks = evaluate([missedTarget]);
-    expect(checks.find((c) => c.function === name && c.rule.startsWith("read p95"))?.ok).toBe(false);
+    expect(
+      checks.find((c) => c.function === name && c.rule.startsWith("read p95"))
+        ?.ok,
+    ).toBe(false);
     expect(exitCode(checks)).toBe(0);
-    expect(renderMarkdown({ ...report, tiers: [missedTarget], checks })).toMatch(new RegExp(`\\| ${escape(name.replace("api.", ""))} .*\\| +50\\.0 ✗ \\|`));
+    expect(
+      renderMarkdown({ ...report, tiers: [missedTarget], checks }),
+    ).toMatch(
+      new RegExp(`\\| ${escape(name.replace("api.", ""))} .*\\| +50\\.0 ✗ \\|`),
+    );
   });
 
   test("two tiers: buffer growth and statement constancy are compared, exempt workloads are not counted", () => {
     const big = clone(tier);
     big.rows = 1_000_000;
-    for (const f of big.functions) f.buffers = { hit: f.buffers.total * 3, read: 0, total: f.buffers.total * 3 };
+    for (const f of big.functions)
+      f.buffers = {
+        hit: f.buffers.total * 3,
+        read: 0,
+        total: f.buffers.total * 3,
+      };
     const checks = evaluate([tier, big]);
     const growth = checks.filter((c) => c.rule.startsWith("buffers ≤ 2×"));
     expect(growth.length).toBeGreaterThan(0);
@@ -248,10 +361,18 @@ describe("budgets, targets and the exit code (made-up measurements)", () => {
     }
     const changed = clone(big);
     changed.functions[0]!.statements += 1;
-    expect(evaluate([tier, changed]).find((c) => c.function === changed.functions[0]!.name && c.rule.startsWith("statements"))?.ok).toBe(false);
+    expect(
+      evaluate([tier, changed]).find(
+        (c) =>
+          c.function === changed.functions[0]!.name &&
+          c.rule.startsWith("statements"),
+      )?.ok,
+    ).toBe(false);
     // Two points per series: the p95 chart draws a line for each.
     const svg = charts({ tiers: [tier, big] })["p95-by-rows.svg"]!;
-    expect(svg.match(/<polyline /g)?.length).toBe(tier.functions.filter((f) => !f.error && f.timing.calls > 0).length);
+    expect(svg.match(/<polyline /g)?.length).toBe(
+      tier.functions.filter((f) => !f.error && f.timing.calls > 0).length,
+    );
     expect(xmlProblems(svg)).toEqual([]);
   });
 });
@@ -259,7 +380,9 @@ describe("budgets, targets and the exit code (made-up measurements)", () => {
 describe("helpers", () => {
   test("nearest-rank percentiles", () => {
     const t = timing(Array.from({ length: 100 }, (_, i) => 100 - i));
-    expect([t.p50, t.p95, t.p99, t.min, t.max, t.calls]).toEqual([50, 95, 99, 1, 100, 100]);
+    expect([t.p50, t.p95, t.p99, t.min, t.max, t.calls]).toEqual([
+      50, 95, 99, 1, 100, 100,
+    ]);
     expect(timing([7])).toMatchObject({ p50: 7, p95: 7, p99: 7 });
   });
 
@@ -271,7 +394,13 @@ describe("helpers", () => {
   });
 
   test("foreign key checks are told apart from the routine's own statements", () => {
-    expect(isForeignKeyCheck(`SELECT 1 FROM ONLY "app"."documents" x WHERE "tenant_id" OPERATOR(pg_catalog.=) $1 AND "id" OPERATOR(pg_catalog.=) $2 FOR KEY SHARE OF x`)).toBe(true);
-    expect(isForeignKeyCheck("select * from app.documents where tenant_id = $1")).toBe(false);
+    expect(
+      isForeignKeyCheck(
+        `SELECT 1 FROM ONLY "app"."documents" x WHERE "tenant_id" OPERATOR(pg_catalog.=) $1 AND "id" OPERATOR(pg_catalog.=) $2 FOR KEY SHARE OF x`,
+      ),
+    ).toBe(true);
+    expect(
+      isForeignKeyCheck("select * from app.documents where tenant_id = $1"),
+    ).toBe(false);
   });
 });

@@ -25,9 +25,20 @@ function loginAs(url: string, role: string): postgres.Sql {
 }
 
 /** The timeouts table of docs/security.md: rows `| \`role\` | \`setting\` | \`value\` | why |`. */
-function documentedTimeouts(): { role: string; setting: string; value: string }[] {
-  const text = readFileSync(join(import.meta.dirname, "..", "docs", "security.md"), "utf8");
-  return [...text.matchAll(/^\|\s*`(querybudget_\w+)`\s*\|\s*`(\w+)`\s*\|\s*`([^`]+)`\s*\|/gm)].map((m) => ({
+function documentedTimeouts(): {
+  role: string;
+  setting: string;
+  value: string;
+}[] {
+  const text = readFileSync(
+    join(import.meta.dirname, "..", "docs", "security.md"),
+    "utf8",
+  );
+  return [
+    ...text.matchAll(
+      /^\|\s*`(querybudget_\w+)`\s*\|\s*`(\w+)`\s*\|\s*`([^`]+)`\s*\|/gm,
+    ),
+  ].map((m) => ({
     role: m[1]!,
     setting: m[2]!,
     value: m[3]!,
@@ -52,19 +63,33 @@ afterAll(async () => {
 describe("timeouts", () => {
   test("querybudget_app and querybudget_monitor log in with the timeouts docs/security.md documents", async () => {
     const documented = documentedTimeouts();
-    expect(documented.filter((d) => d.role === "querybudget_app").map((d) => d.setting).sort()).toEqual([
+    expect(
+      documented
+        .filter((d) => d.role === "querybudget_app")
+        .map((d) => d.setting)
+        .sort(),
+    ).toEqual([
       "idle_in_transaction_session_timeout",
       "lock_timeout",
       "statement_timeout",
     ]);
     for (const { role, setting, value } of documented) {
-      const sql = role === "querybudget_app" ? app : role === "querybudget_monitor" ? monitor : undefined;
+      const sql =
+        role === "querybudget_app"
+          ? app
+          : role === "querybudget_monitor"
+            ? monitor
+            : undefined;
       expect(sql, `a login as ${role}`).toBeDefined();
-      const [row] = await sql!<{ v: string; who: string }[]>`select current_setting(${setting}) as v, current_user as who`;
+      const [row] = await sql!<
+        { v: string; who: string }[]
+      >`select current_setting(${setting}) as v, current_user as who`;
       expect(row, `${role} ${setting}`).toEqual({ v: value, who: role });
     }
     // the superuser the tests run as has none of them
-    const [su] = await db().sql<{ v: string }[]>`select current_setting('lock_timeout') as v`;
+    const [su] = await db().sql<
+      { v: string }[]
+    >`select current_setting('lock_timeout') as v`;
     expect(su!.v).toBe("0");
   });
 
@@ -80,7 +105,9 @@ describe("timeouts", () => {
       });
       await new Promise((r) => setTimeout(r, 300));
       const started = performance.now();
-      const code = await sqlState(app`select api.classify_documents(${doc!.tenant_id}, ${[doc!.id]}::bigint[], 'held')`);
+      const code = await sqlState(
+        app`select api.classify_documents(${doc!.tenant_id}, ${[doc!.id]}::bigint[], 'held')`,
+      );
       const waited = performance.now() - started;
       expect(code).toBe("55P03");
       expect(waited).toBeGreaterThan(1800);
@@ -94,8 +121,12 @@ describe("timeouts", () => {
 
 describe("querybudget_app: EXECUTE on the api, nothing else", () => {
   test("calls the api", async () => {
-    const [t] = await db().sql<{ id: string }[]>`select min(tenant_id)::text as id from app.tenants`;
-    const [row] = await app<{ s: { total: number } }[]>`select api.knowledge_gap_stats(${t!.id}) as s`;
+    const [t] = await db().sql<
+      { id: string }[]
+    >`select min(tenant_id)::text as id from app.tenants`;
+    const [row] = await app<
+      { s: { total: number } }[]
+    >`select api.knowledge_gap_stats(${t!.id}) as s`;
     expect(row!.s.total).toBeGreaterThanOrEqual(0);
   });
 
@@ -144,15 +175,25 @@ describe("querybudget_monitor: EXECUTE on perf", () => {
   });
 
   test("reads no table and calls no api function (42501)", async () => {
-    expect(await sqlState(monitor`select count(*) from app.documents`)).toBe("42501");
-    expect(await sqlState(monitor`select api.knowledge_gap_stats(1)`)).toBe("42501");
+    expect(await sqlState(monitor`select count(*) from app.documents`)).toBe(
+      "42501",
+    );
+    expect(await sqlState(monitor`select api.knowledge_gap_stats(1)`)).toBe(
+      "42501",
+    );
   });
 
   test("reads pg_stat_statements, but neither resets it nor makes temporary objects or large objects (42501)", async () => {
-    const [row] = await monitor<{ n: number }[]>`select count(*)::int as n from pg_stat_statements`;
+    const [row] = await monitor<
+      { n: number }[]
+    >`select count(*)::int as n from pg_stat_statements`;
     expect(row!.n).toBeGreaterThanOrEqual(0);
-    expect(await sqlState(monitor`select pg_stat_statements_reset()`)).toBe("42501");
-    expect(await sqlState(monitor`create temporary table intruder (id int)`)).toBe("42501");
+    expect(await sqlState(monitor`select pg_stat_statements_reset()`)).toBe(
+      "42501",
+    );
+    expect(
+      await sqlState(monitor`create temporary table intruder (id int)`),
+    ).toBe("42501");
     expect(await sqlState(monitor`select lo_create(0)`)).toBe("42501");
   });
 });
@@ -163,26 +204,38 @@ describe("row level security", () => {
     const [t] = await sql<{ id: string; n: number; all: number }[]>`
       select tenant_id::text as id, count(*)::int as n, (select count(*)::int from app.documents) as all
       from app.documents group by tenant_id order by count(*) desc limit 1`;
-    const [none] = await owner<{ n: number }[]>`select count(*)::int as n from app.documents`;
+    const [none] = await owner<
+      { n: number }[]
+    >`select count(*)::int as n from app.documents`;
     expect(none!.n).toBe(0);
     const seen = await owner.begin(async (tx) => {
       await tx`select set_config('querybudget.tenant_id', ${t!.id}, true)`;
-      const [a] = await tx<{ n: number }[]>`select count(*)::int as n from app.documents`;
-      const [b] = await tx<{ n: number }[]>`select count(*)::int as n from app.documents where tenant_id <> ${t!.id}`;
+      const [a] = await tx<
+        { n: number }[]
+      >`select count(*)::int as n from app.documents`;
+      const [b] = await tx<
+        { n: number }[]
+      >`select count(*)::int as n from app.documents where tenant_id <> ${t!.id}`;
       return [a!.n, b!.n];
     });
     expect(seen).toEqual([t!.n, 0]);
     expect(t!.all).toBeGreaterThan(t!.n);
     // after that transaction the setting is '' (not null): still no row, and no error
-    const [after] = await owner<{ n: number; s: string }[]>`select count(*)::int as n, current_setting('querybudget.tenant_id', true) as s from app.documents`;
+    const [after] = await owner<
+      { n: number; s: string }[]
+    >`select count(*)::int as n, current_setting('querybudget.tenant_id', true) as s from app.documents`;
     expect(after).toEqual({ n: 0, s: "" });
   });
 
   test("the owner may switch to querybudget_maint (how the TTL job crosses tenants) and then sees every tenant", async () => {
-    const [all] = await db().sql<{ n: number }[]>`select count(*)::int as n from app.user_sessions`;
+    const [all] = await db().sql<
+      { n: number }[]
+    >`select count(*)::int as n from app.user_sessions`;
     const n = await owner.begin(async (tx) => {
       await tx`set local role querybudget_maint`;
-      const [r] = await tx<{ n: number }[]>`select count(*)::int as n from app.user_sessions`;
+      const [r] = await tx<
+        { n: number }[]
+      >`select count(*)::int as n from app.user_sessions`;
       return r!.n;
     });
     expect(n).toBe(all!.n);
@@ -191,7 +244,15 @@ describe("row level security", () => {
   test("the cross-tenant work still sees every tenant: TTL deletes the expired rows of all, the refresh covers every collection", async () => {
     const { sql } = db();
     const random = prng(7007);
-    const tenants = pick((await sql<{ id: string }[]>`select tenant_id::text as id from app.conversations group by 1 order by 1`).map((t) => t.id), 3, random);
+    const tenants = pick(
+      (
+        await sql<
+          { id: string }[]
+        >`select tenant_id::text as id from app.conversations group by 1 order by 1`
+      ).map((t) => t.id),
+      3,
+      random,
+    );
     expect(tenants.length).toBe(3);
     await sql`
       insert into app.messages (tenant_id, conversation_id, role, content, created_at, expires_at)
@@ -204,15 +265,21 @@ describe("row level security", () => {
       select (select count(*)::int from app.messages where expires_at < now()) as messages,
              (select count(*)::int from app.user_sessions where expires_at < now()) as sessions`;
     expect(expired!.messages).toBeGreaterThan(3);
-    const [r] = await sql<{ messages_deleted: string; sessions_deleted: string }[]>`call maint.purge_expired()`;
-    expect(Number(r!.messages_deleted)).toBeGreaterThanOrEqual(expired!.messages);
+    const [r] = await sql<
+      { messages_deleted: string; sessions_deleted: string }[]
+    >`call maint.purge_expired()`;
+    expect(Number(r!.messages_deleted)).toBeGreaterThanOrEqual(
+      expired!.messages,
+    );
     expect(Number(r!.sessions_deleted)).toBe(expired!.sessions);
     const [left] = await sql<{ n: number }[]>`
       select (select count(*)::int from app.messages where expires_at < now()) + (select count(*)::int from app.user_sessions where expires_at < now()) as n`;
     expect(left!.n).toBe(0);
 
     await sql`select maint.refresh_collection_stats()`;
-    const [cover] = await sql<{ view: number; collections: number; tenants: number }[]>`
+    const [cover] = await sql<
+      { view: number; collections: number; tenants: number }[]
+    >`
       select (select count(*)::int from app.collection_stats) as view, (select count(*)::int from app.collections) as collections,
              (select count(distinct tenant_id)::int from app.collection_stats) as tenants`;
     expect(cover!.view).toBe(cover!.collections);
@@ -221,13 +288,19 @@ describe("row level security", () => {
 
   test("api.validate_session finds sessions of every tenant (its token lookup crosses tenants), as querybudget_app", async () => {
     const { sql } = db();
-    const sessions = await sql<{ token: string; tenant_id: string; user_id: string }[]>`
+    const sessions = await sql<
+      { token: string; tenant_id: string; user_id: string }[]
+    >`
       select distinct on (tenant_id) token::text, tenant_id::text, user_id::text
       from app.user_sessions where expires_at > now() + interval '1 hour' order by tenant_id, id`;
     expect(sessions.length).toBeGreaterThan(2);
     for (const s of sessions) {
-      const got = await app<{ tenant_id: string; user_id: string }[]>`select tenant_id::text, user_id::text from api.validate_session(${s.token}::uuid)`;
-      expect([...got]).toEqual([{ tenant_id: s.tenant_id, user_id: s.user_id }]);
+      const got = await app<
+        { tenant_id: string; user_id: string }[]
+      >`select tenant_id::text, user_id::text from api.validate_session(${s.token}::uuid)`;
+      expect([...got]).toEqual([
+        { tenant_id: s.tenant_id, user_id: s.user_id },
+      ]);
     }
   });
 });
@@ -271,7 +344,11 @@ describe("sql/ on a server where the roles exist", () => {
     expect([...after]).toEqual([...before]);
     expect(before.filter((r) => r.kind === "role").length).toBe(4);
     // the database's own privileges are in the copy (test/harness/database.ts applies them) and stay
-    expect(before.find((r) => r.kind === "database")!.acl).toMatch(/querybudget_maint=T\//);
-    expect(before.filter((r) => r.kind === "builtin routine").length).toBeGreaterThan(18);
+    expect(before.find((r) => r.kind === "database")!.acl).toMatch(
+      /querybudget_maint=T\//,
+    );
+    expect(
+      before.filter((r) => r.kind === "builtin routine").length,
+    ).toBeGreaterThan(18);
   });
 });

@@ -26,8 +26,14 @@ describe("seeding", () => {
 
   test("fills every table by the ratios of docs/seeding.md", async () => {
     const { sql } = db();
-    first = await seedDatabase(sql, { rows: ROWS, seed: 7, anchor: ANCHOR, clock: CLOCK });
-    const count = (table: string) => first.tables.find((t) => t.table === table)?.rows;
+    first = await seedDatabase(sql, {
+      rows: ROWS,
+      seed: 7,
+      anchor: ANCHOR,
+      clock: CLOCK,
+    });
+    const count = (table: string) =>
+      first.tables.find((t) => t.table === table)?.rows;
     expect(count("app.chunks")).toBe(ROWS);
     expect(count("app.operations")).toBe(ROWS);
     expect(count("app.documents")).toBe(Math.ceil(ROWS / 10));
@@ -58,19 +64,27 @@ describe("seeding", () => {
       select status, count(*)::float8 / sum(count(*)) over () as share from app.operations group by status`;
     const share = Object.fromEntries(statuses.map((s) => [s.status, s.share]));
     expect(share.completed).toBeGreaterThan(0.75);
-    for (const s of ["failed", "pending", "processing"]) expect(share[s]).toBeGreaterThan(0.01);
+    for (const s of ["failed", "pending", "processing"])
+      expect(share[s]).toBeGreaterThan(0.01);
     // A third of the rows in each of August, September and October (the anchor is in November).
     const months = await sql<{ month: string; share: number }[]>`
       select to_char(created_at at time zone current_setting('TimeZone'), 'YYYY-MM') as month,
              count(*)::float8 / sum(count(*)) over () as share
       from app.operations group by 1 order by 1`;
-    expect(months.map((m) => m.month)).toEqual(["2026-08", "2026-09", "2026-10"]);
-    for (const m of months) expect(Math.abs(m.share - 1 / 3), m.month).toBeLessThan(0.01);
+    expect(months.map((m) => m.month)).toEqual([
+      "2026-08",
+      "2026-09",
+      "2026-10",
+    ]);
+    for (const m of months)
+      expect(Math.abs(m.share - 1 / 3), m.month).toBeLessThan(0.01);
   });
 
   test("some sessions, conversations and messages have already expired", async () => {
     const { sql } = db();
-    const [expired] = await sql<{ sessions: number; conversations: number; messages: number }[]>`
+    const [expired] = await sql<
+      { sessions: number; conversations: number; messages: number }[]
+    >`
       select (select count(*)::int from app.user_sessions where expires_at < ${CLOCK}) as sessions,
              (select count(*)::int from app.conversations where expires_at < ${CLOCK}) as conversations,
              (select count(*)::int from app.messages where expires_at < ${CLOCK}) as messages`;
@@ -92,7 +106,14 @@ describe("seeding", () => {
     const { sql } = db();
     // Setup: what does not move with the calendar, for one anchor.
     const layout = async () => {
-      const [row] = await sql<{ partitions: string; by_partition: string; by_time: string; expired: string }[]>`
+      const [row] = await sql<
+        {
+          partitions: string;
+          by_partition: string;
+          by_time: string;
+          expired: string;
+        }[]
+      >`
         with parts as (
           select i.inhparent::regclass::text as parent, c.oid, c.relname,
                  -- pg_partman's names sort by month (operations_p2026_08), the default last
@@ -113,20 +134,33 @@ describe("seeding", () => {
                    || (select string_agg(id::text, ',' order by expires_at, id) from app.messages where expires_at < ${CLOCK})) as expired`;
       return row!;
     };
-    const anchors = ["2026-11-01T12:00:00Z", "2027-01-31T23:59:59Z", "2027-12-31T23:59:59Z", "2028-02-29T12:00:00Z"];
+    const anchors = [
+      "2026-11-01T12:00:00Z",
+      "2027-01-31T23:59:59Z",
+      "2027-12-31T23:59:59Z",
+      "2028-02-29T12:00:00Z",
+    ];
 
     // Action
     const layouts = [];
     for (const anchor of anchors) {
-      await seedDatabase(sql, { rows: ROWS, seed: 7, anchor: new Date(anchor), clock: CLOCK });
+      await seedDatabase(sql, {
+        rows: ROWS,
+        seed: 7,
+        anchor: new Date(anchor),
+        clock: CLOCK,
+      });
       layouts.push(await layout());
     }
 
     // Assertions: four partitions before the anchor's month, it, two after, and the default.
     expect(layouts[0]!.partitions).toBe(
-      ["app.messages", "app.operations"].map((t) => [1, 2, 3, 4, 5, 6, 7, 8].map((k) => `${t}:${k}`).join(",")).join(","),
+      ["app.messages", "app.operations"]
+        .map((t) => [1, 2, 3, 4, 5, 6, 7, 8].map((k) => `${t}:${k}`).join(","))
+        .join(","),
     );
-    for (const [i, l] of layouts.entries()) expect(l, anchors[i]).toEqual(layouts[0]);
+    for (const [i, l] of layouts.entries())
+      expect(l, anchors[i]).toEqual(layouts[0]);
   });
 
   test("ends analyzed: partitioned parents have inheritance statistics", async () => {
@@ -134,32 +168,58 @@ describe("seeding", () => {
     const parents = await sql<{ relname: string; analyzed: boolean }[]>`
       select c.relname, exists (select from pg_stats s where s.schemaname = 'app' and s.tablename = c.relname and s.inherited) as analyzed
       from pg_class c where c.relnamespace = 'app'::regnamespace and c.relkind = 'p' order by 1`;
-    expect(parents.map((p) => p.relname)).toEqual(["chunks", "messages", "operations"]);
+    expect(parents.map((p) => p.relname)).toEqual([
+      "chunks",
+      "messages",
+      "operations",
+    ]);
     expect(parents.every((p) => p.analyzed)).toBe(true);
   });
 
   test("is deterministic: the same seed and anchor give the same rows, another seed other rows", async () => {
     const { sql } = db();
-    await seedDatabase(sql, { rows: ROWS, seed: 7, anchor: ANCHOR, clock: CLOCK });
+    await seedDatabase(sql, {
+      rows: ROWS,
+      seed: 7,
+      anchor: ANCHOR,
+      clock: CLOCK,
+    });
     const once = await checksums();
-    await seedDatabase(sql, { rows: ROWS, seed: 7, anchor: ANCHOR, clock: CLOCK });
+    await seedDatabase(sql, {
+      rows: ROWS,
+      seed: 7,
+      anchor: ANCHOR,
+      clock: CLOCK,
+    });
     expect(await checksums()).toEqual(once);
-    await seedDatabase(sql, { rows: ROWS, seed: 8, anchor: ANCHOR, clock: CLOCK });
+    await seedDatabase(sql, {
+      rows: ROWS,
+      seed: 8,
+      anchor: ANCHOR,
+      clock: CLOCK,
+    });
     const other = await checksums();
-    for (const table of Object.keys(once)) expect(other[table], table).not.toBe(once[table]);
+    for (const table of Object.keys(once))
+      expect(other[table], table).not.toBe(once[table]);
   });
 
   test("the app's own inserts work after seeding (identity sequences are past the seeded ids)", async () => {
     const { sql } = db();
     const [row] = await sql<{ id: string }[]>`
       insert into app.knowledge_gaps (tenant_id, title, category) values (1, 'new', 'technical') returning id`;
-    const [max] = await sql<{ max: string }[]>`select max(id)::text as max from app.knowledge_gaps where id <> ${row!.id}`;
+    const [max] = await sql<
+      { max: string }[]
+    >`select max(id)::text as max from app.knowledge_gaps where id <> ${row!.id}`;
     expect(BigInt(row!.id)).toBeGreaterThan(BigInt(max!.max));
   });
 
   test("refuses a size it cannot seed, before changing anything", async () => {
     const { sql } = db();
-    await expect(seedDatabase(sql, { rows: 10, seed: 1 })).rejects.toThrow(RangeError);
-    await expect(seedDatabase(sql, { rows: 1.5e3 + 0.5, seed: 1 })).rejects.toThrow(RangeError);
+    await expect(seedDatabase(sql, { rows: 10, seed: 1 })).rejects.toThrow(
+      RangeError,
+    );
+    await expect(
+      seedDatabase(sql, { rows: 1.5e3 + 0.5, seed: 1 }),
+    ).rejects.toThrow(RangeError);
   });
 });

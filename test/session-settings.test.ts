@@ -68,20 +68,38 @@ let applied: Record<string, string> = {};
 beforeAll(async () => {
   const { sql } = cleanDb();
   // every api routine and its input parameters (IN and INOUT), in order
-  const rows = await sql<{ name: string; kind: string; volatility: string; names: string[]; types: string[]; modes: string[] | null; defaults: number }[]>`
+  const rows = await sql<
+    {
+      name: string;
+      kind: string;
+      volatility: string;
+      names: string[];
+      types: string[];
+      modes: string[] | null;
+      defaults: number;
+    }[]
+  >`
     select p.proname as name, p.prokind as kind, p.provolatile as volatility, p.pronargdefaults as defaults,
            coalesce(p.proargnames, '{}') as names, p.proargmodes::text[] as modes,
            array(select format_type(t, null) from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) t) as types
     from pg_proc p where p.pronamespace = 'api'::regnamespace order by p.proname`;
   routines = rows.map((r) => {
     const inputs = r.types
-      .map((type, i) => ({ name: r.names[i] ?? `$${i + 1}`, type, mode: r.modes?.[i] ?? "i" }))
+      .map((type, i) => ({
+        name: r.names[i] ?? `$${i + 1}`,
+        type,
+        mode: r.modes?.[i] ?? "i",
+      }))
       .filter((a) => a.mode === "i" || a.mode === "b");
     return {
       name: r.name,
       procedure: r.kind === "p",
       volatile: r.volatility === "v",
-      params: inputs.map((a, i) => ({ name: a.name, type: a.type, optional: i >= inputs.length - r.defaults })),
+      params: inputs.map((a, i) => ({
+        name: a.name,
+        type: a.type,
+        optional: i >= inputs.length - r.defaults,
+      })),
     };
   });
 
@@ -134,7 +152,9 @@ beforeAll(async () => {
   const tenant = t!.p_tenant_id!;
   const connector = t!.p_connector_id!;
   const collection = t!.p_collection_id!;
-  const [docs] = await sql<{ sync: string; chunks: string; results: string; cancel: string }[]>`
+  const [docs] = await sql<
+    { sync: string; chunks: string; results: string; cancel: string }[]
+  >`
     select json_build_array(json_build_object('external_id', 'settings-new-1', 'title', 'Synced'),
                             json_build_object('external_id', (select d.external_id from app.documents d where d.tenant_id = ${tenant}
                                                               and d.connector_id = ${connector} order by d.id limit 1), 'title', 'Renamed'))::text as sync,
@@ -150,7 +170,8 @@ beforeAll(async () => {
     "add_documents.p_documents": '[{"title": "Upload", "content_size": 3}]',
     "replace_chunks.p_chunks": docs!.chunks!,
     "enqueue_operations.p_type": "chunking",
-    "enqueue_operations.p_operations": '[{"metadata": {"strategy": "semantic"}}, {}]',
+    "enqueue_operations.p_operations":
+      '[{"metadata": {"strategy": "semantic"}}, {}]',
     "claim_operations.p_type": "chunking",
     "finish_operations.p_results": docs!.results!,
     "cancel_operations.p_operation_ids": docs!.cancel!,
@@ -167,11 +188,21 @@ beforeAll(async () => {
     ...values,
     p_title: "A question",
     p_ttl: "1 day",
-    p_messages: JSON.stringify([{ role: "user", content: "What changed?", token_count: 4 }, { role: "tool", content: "citation" }, { role: "assistant", content: "This." }]),
-    p_gaps: JSON.stringify([{ title: "Who owns billing?", category: "decision" }, { title: "How is it deployed?", category: "process" }]),
+    p_messages: JSON.stringify([
+      { role: "user", content: "What changed?", token_count: 4 },
+      { role: "tool", content: "citation" },
+      { role: "assistant", content: "This." },
+    ]),
+    p_gaps: JSON.stringify([
+      { title: "Who owns billing?", category: "decision" },
+      { title: "How is it deployed?", category: "process" },
+    ]),
     p_content: "An answer",
     p_knowledge_gap_ids: `{${t!.p_knowledge_gap_id}}`,
-    p_agents: JSON.stringify([{ name: "settings-agent", type: "worker" }, { name: t!.p_name, type: "specialist", is_active: true }]),
+    p_agents: JSON.stringify([
+      { name: "settings-agent", type: "worker" },
+      { name: t!.p_name, type: "specialist", is_active: true },
+    ]),
     p_agent_ids: w!.p_agent_ids!,
     p_is_active: "false",
     p_tasks: JSON.stringify([{ name: "Retrieve" }, { name: "Report" }]),
@@ -185,7 +216,9 @@ beforeAll(async () => {
   });
   // --- end write api (items 5-7) ---
   // --- issue 11, items 1 and 2: tenants, users, connectors, collections, sessions ---
-  const [who] = await sql<{ email: string }[]>`select email from app.users where tenant_id = ${t!.p_tenant_id!} and id = ${t!.p_user_id!}`;
+  const [who] = await sql<
+    { email: string }[]
+  >`select email from app.users where tenant_id = ${t!.p_tenant_id!} and id = ${t!.p_user_id!}`;
   values = {
     ...values,
     p_users: JSON.stringify([
@@ -203,9 +236,21 @@ beforeAll(async () => {
   clean = await connectAs(cleanDb().url, "querybudget_app");
   poisoned = await connectAs(poisonedDb().url, "querybudget_app");
   // settings this server does not know (an older minor release) are left out of the checked ones
-  const known = new Set((await sql<{ name: string }[]>`select name from pg_settings`).map((r) => r.name));
-  applied = { ...AGAINST_PINNED, ...Object.fromEntries(Object.entries(CHECKED).filter(([k]) => known.has(k) || k.startsWith("plpgsql."))) };
-  for (const [name, value] of Object.entries(applied)) await poisoned`select set_config(${name}, ${value}, false)`;
+  const known = new Set(
+    (await sql<{ name: string }[]>`select name from pg_settings`).map(
+      (r) => r.name,
+    ),
+  );
+  applied = {
+    ...AGAINST_PINNED,
+    ...Object.fromEntries(
+      Object.entries(CHECKED).filter(
+        ([k]) => known.has(k) || k.startsWith("plpgsql."),
+      ),
+    ),
+  };
+  for (const [name, value] of Object.entries(applied))
+    await poisoned`select set_config(${name}, ${value}, false)`;
 });
 
 afterAll(async () => {
@@ -229,16 +274,23 @@ function callOf(sql: postgres.Sql, r: ApiRoutine): Promise<unknown[]> {
   const params: (string | null)[] = [];
   for (const p of r.params) {
     // a routine's own value ("<routine>.<parameter>") before the shared one
-    const key = `${r.name}.${p.name}` in values ? `${r.name}.${p.name}` : p.name;
+    const key =
+      `${r.name}.${p.name}` in values ? `${r.name}.${p.name}` : p.name;
     if (!(key in values)) {
       if (p.optional) continue;
-      throw new Error(`no valid value for ${p.name} of api.${r.name}: add one to the values of test/session-settings.test.ts`);
+      throw new Error(
+        `no valid value for ${p.name} of api.${r.name}: add one to the values of test/session-settings.test.ts`,
+      );
     }
     params.push(values[key]!);
     args.push(`${p.name} => $${params.length}::text::${p.type}`);
   }
-  const text = r.procedure ? `call api.${r.name}(${args.join(", ")})` : `select * from api.${r.name}(${args.join(", ")})`;
-  return sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]).then((rows) => [...rows]);
+  const text = r.procedure
+    ? `call api.${r.name}(${args.join(", ")})`
+    : `select * from api.${r.name}(${args.join(", ")})`;
+  return sql
+    .unsafe(text, params as postgres.ParameterOrJSON<never>[])
+    .then((rows) => [...rows]);
 }
 
 /**
@@ -246,36 +298,61 @@ function callOf(sql: postgres.Sql, r: ApiRoutine): Promise<unknown[]> {
  * timestamps are now() of their call) and what a routine makes anew (VARIES_BY_DESIGN).
  */
 function comparable(rows: unknown[], routine = "", writer = false): unknown {
-  const varies = new Set([...(VARIES_BY_DESIGN[routine] ?? []), "as_of", ...(writer ? ["created_at", "updated_at", "expires_at", "completed_at"] : [])]);
-  return JSON.parse(JSON.stringify(rows), (key, v) => (varies.has(key) ? "<varies>" : v));
+  const varies = new Set([
+    ...(VARIES_BY_DESIGN[routine] ?? []),
+    "as_of",
+    ...(writer
+      ? ["created_at", "updated_at", "expires_at", "completed_at"]
+      : []),
+  ]);
+  return JSON.parse(JSON.stringify(rows), (key, v) =>
+    varies.has(key) ? "<varies>" : v,
+  );
 }
 
 describe("session settings a client may SET change no api call", () => {
   test("the poisoned session has the settings in force", async () => {
     const names = Object.keys(applied);
     for (const name of names) {
-      const [row] = await poisoned<{ v: string }[]>`select current_setting(${name}) as v`;
-      expect(row!.v.replace(/\s/g, ""), name).toBe(applied[name]!.replace(/\s/g, ""));
+      const [row] = await poisoned<
+        { v: string }[]
+      >`select current_setting(${name}) as v`;
+      expect(row!.v.replace(/\s/g, ""), name).toBe(
+        applied[name]!.replace(/\s/g, ""),
+      );
     }
-    expect(routines.length, "api routines in pg_proc").toBeGreaterThanOrEqual(20);
+    expect(routines.length, "api routines in pg_proc").toBeGreaterThanOrEqual(
+      20,
+    );
   });
 
   test("every api routine (from pg_proc) returns the same as in a clean session, writers and the committing procedure included", async () => {
     // readers first, then the volatile functions (the writers), then the procedures (the purge)
-    const order = [...routines].sort((a, b) => Number(a.procedure) - Number(b.procedure) || Number(a.volatile) - Number(b.volatile) || a.name.localeCompare(b.name));
+    const order = [...routines].sort(
+      (a, b) =>
+        Number(a.procedure) - Number(b.procedure) ||
+        Number(a.volatile) - Number(b.volatile) ||
+        a.name.localeCompare(b.name),
+    );
     const outcome = async (sql: postgres.Sql, r: ApiRoutine) => {
       try {
         return { rows: comparable(await callOf(sql, r), r.name, r.volatile) };
       } catch (error) {
-        return { error: `${(error as { code?: string }).code} ${(error as Error).message}` };
+        return {
+          error: `${(error as { code?: string }).code} ${(error as Error).message}`,
+        };
       }
     };
     let nonEmpty = 0;
     for (const r of order) {
       const expected = await outcome(clean, r);
       const got = await outcome(poisoned, r);
-      expect(expected, `api.${r.name} in a clean session`).not.toHaveProperty("error");
-      expect(got, `api.${r.name} after ${JSON.stringify(applied)}`).toEqual(expected);
+      expect(expected, `api.${r.name} in a clean session`).not.toHaveProperty(
+        "error",
+      );
+      expect(got, `api.${r.name} after ${JSON.stringify(applied)}`).toEqual(
+        expected,
+      );
       if (JSON.stringify(expected).length > 40) nonEmpty++;
     }
     // the comparison is not vacuous: most calls return rows or numbers
@@ -283,7 +360,9 @@ describe("session settings a client may SET change no api call", () => {
   });
 
   test("the pinned settings were only in force during the calls: the session keeps its own", async () => {
-    const [row] = await poisoned<{ rls: string; path: string; digits: string }[]>`
+    const [row] = await poisoned<
+      { rls: string; path: string; digits: string }[]
+    >`
       select current_setting('row_security') as rls, current_setting('search_path') as path, current_setting('extra_float_digits') as digits`;
     expect(row).toEqual({ rls: "off", path: "public", digits: "-15" });
   });

@@ -1,7 +1,11 @@
 // Checks a server we did not start (DATABASE_URL): version, preloaded libraries,
 // extensions. Every problem is named, with how to fix it.
 import postgres from "postgres";
-import { PG_MAJOR, PRELOAD_LIBRARIES, REQUIRED_EXTENSIONS } from "./server-contract.ts";
+import {
+  PG_MAJOR,
+  PRELOAD_LIBRARIES,
+  REQUIRED_EXTENSIONS,
+} from "./server-contract.ts";
 
 export interface ServerFacts {
   versionNum: number;
@@ -14,9 +18,16 @@ export interface ServerFacts {
 export function serverProblems(facts: ServerFacts): string[] {
   const problems: string[] = [];
   if (Math.floor(facts.versionNum / 10000) !== PG_MAJOR) {
-    problems.push(`server version ${facts.versionNum}: querybudget needs PostgreSQL ${PG_MAJOR}`);
+    problems.push(
+      `server version ${facts.versionNum}: querybudget needs PostgreSQL ${PG_MAJOR}`,
+    );
   }
-  const preload = new Set(facts.preloadLibraries.split(",").map((s) => s.trim()).filter(Boolean));
+  const preload = new Set(
+    facts.preloadLibraries
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   const missingPreload = PRELOAD_LIBRARIES.filter((lib) => !preload.has(lib));
   if (missingPreload.length) {
     problems.push(
@@ -25,10 +36,14 @@ export function serverProblems(facts: ServerFacts): string[] {
     );
   }
   if (preload.has("pg_stat_statements") && facts.statementsTrack !== "all") {
-    problems.push("pg_stat_statements.track must be 'all', so statements inside functions are counted");
+    problems.push(
+      "pg_stat_statements.track must be 'all', so statements inside functions are counted",
+    );
   }
   const available = new Set(facts.availableExtensions);
-  const missingExt = Object.entries(REQUIRED_EXTENSIONS).filter(([name]) => !available.has(name));
+  const missingExt = Object.entries(REQUIRED_EXTENSIONS).filter(
+    ([name]) => !available.has(name),
+  );
   if (missingExt.length) {
     problems.push(
       `extensions not installed on the server: ${missingExt.map(([n]) => n).join(", ")}: ` +
@@ -57,6 +72,8 @@ export async function readServerFacts(url: string): Promise<ServerFacts> {
 export async function checkServer(url: string): Promise<void> {
   const problems = serverProblems(await readServerFacts(url));
   if (problems.length) {
-    throw new Error(`DATABASE_URL points at a server querybudget cannot use:\n  - ${problems.join("\n  - ")}`);
+    throw new Error(
+      `DATABASE_URL points at a server querybudget cannot use:\n  - ${problems.join("\n  - ")}`,
+    );
   }
 }

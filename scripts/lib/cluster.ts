@@ -1,7 +1,15 @@
 // The throwaway local cluster: initdb into a fresh temp folder, a free port and a unix
 // socket, the preload settings, removed again at exit. The default server of querybudget.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,7 +30,10 @@ const TEST_ONLY_SPEED = {
   max_wal_senders: 0,
 };
 
-function serverSettings(port: number, socketDir: string): Record<string, string | number> {
+function serverSettings(
+  port: number,
+  socketDir: string,
+): Record<string, string | number> {
   return {
     listen_addresses: "'127.0.0.1'",
     port,
@@ -51,7 +62,11 @@ async function freePort(): Promise<number> {
     probe.once("error", reject);
     probe.listen(0, "127.0.0.1", () => {
       const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      probe.close(() =>
+        typeof address === "object" && address
+          ? resolve(address.port)
+          : reject(new Error("no port")),
+      );
     });
   });
 }
@@ -59,10 +74,15 @@ async function freePort(): Promise<number> {
 /** initdb and postgres refuse to run as root: then they run as the postgres OS user. */
 function serverUser(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
-  const id = (flag: string) => Number(spawnSync("id", [flag, "postgres"], { encoding: "utf8" }).stdout.trim());
+  const id = (flag: string) =>
+    Number(
+      spawnSync("id", [flag, "postgres"], { encoding: "utf8" }).stdout.trim(),
+    );
   const uid = id("-u");
   if (!Number.isInteger(uid) || uid <= 0) {
-    throw new Error("running as root, but there is no 'postgres' OS user to run the server as (apt-get install postgresql-15 creates it)");
+    throw new Error(
+      "running as root, but there is no 'postgres' OS user to run the server as (apt-get install postgresql-15 creates it)",
+    );
   }
   return { uid, gid: id("-g") };
 }
@@ -111,7 +131,9 @@ function childProcesses(pid: number): number[] {
   return children;
 }
 
-export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
+export async function startLocalCluster(
+  options: LocalClusterOptions = {},
+): Promise<LocalCluster> {
   const started = performance.now();
   const user = serverUser();
   // Under /tmp, not under the caller's home, so the postgres user can reach it.
@@ -125,7 +147,19 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const asServerUser = user ? { uid: user.uid, gid: user.gid } : {};
   const initdb = spawnSync(
     join(PG_BIN, "initdb"),
-    ["-D", dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
+    [
+      "-D",
+      dataDir,
+      "-U",
+      "postgres",
+      "-A",
+      "trust",
+      "-E",
+      "UTF8",
+      "--locale=C",
+      "--no-sync",
+      "--no-instructions",
+    ],
     { encoding: "utf8", ...asServerUser, env: { ...process.env, HOME: dir } },
   );
   if (initdb.status !== 0) {
@@ -134,9 +168,18 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   }
   const afterInitdb = performance.now();
   const port = await freePort();
-  const conf = Object.entries({ ...serverSettings(port, socketDir), ...options.settings }).map(([k, v]) => `${k} = ${v}`).join("\n");
-  writeFileSync(join(dataDir, "postgresql.auto.conf"), `# written by querybudget for a throwaway test cluster\n${conf}\n`);
-  if (user) chownSync(join(dataDir, "postgresql.auto.conf"), user.uid, user.gid);
+  const conf = Object.entries({
+    ...serverSettings(port, socketDir),
+    ...options.settings,
+  })
+    .map(([k, v]) => `${k} = ${v}`)
+    .join("\n");
+  writeFileSync(
+    join(dataDir, "postgresql.auto.conf"),
+    `# written by querybudget for a throwaway test cluster\n${conf}\n`,
+  );
+  if (user)
+    chownSync(join(dataDir, "postgresql.auto.conf"), user.uid, user.gid);
 
   const logFile = join(dir, "server.log");
   let serverLog = "";
@@ -158,7 +201,9 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   await waitUntilReady(socketDir, port, child, () => serverLog);
   createMainDatabase(socketDir, port);
-  log(`throwaway cluster on port ${port} (socket ${socketDir}) ready ${elapsed(afterInitdb)} after initdb, ${elapsed(started)} in all`);
+  log(
+    `throwaway cluster on port ${port} (socket ${socketDir}) ready ${elapsed(afterInitdb)} after initdb, ${elapsed(started)} in all`,
+  );
 
   let stopped = false;
   const removeNow = () => {
@@ -195,13 +240,20 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       await exited;
       // The backends must be gone too before a new postmaster may attach to the data folder.
       const deadline = performance.now() + 10_000;
-      while (backends.some((pid) => existsProcess(pid)) && performance.now() < deadline) {
+      while (
+        backends.some((pid) => existsProcess(pid)) &&
+        performance.now() < deadline
+      ) {
         await new Promise((r) => setTimeout(r, 20));
       }
     },
     async restart() {
-      if (stopped) throw new Error("the cluster was stopped and removed; it cannot be restarted");
-      if (running()) throw new Error("postgres is still running; kill() it first");
+      if (stopped)
+        throw new Error(
+          "the cluster was stopped and removed; it cannot be restarted",
+        );
+      if (running())
+        throw new Error("postgres is still running; kill() it first");
       child = startPostgres();
       await waitUntilReady(socketDir, port, child, () => serverLog);
     },
@@ -222,26 +274,47 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
 function existsProcess(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+    return (
+      stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
+    );
   } catch {
     return false;
   }
 }
 
-async function waitUntilReady(socketDir: string, port: number, child: ChildProcess, serverLog: () => string): Promise<void> {
+async function waitUntilReady(
+  socketDir: string,
+  port: number,
+  child: ChildProcess,
+  serverLog: () => string,
+): Promise<void> {
   const deadline = performance.now() + 30_000;
   while (performance.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`postgres exited during start-up:\n${serverLog()}`);
-    const r = spawnSync(join(PG_BIN, "pg_isready"), ["-q", "-h", socketDir, "-p", String(port)]);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`postgres exited during start-up:\n${serverLog()}`);
+    const r = spawnSync(join(PG_BIN, "pg_isready"), [
+      "-q",
+      "-h",
+      socketDir,
+      "-p",
+      String(port),
+    ]);
     if (r.status === 0) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`postgres did not accept connections within 30 s:\n${serverLog()}`);
+  throw new Error(
+    `postgres did not accept connections within 30 s:\n${serverLog()}`,
+  );
 }
 
 function createMainDatabase(socketDir: string, port: number): void {
-  const r = spawnSync(join(PG_BIN, "createdb"), ["-h", socketDir, "-p", String(port), "-U", "postgres", MAIN_DATABASE], {
-    encoding: "utf8",
-  });
-  if (r.status !== 0) throw new Error(`createdb ${MAIN_DATABASE} failed: ${r.stderr}`);
+  const r = spawnSync(
+    join(PG_BIN, "createdb"),
+    ["-h", socketDir, "-p", String(port), "-U", "postgres", MAIN_DATABASE],
+    {
+      encoding: "utf8",
+    },
+  );
+  if (r.status !== 0)
+    throw new Error(`createdb ${MAIN_DATABASE} failed: ${r.stderr}`);
 }

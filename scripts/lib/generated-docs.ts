@@ -19,9 +19,15 @@ import {
 
 /** The buffers per call measured by the last `npm run plans:accept`. */
 function measuredBuffers(w: WorkloadDefinition): Record<TierName, number> {
-  const all = JSON.parse(readFileSync(measuredBuffersFile(), "utf8")) as Record<string, Record<TierName, number>>;
+  const all = JSON.parse(readFileSync(measuredBuffersFile(), "utf8")) as Record<
+    string,
+    Record<TierName, number>
+  >;
   const found = all[w.name];
-  if (!found) throw new Error(`no buffers of ${w.name} in test/plans/buffers.json: run npm run plans:accept`);
+  if (!found)
+    throw new Error(
+      `no buffers of ${w.name} in test/plans/buffers.json: run npm run plans:accept`,
+    );
   return found;
 }
 
@@ -30,26 +36,44 @@ export const startMarker = (name: string) => `<!-- generated: ${name} -->`;
 
 const count = (n: number) => n.toLocaleString("en-US");
 const code = (name: string) => `\`${name.replace(/^app\./, "")}\``;
-const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+const capitalized = (text: string) =>
+  text.charAt(0).toUpperCase() + text.slice(1);
 
-function table(header: string[], align: ("l" | "r")[], rows: string[][]): string {
+function table(
+  header: string[],
+  align: ("l" | "r")[],
+  rows: string[][],
+): string {
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  return [line(header), line(align.map((a) => (a === "r" ? "---:" : "---"))), ...rows.map(line)].join("\n");
+  return [
+    line(header),
+    line(align.map((a) => (a === "r" ? "---:" : "---"))),
+    ...rows.map(line),
+  ].join("\n");
 }
 
 function workloadCell(w: WorkloadDefinition): string {
-  if (w.kind === "procedure") return `${code(w.name)} (per batch of ${PURGE_PLAN_BATCH})`;
-  return w.idsArg !== undefined ? `${code(w.name)} (${BULK_IDS} ids)` : code(w.name);
+  if (w.kind === "procedure")
+    return `${code(w.name)} (per batch of ${PURGE_PLAN_BATCH})`;
+  return w.idsArg !== undefined
+    ? `${code(w.name)} (${BULK_IDS} ids)`
+    : code(w.name);
 }
 
 function partitionText(p: PartitionExpectation): string {
   const table = p.table.replace(/^app\./, "");
-  const text = { one: `one ${table} partition`, "one per probe": `one ${table} partition per probe`, some: `${table} partitions pruned` }[p.rule];
+  const text = {
+    one: `one ${table} partition`,
+    "one per probe": `one ${table} partition per probe`,
+    some: `${table} partitions pruned`,
+  }[p.rule];
   return p.tiers?.length === 1 ? `${text} (${p.tiers[0]})` : text;
 }
 
 function intendedCell(w: WorkloadDefinition): string {
-  const indexes = w.intendedIndexes.map((ix) => `${code(ix)}${w.smallAt10k?.includes(ix) ? " (1M)" : ""}`).join(", ");
+  const indexes = w.intendedIndexes
+    .map((ix) => `${code(ix)}${w.smallAt10k?.includes(ix) ? " (1M)" : ""}`)
+    .join(", ");
   return [indexes, ...(w.partitions ?? []).map(partitionText)].join("; ");
 }
 
@@ -60,9 +84,18 @@ function ratioCell(w: WorkloadDefinition): string {
 }
 
 /** docs/budgets.md, "Budgets": per workload its intended indexes, buffers measured (budget) per tier, their ratio, p95 at 1M. */
-export function budgetTable(workload: readonly WorkloadDefinition[] = WORKLOAD): string {
+export function budgetTable(
+  workload: readonly WorkloadDefinition[] = WORKLOAD,
+): string {
   return table(
-    ["workload", "intended index (plan test)", "buffers 10k (budget)", "buffers 1M (budget)", "1M / 10k", "p95 at 1M"],
+    [
+      "workload",
+      "intended index (plan test)",
+      "buffers 10k (budget)",
+      "buffers 1M (budget)",
+      "1M / 10k",
+      "p95 at 1M",
+    ],
     ["l", "l", "r", "r", "r", "r"],
     workload.map((w) => [
       workloadCell(w),
@@ -70,42 +103,74 @@ export function budgetTable(workload: readonly WorkloadDefinition[] = WORKLOAD):
       `${count(measuredBuffers(w)["10k"])} (${count(w.buffers["10k"])})`,
       `${count(measuredBuffers(w)["1M"])} (${count(w.buffers["1M"])})`,
       ratioCell(w),
-      w.kind === "procedure" ? `per batch of ${PURGE_BUDGET_BATCH}: ${w.measuredP95Ms} ms` : `${w.measuredP95Ms} ms`,
+      w.kind === "procedure"
+        ? `per batch of ${PURGE_BUDGET_BATCH}: ${w.measuredP95Ms} ms`
+        : `${w.measuredP95Ms} ms`,
     ]),
   );
 }
 
 /** docs/budgets.md, "The 1M / 10k target": the workloads whose ratio is reported, not asserted, and why. */
-export function ratioExemptionTable(workload: readonly WorkloadDefinition[] = WORKLOAD): string {
+export function ratioExemptionTable(
+  workload: readonly WorkloadDefinition[] = WORKLOAD,
+): string {
   return table(
     ["workload", "why not"],
     ["l", "l"],
-    workload.filter((w) => !w.ratioAsserted).map((w) => [`\`${w.name}\``, `${capitalized(w.ratioNote ?? "(no ratioNote in the workload)")}.`]),
+    workload
+      .filter((w) => !w.ratioAsserted)
+      .map((w) => [
+        `\`${w.name}\``,
+        `${capitalized(w.ratioNote ?? "(no ratioNote in the workload)")}.`,
+      ]),
   );
 }
 
 /** Each generated doc: its path under the repository and its parts by marker name. */
-export const GENERATED_DOCS: { path: string; parts: Record<string, () => string> }[] = [
-  { path: "docs/budgets.md", parts: { budgets: () => budgetTable(), "ratio-exemptions": () => ratioExemptionTable() } },
+export const GENERATED_DOCS: {
+  path: string;
+  parts: Record<string, () => string>;
+}[] = [
+  {
+    path: "docs/budgets.md",
+    parts: {
+      budgets: () => budgetTable(),
+      "ratio-exemptions": () => ratioExemptionTable(),
+    },
+  },
 ];
 
 /** The text with each part between its markers replaced by `parts[name]()`; every part's markers must be there. */
-export function renderGenerated(text: string, parts: Record<string, () => string>): string {
+export function renderGenerated(
+  text: string,
+  parts: Record<string, () => string>,
+): string {
   let out = text;
   for (const [name, render] of Object.entries(parts)) {
     const start = out.indexOf(startMarker(name));
     const end = start < 0 ? -1 : out.indexOf(END_MARKER, start);
-    if (start < 0 || end < 0) throw new Error(`no ${startMarker(name)} ... ${END_MARKER} in the text`);
+    if (start < 0 || end < 0)
+      throw new Error(`no ${startMarker(name)} ... ${END_MARKER} in the text`);
     out = `${out.slice(0, start)}${startMarker(name)}\n${render()}\n${out.slice(end)}`;
   }
   return out;
 }
 
 /** Every generated doc as committed and as it would be generated now. */
-export function generatedDocs(): { path: string; file: string; committed: string; generated: string }[] {
+export function generatedDocs(): {
+  path: string;
+  file: string;
+  committed: string;
+  generated: string;
+}[] {
   return GENERATED_DOCS.map(({ path, parts }) => {
     const file = join(ROOT, path);
     const committed = readFileSync(file, "utf8");
-    return { path, file, committed, generated: renderGenerated(committed, parts) };
+    return {
+      path,
+      file,
+      committed,
+      generated: renderGenerated(committed, parts),
+    };
   });
 }

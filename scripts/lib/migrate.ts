@@ -10,7 +10,10 @@ import { ROOT } from "./sql-files.ts";
 
 function gmrc(): Settings {
   // .gmrc is JSON with block comments, as graphile-migrate writes it.
-  const text = readFileSync(join(ROOT, ".gmrc"), "utf8").replace(/\/\*[\s\S]*?\*\//g, "");
+  const text = readFileSync(join(ROOT, ".gmrc"), "utf8").replace(
+    /\/\*[\s\S]*?\*\//g,
+    "",
+  );
   return JSON.parse(text) as Settings;
 }
 
@@ -27,7 +30,10 @@ const errorsOnly = new Logger(() => (level, message) => {
 const MIGRATION_LOCK = "querybudget:migrate";
 
 /** Committed migrations, then functions/ and sql/ (always, so edits reach the database). */
-export async function migrateDatabase(url: string, options: { quiet?: boolean; onWaiting?: () => void } = {}): Promise<void> {
+export async function migrateDatabase(
+  url: string,
+  options: { quiet?: boolean; onWaiting?: () => void } = {},
+): Promise<void> {
   const settings: Settings = {
     ...gmrc(),
     connectionString: url,
@@ -41,7 +47,15 @@ export async function migrateDatabase(url: string, options: { quiet?: boolean; o
     // Tried, not waited for in one statement: a statement waiting for the lock would hold a
     // snapshot, and the first migration's concurrent index builds wait for every older snapshot
     // of the database (completePartitionedIndexes): the two would wait for each other.
-    for (let tries = 0; !(await lock<{ got: boolean }[]>`select pg_try_advisory_lock(hashtext(${MIGRATION_LOCK})) as got`)[0]!.got; tries++) {
+    for (
+      let tries = 0;
+      !(
+        await lock<
+          { got: boolean }[]
+        >`select pg_try_advisory_lock(hashtext(${MIGRATION_LOCK})) as got`
+      )[0]!.got;
+      tries++
+    ) {
       if (tries === 0) options.onWaiting?.();
       await new Promise((resolve) => setTimeout(resolve, 200));
     } // released when the session ends
@@ -65,8 +79,19 @@ export async function migrateDatabase(url: string, options: { quiet?: boolean; o
  * INVALID partition index) is dropped and built again. Each statement runs on its own, outside
  * a transaction, so the lock timeout of the session (PGOPTIONS) applies to each.
  */
-export async function completePartitionedIndexes(sql: postgres.Sql, options: { quiet?: boolean } = {}): Promise<number> {
-  const missing = await sql<{ parent: string; partition: string; child: string; definition: string; existing: boolean | null }[]>`
+export async function completePartitionedIndexes(
+  sql: postgres.Sql,
+  options: { quiet?: boolean } = {},
+): Promise<number> {
+  const missing = await sql<
+    {
+      parent: string;
+      partition: string;
+      child: string;
+      definition: string;
+      existing: boolean | null;
+    }[]
+  >`
     select pi.indexrelid::regclass::text as parent,
            p.oid::regclass::text as partition,
            format('%I.%I', n.nspname, c.name) as child,
@@ -89,13 +114,25 @@ export async function completePartitionedIndexes(sql: postgres.Sql, options: { q
     order by 1, 2`;
   for (const m of missing) {
     // CREATE [UNIQUE] INDEX name ON ONLY app.table USING ... -> the same on the partition
-    const on = /^CREATE (UNIQUE )?INDEX \S+ ON ONLY \S+ (USING .*)$/.exec(m.definition);
-    if (!on) throw new Error(`cannot read the definition of ${m.parent}: ${m.definition}`);
+    const on = /^CREATE (UNIQUE )?INDEX \S+ ON ONLY \S+ (USING .*)$/.exec(
+      m.definition,
+    );
+    if (!on)
+      throw new Error(
+        `cannot read the definition of ${m.parent}: ${m.definition}`,
+      );
     // an INVALID leftover of a failed concurrent build: `if not exists` would keep it
-    if (m.existing === false) await sql.unsafe(`drop index concurrently if exists ${m.child}`);
-    if (m.existing !== true) await sql.unsafe(`create ${on[1] ?? ""}index concurrently if not exists ${m.child.split(".")[1]} on ${m.partition} ${on[2]}`);
+    if (m.existing === false)
+      await sql.unsafe(`drop index concurrently if exists ${m.child}`);
+    if (m.existing !== true)
+      await sql.unsafe(
+        `create ${on[1] ?? ""}index concurrently if not exists ${m.child.split(".")[1]} on ${m.partition} ${on[2]}`,
+      );
     await sql.unsafe(`alter index ${m.parent} attach partition ${m.child}`);
-    if (!options.quiet) process.stdout.write(`${m.parent}: built concurrently on ${m.partition} and attached\n`);
+    if (!options.quiet)
+      process.stdout.write(
+        `${m.parent}: built concurrently on ${m.partition} and attached\n`,
+      );
   }
   return missing.length;
 }

@@ -75,23 +75,45 @@ export interface CountOptions {
 }
 
 interface Snapshot {
-  rows: Map<string, { calls: number; totalMs: number; rows: number; hit: number; read: number; toplevel: boolean; userid: string }>;
+  rows: Map<
+    string,
+    {
+      calls: number;
+      totalMs: number;
+      rows: number;
+      hit: number;
+      read: number;
+      toplevel: boolean;
+      userid: string;
+    }
+  >;
   dealloc: number;
   self: string | null;
 }
 
-const TRANSACTION_CONTROL = /^\s*(begin|start\s+transaction|commit|end|rollback|abort|savepoint|release)\b/i;
+const TRANSACTION_CONTROL =
+  /^\s*(begin|start\s+transaction|commit|end|rollback|abort|savepoint|release)\b/i;
 
-async function statementsSchema(sql: postgres.Sql | postgres.ReservedSql): Promise<string> {
+async function statementsSchema(
+  sql: postgres.Sql | postgres.ReservedSql,
+): Promise<string> {
   const [row] = await sql<{ schema: string | null }[]>`
     select (select e.extnamespace::regnamespace::text from pg_extension e where e.extname = 'pg_stat_statements') as schema`;
-  if (!row?.schema) throw new Error("query-counter: pg_stat_statements is not installed in this database (create extension pg_stat_statements)");
+  if (!row?.schema)
+    throw new Error(
+      "query-counter: pg_stat_statements is not installed in this database (create extension pg_stat_statements)",
+    );
   return row.schema;
 }
 
-async function roleOids(sql: postgres.ReservedSql, roles?: string[]): Promise<string[]> {
+async function roleOids(
+  sql: postgres.ReservedSql,
+  roles?: string[],
+): Promise<string[]> {
   if (roles) {
-    const rows = await sql<{ oid: string }[]>`select oid::text from pg_roles where rolname = any(${roles}::text[])`;
+    const rows = await sql<
+      { oid: string }[]
+    >`select oid::text from pg_roles where rolname = any(${roles}::text[])`;
     return rows.map((r) => r.oid);
   }
   const rows = await sql<{ oid: string }[]>`
@@ -101,11 +123,26 @@ async function roleOids(sql: postgres.ReservedSql, roles?: string[]): Promise<st
   return rows.map((r) => r.oid);
 }
 
-async function snapshot(conn: postgres.ReservedSql, schema: string, users: string[]): Promise<Snapshot> {
+async function snapshot(
+  conn: postgres.ReservedSql,
+  schema: string,
+  users: string[],
+): Promise<Snapshot> {
   // The snapshot's own statement is an entry too: its queryid, from pg_stat_activity, is left
   // out of the difference (the "after" snapshot sees the "before" one's call).
   const rows = await conn.unsafe<
-    { key: string; calls: string; total: number; rows: string; hit: string; read: string; toplevel: boolean; userid: string; self: string | null; dealloc: string }[]
+    {
+      key: string;
+      calls: string;
+      total: number;
+      rows: string;
+      hit: string;
+      read: string;
+      toplevel: boolean;
+      userid: string;
+      self: string | null;
+      dealloc: string;
+    }[]
   >(
     `select s.userid::text || ':' || s.queryid::text || ':' || s.toplevel::text as key,
             s.calls, s.total_exec_time as total, s.rows, s.shared_blks_hit as hit, s.shared_blks_read as read, s.toplevel, s.userid::text as userid,
@@ -120,9 +157,21 @@ async function snapshot(conn: postgres.ReservedSql, schema: string, users: strin
   const map: Snapshot["rows"] = new Map();
   for (const r of rows) {
     if (r.key === null) continue;
-    map.set(r.key, { calls: Number(r.calls), totalMs: r.total, rows: Number(r.rows), hit: Number(r.hit), read: Number(r.read), toplevel: r.toplevel, userid: r.userid });
+    map.set(r.key, {
+      calls: Number(r.calls),
+      totalMs: r.total,
+      rows: Number(r.rows),
+      hit: Number(r.hit),
+      read: Number(r.read),
+      toplevel: r.toplevel,
+      userid: r.userid,
+    });
   }
-  return { rows: map, dealloc: Number(rows[0]?.dealloc ?? 0), self: rows[0]?.self ?? null };
+  return {
+    rows: map,
+    dealloc: Number(rows[0]?.dealloc ?? 0),
+    self: rows[0]?.self ?? null,
+  };
 }
 
 /**
@@ -130,7 +179,11 @@ async function snapshot(conn: postgres.ReservedSql, schema: string, users: strin
  * snapshots: a pool (one of its connections is reserved for them, so it may be the pool the
  * work uses, with max > 1) or a reserved connection (which the work may use too).
  */
-export async function countQueries<T>(sql: postgres.Sql | postgres.ReservedSql, work: () => Promise<T>, options: CountOptions = {}): Promise<{ result: T } & QueryCount> {
+export async function countQueries<T>(
+  sql: postgres.Sql | postgres.ReservedSql,
+  work: () => Promise<T>,
+  options: CountOptions = {},
+): Promise<{ result: T } & QueryCount> {
   const reserved = "release" in sql;
   const conn = reserved ? sql : await sql.reserve();
   try {
@@ -160,15 +213,26 @@ export async function countQueries<T>(sql: postgres.Sql | postgres.ReservedSql, 
       });
     }
     // Transaction control is told apart by its text, so texts are read when there is any doubt.
-    const texts = await statementTexts(conn, schema, perStatement.map((s) => s.queryid));
+    const texts = await statementTexts(
+      conn,
+      schema,
+      perStatement.map((s) => s.queryid),
+    );
     for (const s of perStatement) s.query = texts.get(s.queryid);
-    const isControl = (s: StatementDelta) => TRANSACTION_CONTROL.test(s.query ?? "");
-    if (!options.texts) for (const s of perStatement) if (!isControl(s)) delete s.query;
-    perStatement.sort((x, y) => y.calls - x.calls || x.queryid.localeCompare(y.queryid));
+    const isControl = (s: StatementDelta) =>
+      TRANSACTION_CONTROL.test(s.query ?? "");
+    if (!options.texts)
+      for (const s of perStatement) if (!isControl(s)) delete s.query;
+    perStatement.sort(
+      (x, y) => y.calls - x.calls || x.queryid.localeCompare(y.queryid),
+    );
 
-    const counted = perStatement.filter((s) => !TRANSACTION_CONTROL.test(texts.get(s.queryid) ?? ""));
+    const counted = perStatement.filter(
+      (s) => !TRANSACTION_CONTROL.test(texts.get(s.queryid) ?? ""),
+    );
     const top = counted.filter((s) => s.toplevel);
-    const sum = (list: StatementDelta[], f: (s: StatementDelta) => number) => list.reduce((acc, s) => acc + f(s), 0);
+    const sum = (list: StatementDelta[], f: (s: StatementDelta) => number) =>
+      list.reduce((acc, s) => acc + f(s), 0);
     const [others] = await conn<{ n: number }[]>`
       select count(*)::int as n from pg_stat_activity a
       where a.datname = current_database() and a.pid <> pg_backend_pid() and a.backend_type = 'client backend'
@@ -177,13 +241,30 @@ export async function countQueries<T>(sql: postgres.Sql | postgres.ReservedSql, 
       result,
       statements: sum(counted, (s) => s.calls),
       topLevel: sum(top, (s) => s.calls),
-      nested: sum(counted.filter((s) => !s.toplevel), (s) => s.calls),
-      foreignKeyChecks: sum(counted.filter((s) => !s.toplevel && isForeignKeyCheck(texts.get(s.queryid) ?? "")), (s) => s.calls),
-      transactionControl: sum(perStatement.filter((s) => TRANSACTION_CONTROL.test(texts.get(s.queryid) ?? "")), (s) => s.calls),
+      nested: sum(
+        counted.filter((s) => !s.toplevel),
+        (s) => s.calls,
+      ),
+      foreignKeyChecks: sum(
+        counted.filter(
+          (s) => !s.toplevel && isForeignKeyCheck(texts.get(s.queryid) ?? ""),
+        ),
+        (s) => s.calls,
+      ),
+      transactionControl: sum(
+        perStatement.filter((s) =>
+          TRANSACTION_CONTROL.test(texts.get(s.queryid) ?? ""),
+        ),
+        (s) => s.calls,
+      ),
       execMs: sum(top, (s) => s.totalMs),
       wallMs,
       rows: sum(top, (s) => s.rows),
-      buffers: { hit: sum(top, (s) => s.sharedHit), read: sum(top, (s) => s.sharedRead), total: sum(top, (s) => s.sharedHit + s.sharedRead) },
+      buffers: {
+        hit: sum(top, (s) => s.sharedHit),
+        read: sum(top, (s) => s.sharedRead),
+        total: sum(top, (s) => s.sharedHit + s.sharedRead),
+      },
       perStatement,
       approximate: after.dealloc !== before.dealloc,
       concurrentSessions: others?.n ?? 0,
@@ -222,7 +303,11 @@ export async function countRolledBack<T>(
   }
 }
 
-async function statementTexts(conn: postgres.ReservedSql, schema: string, queryids: string[]): Promise<Map<string, string>> {
+async function statementTexts(
+  conn: postgres.ReservedSql,
+  schema: string,
+  queryids: string[],
+): Promise<Map<string, string>> {
   if (queryids.length === 0) return new Map();
   const rows = await conn.unsafe<{ queryid: string; query: string }[]>(
     `select distinct on (s.queryid) s.queryid::text as queryid, s.query
@@ -249,13 +334,21 @@ export function queryHeaders(count: QueryCount): Record<string, string> {
  * @deprecated Count with countQueries or countRolledBack (what the server ran). Kept only
  * because test/report.test.ts imports it; it goes when that file is split.
  */
-export function countingClient(sql: postgres.Sql): { sql: postgres.Sql; count: () => number; reset: () => void } {
+export function countingClient(sql: postgres.Sql): {
+  sql: postgres.Sql;
+  count: () => number;
+  reset: () => void;
+} {
   let n = 0;
   const proxy = new Proxy(sql, {
     apply(target, thisArg, args: unknown[]) {
       const first = args[0];
       if (Array.isArray(first) && "raw" in first) n++; // sql`...`, not sql(identifier) or sql(rows)
-      return Reflect.apply(target as unknown as (...a: unknown[]) => unknown, thisArg, args);
+      return Reflect.apply(
+        target as unknown as (...a: unknown[]) => unknown,
+        thisArg,
+        args,
+      );
     },
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);

@@ -75,20 +75,41 @@ const INSERT_TARGET = /^insert\s+into\s+(app\.\w+)/im;
 
 const seconds = (startMs: number) => (performance.now() - startMs) / 1000;
 
-function progressLine(label: string, rows: number | undefined, secs: number, note = ""): string {
-  const count = rows === undefined ? "" : `${rows.toLocaleString("en-US")} rows`;
+function progressLine(
+  label: string,
+  rows: number | undefined,
+  secs: number,
+  note = "",
+): string {
+  const count =
+    rows === undefined ? "" : `${rows.toLocaleString("en-US")} rows`;
   return `[seed] ${label.padEnd(26)} ${count.padStart(16)} ${secs.toFixed(2).padStart(7)} s${note ? `  ${note}` : ""}\n`;
 }
 
-export async function seedDatabase(sql: postgres.Sql, options: SeedOptions): Promise<SeedReport> {
-  const { rows, seed = 1, anchor, clock, progress = false, foreignKeyChecks = "set-based" } = options;
+export async function seedDatabase(
+  sql: postgres.Sql,
+  options: SeedOptions,
+): Promise<SeedReport> {
+  const {
+    rows,
+    seed = 1,
+    anchor,
+    clock,
+    progress = false,
+    foreignKeyChecks = "set-based",
+  } = options;
   if (!Number.isSafeInteger(rows) || rows < MIN_ROWS || rows > MAX_ROWS) {
-    throw new RangeError(`seed: rows must be an integer from ${MIN_ROWS} to ${MAX_ROWS}, not ${rows}`);
+    throw new RangeError(
+      `seed: rows must be an integer from ${MIN_ROWS} to ${MAX_ROWS}, not ${rows}`,
+    );
   }
   // hashint8extended takes a bigint seed; keep to integers JavaScript holds exactly.
-  if (!Number.isSafeInteger(seed)) throw new RangeError(`seed: seed must be a safe integer, not ${seed}`);
-  if (anchor !== undefined && Number.isNaN(anchor.getTime())) throw new RangeError("seed: anchor is an invalid date");
-  if (clock !== undefined && Number.isNaN(clock.getTime())) throw new RangeError("seed: clock is an invalid date");
+  if (!Number.isSafeInteger(seed))
+    throw new RangeError(`seed: seed must be a safe integer, not ${seed}`);
+  if (anchor !== undefined && Number.isNaN(anchor.getTime()))
+    throw new RangeError("seed: anchor is an invalid date");
+  if (clock !== undefined && Number.isNaN(clock.getTime()))
+    throw new RangeError("seed: clock is an invalid date");
 
   const say = (line: string) => {
     if (progress) process.stderr.write(line);
@@ -152,12 +173,16 @@ export async function seedDatabase(sql: postgres.Sql, options: SeedOptions): Pro
       try {
         result = await tx.unsafe(text);
       } catch (error) {
-        throw new Error(`seed/${file}: ${(error as Error).message}`, { cause: error });
+        throw new Error(`seed/${file}: ${(error as Error).message}`, {
+          cause: error,
+        });
       }
       const secs = seconds(t);
       if (target) {
         if (result.command !== "INSERT") {
-          throw new Error(`seed/${file}: a table file must be one INSERT statement (got ${result.command})`);
+          throw new Error(
+            `seed/${file}: a table file must be one INSERT statement (got ${result.command})`,
+          );
         }
         tables.push({ table: target, rows: result.count, seconds: secs });
         say(progressLine(target, result.count, secs));
@@ -176,7 +201,10 @@ export async function seedDatabase(sql: postgres.Sql, options: SeedOptions): Pro
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = 'app' and c.relkind in ('r', 'p') and not c.relispartition
     order by 1`;
-  if (appTables.length) await sql.unsafe(`vacuum (analyze) ${appTables.map((r) => r.name).join(", ")}`);
+  if (appTables.length)
+    await sql.unsafe(
+      `vacuum (analyze) ${appTables.map((r) => r.name).join(", ")}`,
+    );
   const vacuumSeconds = seconds(vacuumStart);
   say(progressLine("vacuum analyze", undefined, vacuumSeconds));
 
@@ -184,11 +212,19 @@ export async function seedDatabase(sql: postgres.Sql, options: SeedOptions): Pro
   // job's concurrent one: that would leave the previous data's rows dead in the view, so a
   // database seeded twice would read more pages than one seeded once.
   const refreshStart = performance.now();
-  const [view] = await sql<{ exists: boolean }[]>`select to_regclass('app.collection_stats') is not null as exists`;
+  const [view] = await sql<
+    { exists: boolean }[]
+  >`select to_regclass('app.collection_stats') is not null as exists`;
   if (view?.exists) {
     await sql`refresh materialized view app.collection_stats`;
     await sql`analyze app.collection_stats`;
-    say(progressLine("refresh app.collection_stats", undefined, seconds(refreshStart)));
+    say(
+      progressLine(
+        "refresh app.collection_stats",
+        undefined,
+        seconds(refreshStart),
+      ),
+    );
   }
 
   // CHECKPOINT needs a superuser or pg_checkpoint; without it the data is correct, only some
@@ -198,7 +234,14 @@ export async function seedDatabase(sql: postgres.Sql, options: SeedOptions): Pro
   if (may?.checkpoint) {
     const settleStart = performance.now();
     const notVisible = await settleSeededData(sql);
-    say(progressLine("checkpoint, vacuum", undefined, seconds(settleStart), notVisible ? `${notVisible} pages not all-visible` : ""));
+    say(
+      progressLine(
+        "checkpoint, vacuum",
+        undefined,
+        seconds(settleStart),
+        notVisible ? `${notVisible} pages not all-visible` : "",
+      ),
+    );
   }
 
   const report: SeedReport = {
@@ -212,7 +255,14 @@ export async function seedDatabase(sql: postgres.Sql, options: SeedOptions): Pro
     foreignKeyChecks: fkMode,
   };
   const total = tables.reduce((sum, t) => sum + t.rows, 0);
-  say(progressLine("total", total, report.seconds, `(seed ${seed}, anchor ${anchorUsed}, clock ${clockUsed}, foreign keys checked ${fkMode})`));
+  say(
+    progressLine(
+      "total",
+      total,
+      report.seconds,
+      `(seed ${seed}, anchor ${anchorUsed}, clock ${clockUsed}, foreign keys checked ${fkMode})`,
+    ),
+  );
   return report;
 }
 
@@ -230,7 +280,8 @@ export async function settleSeededData(sql: postgres.Sql): Promise<number> {
   const tables = await sql<{ name: string }[]>`
     select format('%I.%I', n.nspname, c.relname) as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = 'app' and c.relkind in ('r', 'm') order by 1`;
-  if (tables.length) await sql.unsafe(`vacuum ${tables.map((t) => t.name).join(", ")}`);
+  if (tables.length)
+    await sql.unsafe(`vacuum ${tables.map((t) => t.name).join(", ")}`);
   await sql`checkpoint`;
   const [left] = await sql<{ pages: number }[]>`
     select coalesce(sum(greatest(c.relpages - c.relallvisible, 0)), 0)::int as pages from pg_class c

@@ -4,7 +4,11 @@ export const PG_MAJOR = 15;
 export const PG_BIN = `/usr/lib/postgresql/${PG_MAJOR}/bin`;
 
 /** Loaded at server start: pg_cron's scheduler, statement statistics, plans of nested statements. */
-export const PRELOAD_LIBRARIES = ["pg_cron", "pg_stat_statements", "auto_explain"] as const;
+export const PRELOAD_LIBRARIES = [
+  "pg_cron",
+  "pg_stat_statements",
+  "auto_explain",
+] as const;
 
 /** Extensions the server must offer, and the Debian package that brings each. */
 export const REQUIRED_EXTENSIONS: Record<string, string> = {

@@ -8,7 +8,10 @@ import { withDatabase, type Server } from "./server-contract.ts";
 
 function containerRuntimeAnswers(): boolean {
   if (process.env.QUERYBUDGET_NO_CONTAINER === "1") return false;
-  const r = spawnSync("docker", ["info", "--format", "{{.ServerVersion}}"], { timeout: 5000, encoding: "utf8" });
+  const r = spawnSync("docker", ["info", "--format", "{{.ServerVersion}}"], {
+    timeout: 5000,
+    encoding: "utf8",
+  });
   return r.status === 0 && r.stdout.trim().length > 0;
 }
 
@@ -17,7 +20,12 @@ export async function provisionServer(): Promise<Server> {
   if (external) {
     await checkServer(external);
     log(`using the server at DATABASE_URL`);
-    return { kind: "external", url: external, adminUrl: withDatabase(external, "postgres"), stop: async () => {} };
+    return {
+      kind: "external",
+      url: external,
+      adminUrl: withDatabase(external, "postgres"),
+      stop: async () => {},
+    };
   }
   if (containerRuntimeAnswers()) {
     const { startContainer } = await import("./container.ts");

@@ -20,7 +20,8 @@ export function idempotentSqlFiles(): string[] {
   return FOLDERS.flatMap((f) => sqlFilesUnder(join(ROOT, f)));
 }
 
-const DEFINITION = /create\s+or\s+replace\s+(?:function|procedure)\s+([a-z_][\w]*\.[a-z_][\w]*)\s*\(/gi;
+const DEFINITION =
+  /create\s+or\s+replace\s+(?:function|procedure)\s+([a-z_][\w]*\.[a-z_][\w]*)\s*\(/gi;
 
 /** The routines a file defines: `create or replace function|procedure schema.name(`. */
 export function routinesDefinedIn(text: string): string[] {
@@ -67,8 +68,14 @@ export async function applyIdempotentSql(sql: postgres.Sql): Promise<string[]> {
         await tx.savepoint((sp) => sp.unsafe(text));
         replace = await hasStaleOverloads(tx, definitionCounts(text));
       } catch (error) {
-        const replaceable = (error as { code?: string }).code === CANNOT_REPLACE && routinesDefinedIn(text).length > 0;
-        if (!replaceable) throw new Error(`${relative(ROOT, file)}: ${(error as Error).message}`, { cause: error });
+        const replaceable =
+          (error as { code?: string }).code === CANNOT_REPLACE &&
+          routinesDefinedIn(text).length > 0;
+        if (!replaceable)
+          throw new Error(
+            `${relative(ROOT, file)}: ${(error as Error).message}`,
+            { cause: error },
+          );
         replace = true;
       }
       if (replace) {
@@ -76,7 +83,10 @@ export async function applyIdempotentSql(sql: postgres.Sql): Promise<string[]> {
           await dropRoutines(tx, routinesDefinedIn(text));
           await tx.unsafe(text);
         } catch (again) {
-          throw new Error(`${relative(ROOT, file)}: ${(again as Error).message}`, { cause: again });
+          throw new Error(
+            `${relative(ROOT, file)}: ${(again as Error).message}`,
+            { cause: again },
+          );
         }
       }
     }
@@ -85,7 +95,10 @@ export async function applyIdempotentSql(sql: postgres.Sql): Promise<string[]> {
 }
 
 /** Whether a routine has more overloads in the database than the file that defines it. */
-async function hasStaleOverloads(tx: postgres.TransactionSql, counts: Map<string, number>): Promise<boolean> {
+async function hasStaleOverloads(
+  tx: postgres.TransactionSql,
+  counts: Map<string, number>,
+): Promise<boolean> {
   if (counts.size === 0) return false;
   const [row] = await tx<{ stale: boolean }[]>`
     select exists (
@@ -98,10 +111,14 @@ async function hasStaleOverloads(tx: postgres.TransactionSql, counts: Map<string
 }
 
 /** Drops every overload of the named routines (no cascade: a dependent object stops the run). */
-async function dropRoutines(tx: postgres.TransactionSql, names: string[]): Promise<void> {
+async function dropRoutines(
+  tx: postgres.TransactionSql,
+  names: string[],
+): Promise<void> {
   const routines = await tx<{ routine: string }[]>`
     select p.oid::regprocedure::text as routine
     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
     where n.nspname || '.' || p.proname = any (${names}::text[])`;
-  for (const { routine } of routines) await tx.unsafe(`drop routine ${routine}`);
+  for (const { routine } of routines)
+    await tx.unsafe(`drop routine ${routine}`);
 }

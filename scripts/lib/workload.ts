@@ -127,17 +127,27 @@ export const PURGE_BUDGET_BATCH = 250;
 // Deterministic "random" order: hashint8 of the key.
 const byHash = (column: string) => `hashint8((${column})::bigint)`;
 
-async function rows<T>(sql: postgres.Sql, query: string, params: unknown[] = []): Promise<T[]> {
+async function rows<T>(
+  sql: postgres.Sql,
+  query: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   return (await sql.unsafe(query, params as never[])) as unknown as T[];
 }
 
 function atLeastOne<T>(name: string, items: T[]): T[] {
-  if (items.length === 0) throw new Error(`workload ${name}: no subject in the data (has the seed changed?)`);
+  if (items.length === 0)
+    throw new Error(
+      `workload ${name}: no subject in the data (has the seed changed?)`,
+    );
   return items;
 }
 
 /** The biggest tenant's live documents in hash order, cut into sets of BULK_IDS (sets of the next tenants after). */
-async function bulkDocumentSets(sql: postgres.Sql, n: number): Promise<{ tenant: string; ids: string[] }[]> {
+async function bulkDocumentSets(
+  sql: postgres.Sql,
+  n: number,
+): Promise<{ tenant: string; ids: string[] }[]> {
   const found = await rows<{ tenant_id: string; ids: string[] }>(
     sql,
     `with t as (
@@ -151,8 +161,15 @@ async function bulkDocumentSets(sql: postgres.Sql, n: number): Promise<{ tenant:
   );
   const sets: { tenant: string; ids: string[] }[] = [];
   for (const row of found) {
-    for (let k = 0; sets.length < n && (k + 1) * BULK_IDS <= row.ids.length; k++) {
-      sets.push({ tenant: row.tenant_id, ids: row.ids.slice(k * BULK_IDS, (k + 1) * BULK_IDS) });
+    for (
+      let k = 0;
+      sets.length < n && (k + 1) * BULK_IDS <= row.ids.length;
+      k++
+    ) {
+      sets.push({
+        tenant: row.tenant_id,
+        ids: row.ids.slice(k * BULK_IDS, (k + 1) * BULK_IDS),
+      });
     }
   }
   return sets;
@@ -170,7 +187,10 @@ async function tenantsBySize(sql: postgres.Sql, n: number): Promise<string[]> {
 }
 
 /** Live sessions (expiring in more than a day) in hash order: their tokens. */
-async function liveSessionTokens(sql: postgres.Sql, n: number): Promise<{ token: string }[]> {
+async function liveSessionTokens(
+  sql: postgres.Sql,
+  n: number,
+): Promise<{ token: string }[]> {
   return rows<{ token: string }>(
     sql,
     `select token::text from app.user_sessions where expires_at > now() + interval '1 day' order by ${byHash("id")}, id limit $1`,
@@ -179,7 +199,10 @@ async function liveSessionTokens(sql: postgres.Sql, n: number): Promise<{ token:
 }
 
 /** Users in hash order: (tenant_id, id). */
-async function usersByHash(sql: postgres.Sql, n: number): Promise<{ tenant_id: string; id: string }[]> {
+async function usersByHash(
+  sql: postgres.Sql,
+  n: number,
+): Promise<{ tenant_id: string; id: string }[]> {
   return rows<{ tenant_id: string; id: string }>(
     sql,
     `select tenant_id::text, id::text from app.users order by ${byHash("id")}, id limit $1`,
@@ -187,7 +210,11 @@ async function usersByHash(sql: postgres.Sql, n: number): Promise<{ tenant_id: s
   );
 }
 
-const CHUNKS_ONE_PARTITION: PartitionExpectation = { table: "app.chunks", rule: "one", why: "the collection (partition key) is an argument" };
+const CHUNKS_ONE_PARTITION: PartitionExpectation = {
+  table: "app.chunks",
+  rule: "one",
+  why: "the collection (partition key) is an argument",
+};
 const CHUNKS_PER_DOCUMENT: PartitionExpectation = {
   table: "app.chunks",
   rule: "one per probe",
@@ -200,13 +227,15 @@ export const WORKLOAD: WorkloadDefinition[] = [
     routine: "api.collection_statistics",
     kind: "read",
     query: "select api.collection_statistics($1, $2)",
-    subject: "the biggest collection (by chunks), then others in hash order; the default: read from app.collection_stats",
+    subject:
+      "the biggest collection (by chunks), then others in hash order; the default: read from app.collection_stats",
     intendedIndexes: ["app.collection_stats_tenant_id_collection_id_idx"],
     smallAt10k: ["app.collection_stats_tenant_id_collection_id_idx"],
     buffers: { "10k": 10, "1M": 12 },
     measuredP95Ms: 0.43,
     ratioAsserted: false,
-    ratioNote: "5 buffers against 2, and constant: at 10k the tenant check reads the one page of app.tenants and the view's index has one level; at 1M both are B-tree lookups. It does not grow with the data",
+    ratioNote:
+      "5 buffers against 2, and constant: at 10k the tenant check reads the one page of app.tenants and the view's index has one level; at 1M both are B-tree lookups. It does not grow with the data",
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
       const found = await rows<{ tenant_id: string; collection_id: string }>(
@@ -219,7 +248,10 @@ export const WORKLOAD: WorkloadDefinition[] = [
         `select tenant_id::text, collection_id::text from app.collection_stats order by ${byHash("collection_id")}, collection_id limit $1`,
         [n],
       );
-      return atLeastOne(this.name, [...found, ...others.filter((o) => o.collection_id !== found[0]?.collection_id)])
+      return atLeastOne(this.name, [
+        ...found,
+        ...others.filter((o) => o.collection_id !== found[0]?.collection_id),
+      ])
         .slice(0, n)
         .map((r) => ({ args: [r.tenant_id, r.collection_id] }));
     },
@@ -229,13 +261,15 @@ export const WORKLOAD: WorkloadDefinition[] = [
     routine: "api.collection_statistics",
     kind: "read",
     query: "select api.collection_statistics($1, $2, true)",
-    subject: "collections of middle size (between the 25th and 75th percentile of chunks) in hash order; p_fresh => true: computed live",
+    subject:
+      "collections of middle size (between the 25th and 75th percentile of chunks) in hash order; p_fresh => true: computed live",
     intendedIndexes: ["app.operations_tenant_id_collection_id_type_status_idx"],
     partitions: [CHUNKS_ONE_PARTITION],
     buffers: { "10k": 200, "1M": 950 },
     measuredP95Ms: 5.8,
     ratioAsserted: false,
-    ratioNote: "computed live: reads the collection's operations and chunks, so it grows with the collection (the middle half: 90 to 190 chunks at 10k, 380 to 1,010 at 1M)",
+    ratioNote:
+      "computed live: reads the collection's operations and chunks, so it grows with the collection (the middle half: 90 to 190 chunks at 10k, 380 to 1,010 at 1M)",
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
       const found = await rows<{ tenant_id: string; collection_id: string }>(
@@ -248,7 +282,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
          order by ${byHash("s.collection_id")}, s.collection_id limit $1`,
         [n],
       );
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.collection_id] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.collection_id],
+      }));
     },
   },
   {
@@ -262,7 +298,8 @@ export const WORKLOAD: WorkloadDefinition[] = [
     buffers: { "10k": 12, "1M": 25 },
     measuredP95Ms: 2.7,
     ratioAsserted: false,
-    ratioNote: "an index-only scan of all the tenant's gaps: grows with the tenant (tenant 1 holds half the gaps at every tier)",
+    ratioNote:
+      "an index-only scan of all the tenant's gaps: grows with the tenant (tenant 1 holds half the gaps at every tier)",
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
       return (await tenantsBySize(sql, n)).map((t) => ({ args: [t] }));
@@ -273,12 +310,14 @@ export const WORKLOAD: WorkloadDefinition[] = [
     routine: "api.document_status_counts",
     kind: "read",
     query: "select api.document_status_counts($1)",
-    subject: "the biggest tenant (half of all documents), then the next biggest",
+    subject:
+      "the biggest tenant (half of all documents), then the next biggest",
     intendedIndexes: ["app.documents_tenant_id_status_idx"],
     buffers: { "10k": 10, "1M": 60 },
     measuredP95Ms: 1.8,
     ratioAsserted: false,
-    ratioNote: "an index-only scan of all the tenant's documents: grows with the tenant",
+    ratioNote:
+      "an index-only scan of all the tenant's documents: grows with the tenant",
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
       return (await tenantsBySize(sql, n)).map((t) => ({ args: [t] }));
@@ -291,14 +330,20 @@ export const WORKLOAD: WorkloadDefinition[] = [
     query: "select * from api.chunks_for_documents($1, $2, $3::bigint[], $4)",
     subject: `${BULK_IDS} documents (hash order) of the biggest collections having that many`,
     idsArg: 2,
-    intendedIndexes: ["app.chunks_tenant_id_collection_id_document_id_chunk_index_key"],
+    intendedIndexes: [
+      "app.chunks_tenant_id_collection_id_document_id_chunk_index_key",
+    ],
     partitions: [CHUNKS_ONE_PARTITION],
     buffers: { "10k": 400, "1M": 520 },
     measuredP95Ms: 12.1,
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      const found = await rows<{ tenant_id: string; collection_id: string; ids: string[] }>(
+      const found = await rows<{
+        tenant_id: string;
+        collection_id: string;
+        ids: string[];
+      }>(
         sql,
         `select tenant_id::text, collection_id::text,
                 (array_agg(id::text order by ${byHash("id")}, id))[1:$1] as ids
@@ -306,7 +351,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
          order by count(*) desc, collection_id limit $2`,
         [BULK_IDS, n],
       );
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.collection_id, r.ids, 1000] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.collection_id, r.ids, 1000],
+      }));
     },
   },
   {
@@ -314,7 +361,8 @@ export const WORKLOAD: WorkloadDefinition[] = [
     routine: "api.chunks_page",
     kind: "read",
     query: "select * from api.chunks_page($1, $2, $3, $4)",
-    subject: "a page of 100 in the middle of the biggest collections (the cursor: the last id of the page before)",
+    subject:
+      "a page of 100 in the middle of the biggest collections (the cursor: the last id of the page before)",
     intendedIndexes: ["app.chunks_pkey"],
     partitions: [CHUNKS_ONE_PARTITION],
     buffers: { "10k": 12, "1M": 16 },
@@ -322,7 +370,12 @@ export const WORKLOAD: WorkloadDefinition[] = [
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      const found = await rows<{ tenant_id: string; collection_id: string; page: number; after_id: string }>(
+      const found = await rows<{
+        tenant_id: string;
+        collection_id: string;
+        page: number;
+        after_id: string;
+      }>(
         sql,
         `with c as (
            select tenant_id, collection_id, chunks_total from app.collection_stats where chunks_total >= 300
@@ -352,7 +405,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      return atLeastOne(this.name, await bulkDocumentSets(sql, n)).map((s) => ({ args: [s.tenant, s.ids, "contract"] }));
+      return atLeastOne(this.name, await bulkDocumentSets(sql, n)).map((s) => ({
+        args: [s.tenant, s.ids, "contract"],
+      }));
     },
   },
   {
@@ -368,7 +423,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      return atLeastOne(this.name, await bulkDocumentSets(sql, n)).map((s) => ({ args: [s.tenant, s.ids] }));
+      return atLeastOne(this.name, await bulkDocumentSets(sql, n)).map((s) => ({
+        args: [s.tenant, s.ids],
+      }));
     },
   },
   {
@@ -384,7 +441,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      return atLeastOne(this.name, await bulkDocumentSets(sql, n)).map((s) => ({ args: [s.tenant, s.ids, false] }));
+      return atLeastOne(this.name, await bulkDocumentSets(sql, n)).map((s) => ({
+        args: [s.tenant, s.ids, false],
+      }));
     },
   },
   {
@@ -394,14 +453,19 @@ export const WORKLOAD: WorkloadDefinition[] = [
     query: "select api.delete_documents($1, $2::bigint[], $3)",
     subject: `hard delete of ${BULK_IDS} live documents (hash order) of the biggest tenant, with their chunks`,
     idsArg: 1,
-    intendedIndexes: ["app.documents_pkey", "app.chunks_tenant_id_collection_id_document_id_chunk_index_key"],
+    intendedIndexes: [
+      "app.documents_pkey",
+      "app.chunks_tenant_id_collection_id_document_id_chunk_index_key",
+    ],
     partitions: [CHUNKS_PER_DOCUMENT],
     buffers: { "10k": 5000, "1M": 5800 },
     measuredP95Ms: 9.1,
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      return atLeastOne(this.name, await bulkDocumentSets(sql, n)).map((s) => ({ args: [s.tenant, s.ids, true] }));
+      return atLeastOne(this.name, await bulkDocumentSets(sql, n)).map((s) => ({
+        args: [s.tenant, s.ids, true],
+      }));
     },
   },
   {
@@ -410,7 +474,10 @@ export const WORKLOAD: WorkloadDefinition[] = [
     kind: "procedure",
     query: "call api.purge_documents($1, $2)",
     subject: `plans: the 8th batch of ${PURGE_PLAN_BATCH} documents of the smallest tenant with at least 9 such batches; time: every batch of ${PURGE_BUDGET_BATCH} of the biggest tenant`,
-    intendedIndexes: ["app.documents_pkey", "app.chunks_tenant_id_collection_id_document_id_chunk_index_key"],
+    intendedIndexes: [
+      "app.documents_pkey",
+      "app.chunks_tenant_id_collection_id_document_id_chunk_index_key",
+    ],
     partitions: [
       {
         ...CHUNKS_PER_DOCUMENT,
@@ -429,7 +496,10 @@ export const WORKLOAD: WorkloadDefinition[] = [
          order by count(*), d.tenant_id limit $2`,
         [PURGE_PLAN_BATCH, n],
       );
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, PURGE_PLAN_BATCH], beforeArgs: [r.tenant_id] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, PURGE_PLAN_BATCH],
+        beforeArgs: [r.tenant_id],
+      }));
     },
   },
   {
@@ -438,7 +508,10 @@ export const WORKLOAD: WorkloadDefinition[] = [
     kind: "write",
     query: "select * from api.purge_documents_batch($1, $2, $3, false)",
     subject: `one batch of ${BULK_IDS} documents (and their chunks) of the biggest tenants, after the middle of their ids (keyset)`,
-    intendedIndexes: ["app.documents_pkey", "app.chunks_tenant_id_collection_id_document_id_chunk_index_key"],
+    intendedIndexes: [
+      "app.documents_pkey",
+      "app.chunks_tenant_id_collection_id_document_id_chunk_index_key",
+    ],
     partitions: [
       {
         ...CHUNKS_PER_DOCUMENT,
@@ -458,7 +531,10 @@ export const WORKLOAD: WorkloadDefinition[] = [
          order by count(*) desc, d.tenant_id limit $2`,
         [BULK_IDS, n],
       );
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, BULK_IDS, r.after_id], beforeArgs: [r.tenant_id] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, BULK_IDS, r.after_id],
+        beforeArgs: [r.tenant_id],
+      }));
     },
   },
   {
@@ -468,13 +544,21 @@ export const WORKLOAD: WorkloadDefinition[] = [
     query: "select api.new_external_ids($1, $2, $3::text[])",
     subject: `${BULK_IDS} external ids for the biggest connectors: up to 60 it has, up to 20 it tombstoned, the rest new`,
     idsArg: 2,
-    intendedIndexes: ["app.documents_tenant_id_connector_id_external_id_key", "app.deleted_documents_tenant_id_connector_id_external_id_key"],
+    intendedIndexes: [
+      "app.documents_tenant_id_connector_id_external_id_key",
+      "app.deleted_documents_tenant_id_connector_id_external_id_key",
+    ],
     buffers: { "10k": 410, "1M": 500 },
     measuredP95Ms: 0.79,
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      const found = await rows<{ tenant_id: string; connector_id: string; stored: string[]; tombstoned: string[] }>(
+      const found = await rows<{
+        tenant_id: string;
+        connector_id: string;
+        stored: string[];
+        tombstoned: string[];
+      }>(
         sql,
         `with c as (
            select d.tenant_id, d.connector_id, count(*) as n from app.documents d
@@ -489,7 +573,8 @@ export const WORKLOAD: WorkloadDefinition[] = [
       );
       return atLeastOne(this.name, found).map((r, i) => {
         const ids = [...r.stored, ...r.tombstoned];
-        for (let k = 0; ids.length < BULK_IDS; k++) ids.push(`workload-new-${i}-${k}`);
+        for (let k = 0; ids.length < BULK_IDS; k++)
+          ids.push(`workload-new-${i}-${k}`);
         return { args: [r.tenant_id, r.connector_id, ids] };
       });
     },
@@ -515,14 +600,16 @@ export const WORKLOAD: WorkloadDefinition[] = [
     name: "api.user_conversations",
     routine: "api.user_conversations",
     kind: "read",
-    query: "select * from api.user_conversations($1, $2, $3::timestamptz, $4, $5)",
+    query:
+      "select * from api.user_conversations($1, $2, $3::timestamptz, $4, $5)",
     subject: "the first page of 50 of the users with the most conversations",
     intendedIndexes: ["app.conversations_tenant_id_user_id_created_at_id_idx"],
     smallAt10k: ["app.conversations_tenant_id_user_id_created_at_id_idx"],
     buffers: { "10k": 10, "1M": 30 },
     measuredP95Ms: 2.4,
     ratioAsserted: false,
-    ratioNote: "at 10k the user's conversations are a 200-row table read whole (4 buffers); at 1M a page of up to 50 rows costs about one heap page per row (22 buffers), whatever the table's size",
+    ratioNote:
+      "at 10k the user's conversations are a 200-row table read whole (4 buffers); at 1M a page of up to 50 rows costs about one heap page per row (22 buffers), whatever the table's size",
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
       const found = await rows<{ tenant_id: string; user_id: string }>(
@@ -530,25 +617,45 @@ export const WORKLOAD: WorkloadDefinition[] = [
         `select tenant_id::text, user_id::text from app.conversations group by 1, 2 order by count(*) desc, user_id limit $1`,
         [n],
       );
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.user_id, null, 50, null], beforeArgs: [r.tenant_id, r.user_id, 0, 50] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.user_id, null, 50, null],
+        beforeArgs: [r.tenant_id, r.user_id, 0, 50],
+      }));
     },
   },
   {
     name: "api.conversation_messages",
     routine: "api.conversation_messages",
     kind: "read",
-    query: "select * from api.conversation_messages($1, $2, $3::timestamptz, $4, $5)",
-    subject: "the second page of 20 (exact cursor: the 20th newest message) of the live conversations with the most messages",
-    intendedIndexes: ["app.messages_tenant_id_conversation_id_created_at_id_idx", "app.conversations_pkey"],
+    query:
+      "select * from api.conversation_messages($1, $2, $3::timestamptz, $4, $5)",
+    subject:
+      "the second page of 20 (exact cursor: the 20th newest message) of the live conversations with the most messages",
+    intendedIndexes: [
+      "app.messages_tenant_id_conversation_id_created_at_id_idx",
+      "app.conversations_pkey",
+    ],
     smallAt10k: ["app.conversations_pkey"],
-    partitions: [{ table: "app.messages", rule: "some", why: "the cursor bounds created_at, the partition key: the months after it are pruned" }],
+    partitions: [
+      {
+        table: "app.messages",
+        rule: "some",
+        why: "the cursor bounds created_at, the partition key: the months after it are pruned",
+      },
+    ],
     buffers: { "10k": 30, "1M": 50 },
     measuredP95Ms: 1.7,
     ratioAsserted: false,
-    ratioNote: "a page of 20 messages of a busy conversation costs about a heap page per message at 1M (the messages of 20,000 conversations interleave in time), 4 to 7 at 10k: bounded by the page size plus a few index pages, not by the table",
+    ratioNote:
+      "a page of 20 messages of a busy conversation costs about a heap page per message at 1M (the messages of 20,000 conversations interleave in time), 4 to 7 at 10k: bounded by the page size plus a few index pages, not by the table",
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      const found = await rows<{ tenant_id: string; conversation_id: string; cursor: string; cursor_id: string }>(
+      const found = await rows<{
+        tenant_id: string;
+        conversation_id: string;
+        cursor: string;
+        cursor_id: string;
+      }>(
         sql,
         `with c as (select m.tenant_id, m.conversation_id, count(*) as n from app.messages m
                     join app.conversations v on v.tenant_id = m.tenant_id and v.id = m.conversation_id
@@ -564,7 +671,10 @@ export const WORKLOAD: WorkloadDefinition[] = [
          order by c.n desc, c.conversation_id`,
         [n],
       );
-      return atLeastOne(this.name, found.filter((r) => r.cursor !== null)).map((r) => ({
+      return atLeastOne(
+        this.name,
+        found.filter((r) => r.cursor !== null),
+      ).map((r) => ({
         args: [r.tenant_id, r.conversation_id, r.cursor, 20, r.cursor_id],
         beforeArgs: [r.tenant_id, r.conversation_id, 1, 20],
       }));
@@ -581,7 +691,8 @@ export const WORKLOAD: WorkloadDefinition[] = [
     buffers: { "10k": 10, "1M": 16 },
     measuredP95Ms: 0.38,
     ratioAsserted: false,
-    ratioNote: "at 10k app.gap_answers is a 100-row table read whole (3 buffers); at 1M an index lookup and a heap page per answer (10 buffers), whatever the table's size",
+    ratioNote:
+      "at 10k app.gap_answers is a 100-row table read whole (3 buffers); at 1M an index lookup and a heap page per answer (10 buffers), whatever the table's size",
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
       const found = await rows<{ tenant_id: string; knowledge_gap_id: string }>(
@@ -590,7 +701,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
          order by count(*) desc, knowledge_gap_id limit $1`,
         [n],
       );
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.knowledge_gap_id] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.knowledge_gap_id],
+      }));
     },
   },
   {
@@ -598,12 +711,14 @@ export const WORKLOAD: WorkloadDefinition[] = [
     routine: "api.active_operations",
     kind: "read",
     query: "select * from api.active_operations($1, $2, $3)",
-    subject: "the users with the most operations, their pending and processing ones (at most 100)",
+    subject:
+      "the users with the most operations, their pending and processing ones (at most 100)",
     intendedIndexes: ["app.operations_tenant_id_user_id_status_idx"],
     buffers: { "10k": 45, "1M": 110 },
-    measuredP95Ms: 0.80,
+    measuredP95Ms: 0.8,
     ratioAsserted: false,
-    ratioNote: "one partial-index probe per monthly partition and a heap page per active operation: it grows with the user's active operations (the subject has 28 at 10k, 72 at 1M; at most the limit of 100), not with the table",
+    ratioNote:
+      "one partial-index probe per monthly partition and a heap page per active operation: it grows with the user's active operations (the subject has 28 at 10k, 72 at 1M; at most the limit of 100), not with the table",
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
       const found = await rows<{ tenant_id: string; user_id: string }>(
@@ -612,7 +727,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
          order by count(*) desc, user_id limit $1`,
         [n],
       );
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.user_id, 100] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.user_id, 100],
+      }));
     },
   },
   {
@@ -633,7 +750,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
         `select tenant_id::text, name from app.agents order by ${byHash("id")}, id limit $1`,
         [n],
       );
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.name] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.name],
+      }));
     },
   },
   {
@@ -645,7 +764,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     intendedIndexes: ["app.agents_tenant_id_is_active_type_idx"],
     smallAt10k: ["app.agents_tenant_id_is_active_type_idx"],
     buffers: { "10k": 12, "1M": 12 },
-    measuredP95Ms: 0.40,
+    measuredP95Ms: 0.4,
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
@@ -656,17 +775,25 @@ export const WORKLOAD: WorkloadDefinition[] = [
     name: "api.workflows_by_status",
     routine: "api.workflows_by_status",
     kind: "read",
-    query: "select * from api.workflows_by_status($1, $2, $3::timestamptz, $4, $5)",
+    query:
+      "select * from api.workflows_by_status($1, $2, $3::timestamptz, $4, $5)",
     subject: "a page of 50 in the middle of the biggest (tenant, status) lists",
     intendedIndexes: ["app.workflows_tenant_id_status_created_at_id_idx"],
     smallAt10k: ["app.workflows_tenant_id_status_created_at_id_idx"],
     buffers: { "10k": 10, "1M": 14 },
     measuredP95Ms: 0.63,
     ratioAsserted: false,
-    ratioNote: "at 10k the workflows are a 100-row table read whole (3 buffers); at 1M a page of 50 rows costs about 5 index and heap pages, at any depth",
+    ratioNote:
+      "at 10k the workflows are a 100-row table read whole (3 buffers); at 1M a page of 50 rows costs about 5 index and heap pages, at any depth",
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      const found = await rows<{ tenant_id: string; status: string; page: number; cursor: string | null; cursor_id: string | null }>(
+      const found = await rows<{
+        tenant_id: string;
+        status: string;
+        page: number;
+        cursor: string | null;
+        cursor_id: string | null;
+      }>(
         sql,
         `with s as (
            select tenant_id, status, count(*) as n from app.workflows group by 1, 2
@@ -681,7 +808,13 @@ export const WORKLOAD: WorkloadDefinition[] = [
         [n],
       );
       return atLeastOne(this.name, found).map((r) => ({
-        args: [r.tenant_id, r.status, r.page === 0 ? null : r.cursor, 50, r.page === 0 ? null : r.cursor_id],
+        args: [
+          r.tenant_id,
+          r.status,
+          r.page === 0 ? null : r.cursor,
+          50,
+          r.page === 0 ? null : r.cursor_id,
+        ],
         beforeArgs: [r.tenant_id, r.status, r.page, 50],
       }));
     },
@@ -703,7 +836,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
         `select tenant_id::text, id::text from app.workflows order by ${byHash("id")}, id limit $1`,
         [n],
       );
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.id, null] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.id, null],
+      }));
     },
   },
   // --- write api (issue 11, items 5-7): batches of BULK_IDS items, sent as jsonb text ---------
@@ -712,7 +847,8 @@ export const WORKLOAD: WorkloadDefinition[] = [
     routine: "api.start_conversation",
     kind: "write",
     query: "select * from api.start_conversation($1, $2, $3, $4::interval)",
-    subject: "a conversation with a 30-day TTL for the users with the most conversations",
+    subject:
+      "a conversation with a 30-day TTL for the users with the most conversations",
     intendedIndexes: ["app.users_pkey"],
     smallAt10k: ["app.users_pkey"],
     buffers: { "10k": 20, "1M": 28 },
@@ -725,7 +861,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
         `select tenant_id::text, user_id::text from app.conversations group by 1, 2 order by count(*) desc, user_id limit $1`,
         [n],
       );
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.user_id, "workload conversation", "30 days"] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.user_id, "workload conversation", "30 days"],
+      }));
     },
   },
   {
@@ -751,10 +889,16 @@ export const WORKLOAD: WorkloadDefinition[] = [
       );
       const turn = Array.from({ length: BULK_IDS }, (_, i) => ({
         role: i === 0 ? "user" : i === BULK_IDS - 1 ? "assistant" : "tool",
-        content: i === 0 ? "What does the contract say about liability?" : `citation ${i}: contract.pdf, page ${i}`,
+        content:
+          i === 0
+            ? "What does the contract say about liability?"
+            : `citation ${i}: contract.pdf, page ${i}`,
         token_count: 10 + i,
       }));
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.conversation_id, JSON.stringify(turn)], beforeArgs: [r.tenant_id, r.conversation_id, turn] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.conversation_id, JSON.stringify(turn)],
+        beforeArgs: [r.tenant_id, r.conversation_id, turn],
+      }));
     },
   },
   {
@@ -769,9 +913,22 @@ export const WORKLOAD: WorkloadDefinition[] = [
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      const categories = ["decision", "technical", "process", "context", "relationship", "timeline"];
-      const gaps = Array.from({ length: BULK_IDS }, (_, i) => ({ title: `Workload question ${i}`, category: categories[i % categories.length]! }));
-      return (await tenantsBySize(sql, n)).map((t) => ({ args: [t, JSON.stringify(gaps)], beforeArgs: [t, gaps] }));
+      const categories = [
+        "decision",
+        "technical",
+        "process",
+        "context",
+        "relationship",
+        "timeline",
+      ];
+      const gaps = Array.from({ length: BULK_IDS }, (_, i) => ({
+        title: `Workload question ${i}`,
+        category: categories[i % categories.length]!,
+      }));
+      return (await tenantsBySize(sql, n)).map((t) => ({
+        args: [t, JSON.stringify(gaps)],
+        beforeArgs: [t, gaps],
+      }));
     },
   },
   {
@@ -792,7 +949,13 @@ export const WORKLOAD: WorkloadDefinition[] = [
         `select tenant_id::text, id::text from app.knowledge_gaps where status = 'open' order by ${byHash("id")}, id limit $1`,
         [n],
       );
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.id, "Workload answer: see the decision log of March."] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [
+          r.tenant_id,
+          r.id,
+          "Workload answer: see the decision log of March.",
+        ],
+      }));
     },
   },
   {
@@ -815,7 +978,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
          from app.knowledge_gaps group by tenant_id having count(*) >= $1 order by count(*) desc, tenant_id limit $2`,
         [BULK_IDS, n],
       );
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.ids, "closed"] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.ids, "closed"],
+      }));
     },
   },
   {
@@ -839,9 +1004,18 @@ export const WORKLOAD: WorkloadDefinition[] = [
       );
       return atLeastOne(this.name, found).map((r) => {
         const agents = Array.from({ length: BULK_IDS }, (_, i) =>
-          i < r.names.length ? { name: r.names[i]!, type: "specialist", config: { model: "workload" } } : { name: `workload-agent-${i}`, type: "worker" },
+          i < r.names.length
+            ? {
+                name: r.names[i]!,
+                type: "specialist",
+                config: { model: "workload" },
+              }
+            : { name: `workload-agent-${i}`, type: "worker" },
         );
-        return { args: [r.tenant_id, JSON.stringify(agents)], beforeArgs: [r.tenant_id, agents] };
+        return {
+          args: [r.tenant_id, JSON.stringify(agents)],
+          beforeArgs: [r.tenant_id, agents],
+        };
       });
     },
   },
@@ -865,7 +1039,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
          from app.tenants t order by (select count(*) from app.documents d where d.tenant_id = t.tenant_id) desc, t.tenant_id limit $1`,
         [n],
       );
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.ids, false] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.ids, false],
+      }));
     },
   },
   {
@@ -881,7 +1057,11 @@ export const WORKLOAD: WorkloadDefinition[] = [
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      const found = await rows<{ tenant_id: string; orchestrator: string; others: string[] }>(
+      const found = await rows<{
+        tenant_id: string;
+        orchestrator: string;
+        others: string[];
+      }>(
         sql,
         `select t.tenant_id::text,
                 (select a.id::text from app.agents a where a.tenant_id = t.tenant_id and a.type = 'orchestrator' order by a.id limit 1) as orchestrator,
@@ -890,8 +1070,19 @@ export const WORKLOAD: WorkloadDefinition[] = [
         [n],
       );
       return atLeastOne(this.name, found).map((r) => {
-        const tasks = Array.from({ length: BULK_IDS }, (_, i) => ({ name: `Step ${i + 1}`, agent_id: Number(r.others[i % r.others.length]) }));
-        return { args: [r.tenant_id, "Workload run", JSON.stringify(tasks), r.orchestrator], beforeArgs: [r.tenant_id, "Workload run", tasks, r.orchestrator] };
+        const tasks = Array.from({ length: BULK_IDS }, (_, i) => ({
+          name: `Step ${i + 1}`,
+          agent_id: Number(r.others[i % r.others.length]),
+        }));
+        return {
+          args: [
+            r.tenant_id,
+            "Workload run",
+            JSON.stringify(tasks),
+            r.orchestrator,
+          ],
+          beforeArgs: [r.tenant_id, "Workload run", tasks, r.orchestrator],
+        };
       });
     },
   },
@@ -902,8 +1093,16 @@ export const WORKLOAD: WorkloadDefinition[] = [
     query: "select api.set_task_status($1, $2::bigint[], $3)",
     subject: `the tasks of workflows in hash order of the biggest tenants, ${BULK_IDS} in all, set running`,
     idsArg: 1,
-    intendedIndexes: ["app.workflow_tasks_pkey", "app.workflows_pkey", "app.workflow_tasks_tenant_id_workflow_id_status_idx"],
-    smallAt10k: ["app.workflow_tasks_pkey", "app.workflows_pkey", "app.workflow_tasks_tenant_id_workflow_id_status_idx"],
+    intendedIndexes: [
+      "app.workflow_tasks_pkey",
+      "app.workflows_pkey",
+      "app.workflow_tasks_tenant_id_workflow_id_status_idx",
+    ],
+    smallAt10k: [
+      "app.workflow_tasks_pkey",
+      "app.workflows_pkey",
+      "app.workflow_tasks_tenant_id_workflow_id_status_idx",
+    ],
     buffers: { "10k": 2130, "1M": 3700 },
     measuredP95Ms: 2.9,
     ratioAsserted: true,
@@ -918,7 +1117,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
          group by w.tenant_id having count(*) >= $1 order by count(*) desc, w.tenant_id limit $2`,
         [BULK_IDS, n],
       );
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.ids, "running"] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.ids, "running"],
+      }));
     },
   },
   // --- end write api (items 5-7) ---
@@ -928,14 +1129,17 @@ export const WORKLOAD: WorkloadDefinition[] = [
     routine: "api.create_tenant",
     kind: "write",
     query: "select * from api.create_tenant($1)",
-    subject: "a new tenant (the id from the identity sequence, written under row level security)",
+    subject:
+      "a new tenant (the id from the identity sequence, written under row level security)",
     intendedIndexes: [],
     buffers: { "10k": 12, "1M": 12 },
     measuredP95Ms: 3.2,
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(_sql, n) {
-      return Array.from({ length: n }, (_, i) => ({ args: [`Workload tenant ${i}`] }));
+      return Array.from({ length: n }, (_, i) => ({
+        args: [`Workload tenant ${i}`],
+      }));
     },
   },
   {
@@ -961,8 +1165,14 @@ export const WORKLOAD: WorkloadDefinition[] = [
       );
       return atLeastOne(this.name, found).map((r, i) => {
         const items = [
-          ...Array.from({ length: BULK_IDS - r.emails.length }, (_, k) => ({ email: `workload-${i}-${k}@new.example.com`, display_name: `Workload ${i} ${k}` })),
-          ...r.emails.map((email) => ({ email, display_name: "Already there" })),
+          ...Array.from({ length: BULK_IDS - r.emails.length }, (_, k) => ({
+            email: `workload-${i}-${k}@new.example.com`,
+            display_name: `Workload ${i} ${k}`,
+          })),
+          ...r.emails.map((email) => ({
+            email,
+            display_name: "Already there",
+          })),
         ];
         return { args: [r.tenant_id, JSON.stringify(items)] };
       });
@@ -986,7 +1196,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
         `select tenant_id::text, email from app.users order by ${byHash("id")}, id limit $1`,
         [n],
       );
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.email] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.email],
+      }));
     },
   },
   {
@@ -1001,7 +1213,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      return (await tenantsBySize(sql, n)).map((t) => ({ args: [t, "web", "Workload connector"] }));
+      return (await tenantsBySize(sql, n)).map((t) => ({
+        args: [t, "web", "Workload connector"],
+      }));
     },
   },
   {
@@ -1018,7 +1232,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
       const found = await usersByHash(sql, n);
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.id, "Workload collection"] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.id, "Workload collection"],
+      }));
     },
   },
   {
@@ -1033,7 +1249,8 @@ export const WORKLOAD: WorkloadDefinition[] = [
     buffers: { "10k": 220, "1M": 1400 },
     measuredP95Ms: 1.3,
     ratioAsserted: false,
-    ratioNote: "grows with the batch, not the table: the biggest tenant has a handful of collections at 10k and over 100 at 1M (the batch takes up to 100), and each row rewritten costs about 12 buffers (its new version and primary key entry)",
+    ratioNote:
+      "grows with the batch, not the table: the biggest tenant has a handful of collections at 10k and over 100 at 1M (the batch takes up to 100), and each row rewritten costs about 12 buffers (its new version and primary key entry)",
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
       // every set the same: the tenant with the most collections (sets of other tenants would
@@ -1045,7 +1262,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
         [BULK_IDS],
       );
       const [set] = atLeastOne(this.name, found);
-      return Array.from({ length: n }, () => ({ args: [set!.tenant_id, set!.ids, "archived"] }));
+      return Array.from({ length: n }, () => ({
+        args: [set!.tenant_id, set!.ids, "archived"],
+      }));
     },
   },
   {
@@ -1062,7 +1281,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
       const found = await usersByHash(sql, n);
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.id, "30 days"] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.id, "30 days"],
+      }));
     },
   },
   {
@@ -1070,7 +1291,8 @@ export const WORKLOAD: WorkloadDefinition[] = [
     routine: "api.touch_session",
     kind: "write",
     query: "select * from api.touch_session($1::uuid, $2::interval)",
-    subject: "live sessions (expiring in more than a day) in hash order, extended to 30 days from now",
+    subject:
+      "live sessions (expiring in more than a day) in hash order, extended to 30 days from now",
     intendedIndexes: ["app.user_sessions_token_idx"],
     buffers: { "10k": 43, "1M": 40 },
     measuredP95Ms: 3.1,
@@ -1078,7 +1300,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
       const found = await liveSessionTokens(sql, n);
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.token, "30 days"] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.token, "30 days"],
+      }));
     },
   },
   {
@@ -1115,7 +1339,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
         `select tenant_id::text, user_id::text from app.user_sessions group by 1, 2 order by count(*) desc, user_id limit $1`,
         [n],
       );
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.user_id] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.user_id],
+      }));
     },
   },
   // --- end of issue 11, items 1 and 2 ---
@@ -1126,14 +1352,25 @@ export const WORKLOAD: WorkloadDefinition[] = [
     kind: "write",
     query: "select api.sync_documents($1, $2, $3, $4::text::jsonb)",
     subject: `a sync of ${BULK_IDS} items for the biggest connectors: up to 60 stored (retitled: updated), up to 20 tombstoned (skipped), the rest new (inserted into the connector's biggest collection)`,
-    intendedIndexes: ["app.documents_tenant_id_connector_id_external_id_key", "app.deleted_documents_tenant_id_connector_id_external_id_key"],
-    smallAt10k: ["app.deleted_documents_tenant_id_connector_id_external_id_key"],
+    intendedIndexes: [
+      "app.documents_tenant_id_connector_id_external_id_key",
+      "app.deleted_documents_tenant_id_connector_id_external_id_key",
+    ],
+    smallAt10k: [
+      "app.deleted_documents_tenant_id_connector_id_external_id_key",
+    ],
     buffers: { "10k": 2850, "1M": 4150 },
     measuredP95Ms: 3.8,
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      const found = await rows<{ tenant_id: string; connector_id: string; collection_id: string; stored: string[]; tombstoned: string[] }>(
+      const found = await rows<{
+        tenant_id: string;
+        connector_id: string;
+        collection_id: string;
+        stored: string[];
+        tombstoned: string[];
+      }>(
         sql,
         `with c as (
            select d.tenant_id, d.connector_id, count(*) as n from app.documents d
@@ -1149,9 +1386,23 @@ export const WORKLOAD: WorkloadDefinition[] = [
         [n],
       );
       return atLeastOne(this.name, found).map((r, i) => {
-        const items = [...r.stored.map((e) => ({ external_id: e, title: `Synced ${e}` })), ...r.tombstoned.map((e) => ({ external_id: e, title: "Tombstoned" }))];
-        for (let k = 0; items.length < BULK_IDS; k++) items.push({ external_id: `workload-sync-${i}-${k}`, title: `New ${k}` });
-        return { args: [r.tenant_id, r.connector_id, r.collection_id, JSON.stringify(items)] };
+        const items = [
+          ...r.stored.map((e) => ({ external_id: e, title: `Synced ${e}` })),
+          ...r.tombstoned.map((e) => ({ external_id: e, title: "Tombstoned" })),
+        ];
+        for (let k = 0; items.length < BULK_IDS; k++)
+          items.push({
+            external_id: `workload-sync-${i}-${k}`,
+            title: `New ${k}`,
+          });
+        return {
+          args: [
+            r.tenant_id,
+            r.connector_id,
+            r.collection_id,
+            JSON.stringify(items),
+          ],
+        };
       });
     },
   },
@@ -1173,8 +1424,15 @@ export const WORKLOAD: WorkloadDefinition[] = [
         `select tenant_id::text, collection_id::text from app.documents group by 1, 2 order by count(*) desc, collection_id limit $1`,
         [n],
       );
-      const items = JSON.stringify(Array.from({ length: BULK_IDS }, (_, k) => ({ title: `Upload ${k}`, content_size: 1000 + k })));
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.collection_id, items] }));
+      const items = JSON.stringify(
+        Array.from({ length: BULK_IDS }, (_, k) => ({
+          title: `Upload ${k}`,
+          content_size: 1000 + k,
+        })),
+      );
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.collection_id, items],
+      }));
     },
   },
   {
@@ -1183,14 +1441,21 @@ export const WORKLOAD: WorkloadDefinition[] = [
     kind: "write",
     query: "select api.replace_chunks($1, $2, $3::text::jsonb)",
     subject: `${BULK_IDS} new chunks (10 documents of the biggest collections, in hash order, 10 chunks each) replacing theirs`,
-    intendedIndexes: ["app.documents_pkey", "app.chunks_tenant_id_collection_id_document_id_chunk_index_key"],
+    intendedIndexes: [
+      "app.documents_pkey",
+      "app.chunks_tenant_id_collection_id_document_id_chunk_index_key",
+    ],
     partitions: [CHUNKS_ONE_PARTITION],
     buffers: { "10k": 2550, "1M": 2950 },
     measuredP95Ms: 4.0,
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      const found = await rows<{ tenant_id: string; collection_id: string; ids: string[] }>(
+      const found = await rows<{
+        tenant_id: string;
+        collection_id: string;
+        ids: string[];
+      }>(
         sql,
         `select tenant_id::text, collection_id::text,
                 (array_agg(id::text order by ${byHash("id")}, id) filter (where status <> 'deleted'))[1:10] as ids
@@ -1199,7 +1464,19 @@ export const WORKLOAD: WorkloadDefinition[] = [
         [n],
       );
       return atLeastOne(this.name, found).map((r) => ({
-        args: [r.tenant_id, r.collection_id, JSON.stringify(r.ids.flatMap((d) => Array.from({ length: 10 }, (_, k) => ({ document_id: Number(d), chunk_index: k, content: `workload chunk ${k} of ${d} `.padEnd(500, "x") }))))],
+        args: [
+          r.tenant_id,
+          r.collection_id,
+          JSON.stringify(
+            r.ids.flatMap((d) =>
+              Array.from({ length: 10 }, (_, k) => ({
+                document_id: Number(d),
+                chunk_index: k,
+                content: `workload chunk ${k} of ${d} `.padEnd(500, "x"),
+              })),
+            ),
+          ),
+        ],
       }));
     },
   },
@@ -1216,15 +1493,31 @@ export const WORKLOAD: WorkloadDefinition[] = [
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
-      const found = await rows<{ tenant_id: string; collection_id: string; user_id: string }>(
+      const found = await rows<{
+        tenant_id: string;
+        collection_id: string;
+        user_id: string;
+      }>(
         sql,
         `select o.tenant_id::text, o.collection_id::text, min(o.user_id)::text as user_id from app.operations o
          where o.user_id is not null group by o.tenant_id, o.collection_id order by count(*) desc, o.collection_id limit $1`,
         [n],
       );
       return atLeastOne(this.name, found).map((r) => ({
-        args: [r.tenant_id, r.collection_id, "chunking",
-          JSON.stringify(Array.from({ length: BULK_IDS }, (_, k) => ({ metadata: { strategy: ["recursive", "semantic"][k % 2], chunk_size: 512 }, ...(k % 2 ? { user_id: Number(r.user_id) } : {}) })))],
+        args: [
+          r.tenant_id,
+          r.collection_id,
+          "chunking",
+          JSON.stringify(
+            Array.from({ length: BULK_IDS }, (_, k) => ({
+              metadata: {
+                strategy: ["recursive", "semantic"][k % 2],
+                chunk_size: 512,
+              },
+              ...(k % 2 ? { user_id: Number(r.user_id) } : {}),
+            })),
+          ),
+        ],
       }));
     },
   },
@@ -1233,8 +1526,11 @@ export const WORKLOAD: WorkloadDefinition[] = [
     routine: "api.claim_operations",
     kind: "write",
     query: "select * from api.claim_operations($1, $2, $3)",
-    subject: "10 of the oldest pending chunking operations of the tenants with the most",
-    intendedIndexes: ["app.operations_tenant_id_type_created_at_id_pending_idx"],
+    subject:
+      "10 of the oldest pending chunking operations of the tenants with the most",
+    intendedIndexes: [
+      "app.operations_tenant_id_type_created_at_id_pending_idx",
+    ],
     buffers: { "10k": 270, "1M": 350 },
     measuredP95Ms: 1.0,
     ratioAsserted: true,
@@ -1245,7 +1541,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
         `select tenant_id::text from app.operations where status = 'pending' and type = 'chunking' group by 1 order by count(*) desc, 1 limit $1`,
         [n],
       );
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, "chunking", 10] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, "chunking", 10],
+      }));
     },
   },
   {
@@ -1267,7 +1565,25 @@ export const WORKLOAD: WorkloadDefinition[] = [
         [BULK_IDS, n],
       );
       return atLeastOne(this.name, found).map((r) => ({
-        args: [r.tenant_id, JSON.stringify(r.ids.map((id, k) => (k % 5 ? { id: Number(id), status: "completed", processing_time: 1 + k / 10 } : { id: Number(id), status: "failed", processing_time: 0.5, error: "timeout" })))],
+        args: [
+          r.tenant_id,
+          JSON.stringify(
+            r.ids.map((id, k) =>
+              k % 5
+                ? {
+                    id: Number(id),
+                    status: "completed",
+                    processing_time: 1 + k / 10,
+                  }
+                : {
+                    id: Number(id),
+                    status: "failed",
+                    processing_time: 0.5,
+                    error: "timeout",
+                  },
+            ),
+          ),
+        ],
       }));
     },
   },
@@ -1290,7 +1606,9 @@ export const WORKLOAD: WorkloadDefinition[] = [
          where status = 'pending' group by 1 order by count(*) desc, 1 limit $2`,
         [BULK_IDS, n],
       );
-      return atLeastOne(this.name, found).map((r) => ({ args: [r.tenant_id, r.ids] }));
+      return atLeastOne(this.name, found).map((r) => ({
+        args: [r.tenant_id, r.ids],
+      }));
     },
   },
   // --- end of the write api block (w2) ---
@@ -1302,21 +1620,32 @@ export function workloadRoutines(): string[] {
 }
 
 /** Every workload with its arguments resolved from the data: `sets` argument sets each (default 30). */
-export async function apiCalls(sql: postgres.Sql, options: { sets?: number; only?: string[] } = {}): Promise<ApiCall[]> {
+export async function apiCalls(
+  sql: postgres.Sql,
+  options: { sets?: number; only?: string[] } = {},
+): Promise<ApiCall[]> {
   const { sets = 30, only } = options;
   const result: ApiCall[] = [];
   for (const def of WORKLOAD) {
     if (only && !only.includes(def.name)) continue;
     const { calls: resolve, ...rest } = def;
     const calls = await resolve.call(def, sql, sets);
-    result.push({ ...rest, args: calls[0]!.args, beforeArgs: calls[0]!.beforeArgs, calls });
+    result.push({
+      ...rest,
+      args: calls[0]!.args,
+      beforeArgs: calls[0]!.beforeArgs,
+      calls,
+    });
   }
   return result;
 }
 
 /** The tier whose budget applies to a database of `rows` seeded rows: the nearest on a log scale. */
 export function tierOf(rows: number): TierName {
-  return Math.log10(rows) >= (Math.log10(TIERS["10k"]) + Math.log10(TIERS["1M"])) / 2 ? "1M" : "10k";
+  return Math.log10(rows) >=
+    (Math.log10(TIERS["10k"]) + Math.log10(TIERS["1M"])) / 2
+    ? "1M"
+    : "10k";
 }
 
 // --- the data the workload runs on ---------------------------------------------------------
@@ -1329,7 +1658,10 @@ export function tierOf(rows: number): TierName {
  * change (a purge batch's documents delete between documents_pkey and a bitmap scan). Only
  * for a throwaway copy: the plan tests and scripts/accept-plans.ts call it on theirs.
  */
-export async function setAutovacuum(sql: postgres.Sql, on: boolean): Promise<number> {
+export async function setAutovacuum(
+  sql: postgres.Sql,
+  on: boolean,
+): Promise<number> {
   const tables = await rows<{ name: string; kind: string }>(
     sql,
     `select format('%I.%I', n.nspname, c.relname) as name, case c.relkind when 'm' then 'materialized view' else 'table' end as kind
@@ -1337,7 +1669,11 @@ export async function setAutovacuum(sql: postgres.Sql, on: boolean): Promise<num
      where n.nspname = 'app' and c.relkind in ('r', 'm') order by 1`,
   );
   for (const t of tables) {
-    await sql.unsafe(on ? `alter ${t.kind} ${t.name} reset (autovacuum_enabled)` : `alter ${t.kind} ${t.name} set (autovacuum_enabled = off)`);
+    await sql.unsafe(
+      on
+        ? `alter ${t.kind} ${t.name} reset (autovacuum_enabled)`
+        : `alter ${t.kind} ${t.name} set (autovacuum_enabled = off)`,
+    );
   }
   return tables.length;
 }
@@ -1376,13 +1712,23 @@ export interface ExplainedCall {
  *   and the statements of batch `batch` are returned (each statement ran batch times by then).
  *   It commits: the subject tenant's documents are gone afterwards.
  */
-export async function explainCall(target: string | { url: string }, call: Pick<ApiCall, "kind" | "query" | "args">, options: ExplainCallOptions = {}): Promise<ExplainedCall> {
+export async function explainCall(
+  target: string | { url: string },
+  call: Pick<ApiCall, "kind" | "query" | "args">,
+  options: ExplainCallOptions = {},
+): Promise<ExplainedCall> {
   const { runs = DEFAULT_RUNS, batch = DEFAULT_RUNS } = options;
   const url = typeof target === "string" ? target : target.url;
-  if (call.kind === "read") return { statements: await explainFunction(url, call.query, call.args, { runs }) };
+  if (call.kind === "read")
+    return {
+      statements: await explainFunction(url, call.query, call.args, { runs }),
+    };
 
   let notices: string[] = [];
-  const sql = postgres(url, { max: 1, onnotice: (notice) => notices.push(String(notice.message)) });
+  const sql = postgres(url, {
+    max: 1,
+    onnotice: (notice) => notices.push(String(notice.message)),
+  });
   try {
     await enableAutoExplain(sql, { pin: true });
     if (call.kind === "write") {
@@ -1414,7 +1760,10 @@ export async function explainCall(target: string | { url: string }, call: Pick<A
       }
     }
     const kept = groups[batch - 1];
-    if (!kept || batches.length < batch) throw new Error(`${call.query}: ${batches.length} batches, batch ${batch} wanted (the subject is too small)`);
+    if (!kept || batches.length < batch)
+      throw new Error(
+        `${call.query}: ${batches.length} batches, batch ${batch} wanted (the subject is too small)`,
+      );
     const statements = toStatements(kept, call.query);
     await resolveNames(sql, statements);
     return { statements, batches };
@@ -1423,8 +1772,13 @@ export async function explainCall(target: string | { url: string }, call: Pick<A
   }
 }
 
-function toStatements(notices: string[], callQuery: string): ExplainedStatement[] {
-  const parsed = notices.map(parseAutoExplainNotice).filter((s) => s !== undefined);
+function toStatements(
+  notices: string[],
+  callQuery: string,
+): ExplainedStatement[] {
+  const parsed = notices
+    .map(parseAutoExplainNotice)
+    .filter((s) => s !== undefined);
   const call = callQuery.trim();
   const last = parsed.map((s) => s.query.trim()).lastIndexOf(call);
   return parsed.map((s, i) => ({ ...s, topLevel: i === last }));
@@ -1439,28 +1793,61 @@ export interface Finding {
 }
 
 /** Whether the call's plans prune the table's partitions as the expectation says. */
-export function checkPartitions(statements: readonly ExplainedStatement[], expectation: PartitionExpectation): Finding {
+export function checkPartitions(
+  statements: readonly ExplainedStatement[],
+  expectation: PartitionExpectation,
+): Finding {
   const { table, rule } = expectation;
   if (rule === "one per probe") {
     const appends = statements.flatMap((s) =>
       [...walk(s.plan)]
         .filter((n) => n.nodeType === "Append" || n.nodeType === "Merge Append")
-        .map((append) => ({ append, members: append.children.filter((c) => c.parentRelationship === "Member" && c.rootRelation === table && c.relation !== table) }))
+        .map((append) => ({
+          append,
+          members: append.children.filter(
+            (c) =>
+              c.parentRelationship === "Member" &&
+              c.rootRelation === table &&
+              c.relation !== table,
+          ),
+        }))
         .filter((a) => a.members.length > 0),
     );
-    if (appends.length === 0) return { pass: false, found: `no Append over the partitions of ${table}` };
+    if (appends.length === 0)
+      return {
+        pass: false,
+        found: `no Append over the partitions of ${table}`,
+      };
     const lines = appends.map(({ append, members }) => {
       const executions = append.actualLoops ?? 0;
       const scans = members.reduce((sum, m) => sum + (m.actualLoops ?? 0), 0);
-      return { pass: scans <= executions, text: `Append over ${members.length} partitions of ${table}: executed ${executions} times, ${scans} partition scans` };
+      return {
+        pass: scans <= executions,
+        text: `Append over ${members.length} partitions of ${table}: executed ${executions} times, ${scans} partition scans`,
+      };
     });
-    return { pass: lines.every((l) => l.pass), found: lines.map((l) => l.text).join("; ") };
+    return {
+      pass: lines.every((l) => l.pass),
+      found: lines.map((l) => l.text).join("; "),
+    };
   }
   const scans = partitionsScanned(statements, table);
-  if (scans.length === 0) return { pass: false, found: `no partition of ${table} in the plans` };
-  const text = scans.map((s) => `${s.scanned.length} of ${s.total ?? "?"} partitions of ${table} scanned, ${s.inPlan.length} in the plan, ${s.subplansRemoved} removed at executor start`).join("; ");
-  if (rule === "one") return { pass: scans.every((s) => s.scanned.length <= 1), found: text };
-  return { pass: scans.every((s) => s.total !== undefined && s.inPlan.length < s.total), found: text };
+  if (scans.length === 0)
+    return { pass: false, found: `no partition of ${table} in the plans` };
+  const text = scans
+    .map(
+      (s) =>
+        `${s.scanned.length} of ${s.total ?? "?"} partitions of ${table} scanned, ${s.inPlan.length} in the plan, ${s.subplansRemoved} removed at executor start`,
+    )
+    .join("; ");
+  if (rule === "one")
+    return { pass: scans.every((s) => s.scanned.length <= 1), found: text };
+  return {
+    pass: scans.every(
+      (s) => s.total !== undefined && s.inPlan.length < s.total,
+    ),
+    found: text,
+  };
 }
 
 const oneLine = (s: string, max = 100) => {
@@ -1478,8 +1865,13 @@ const oneLine = (s: string, max = 100) => {
  * Nothing in it depends on the date: the seed lays out every monthly partition the same way
  * whatever the data's clock (seed/00-setup.sql), and test/calendar.test.ts proves it.
  */
-export function callFingerprint(statements: readonly ExplainedStatement[]): string[] {
-  const blocks = new Map<string, { header: string; body: string[]; count: number }>();
+export function callFingerprint(
+  statements: readonly ExplainedStatement[],
+): string[] {
+  const blocks = new Map<
+    string,
+    { header: string; body: string[]; count: number }
+  >();
   for (const statement of statements) {
     const header = `-- ${statement.topLevel ? "[call] " : ""}${oneLine(statement.query)}`;
     const body = fingerprint(statement.plan)
@@ -1490,16 +1882,25 @@ export function callFingerprint(statements: readonly ExplainedStatement[]): stri
     if (block) block.count++;
     else blocks.set(key, { header, body, count: 1 });
   }
-  return [...blocks.values()].flatMap((b) => [b.count > 1 ? `${b.header} (x${b.count})` : b.header, ...b.body]);
+  return [...blocks.values()].flatMap((b) => [
+    b.count > 1 ? `${b.header} (x${b.count})` : b.header,
+    ...b.body,
+  ]);
 }
 
 /** Workloads in the order one database can run them all: the procedure, which commits (it deletes its subject tenant), last. */
-export function inRunOrder(workloads: readonly WorkloadDefinition[]): WorkloadDefinition[] {
-  return [...workloads.filter((w) => w.kind !== "procedure"), ...workloads.filter((w) => w.kind === "procedure")];
+export function inRunOrder(
+  workloads: readonly WorkloadDefinition[],
+): WorkloadDefinition[] {
+  return [
+    ...workloads.filter((w) => w.kind !== "procedure"),
+    ...workloads.filter((w) => w.kind === "procedure"),
+  ];
 }
 
 /** The workloads in the order one database can run them all (inRunOrder). */
-export const WORKLOAD_RUN_ORDER: readonly WorkloadDefinition[] = inRunOrder(WORKLOAD);
+export const WORKLOAD_RUN_ORDER: readonly WorkloadDefinition[] =
+  inRunOrder(WORKLOAD);
 
 export interface WorkloadShape {
   statements: ExplainedStatement[];
@@ -1513,13 +1914,22 @@ export interface WorkloadShape {
  * WORKLOAD_RUN_ORDER, with autovacuum off as in the plan tests. The purge commits: the
  * database is spent afterwards. Used by `npm run plans:accept` and test/calendar.test.ts.
  */
-export async function workloadShapes(url: string, sql: postgres.Sql): Promise<Map<string, WorkloadShape>> {
+export async function workloadShapes(
+  url: string,
+  sql: postgres.Sql,
+): Promise<Map<string, WorkloadShape>> {
   await setAutovacuum(sql, false);
-  const calls = new Map((await apiCalls(sql, { sets: 1 })).map((c) => [c.name, c]));
+  const calls = new Map(
+    (await apiCalls(sql, { sets: 1 })).map((c) => [c.name, c]),
+  );
   const shapes = new Map<string, WorkloadShape>();
   for (const def of WORKLOAD_RUN_ORDER) {
     const { statements } = await explainCall(url, calls.get(def.name)!);
-    shapes.set(def.name, { statements, fingerprint: callFingerprint(statements), buffers: sharedBuffers(statements).total });
+    shapes.set(def.name, {
+      statements,
+      fingerprint: callFingerprint(statements),
+      buffers: sharedBuffers(statements).total,
+    });
   }
   return shapes;
 }
@@ -1545,8 +1955,15 @@ export function nodesOf(statements: readonly ExplainedStatement[]): PlanNode[] {
  * Milliseconds of one call through postgres.js, round trip included. Writes run inside a
  * transaction that is rolled back (the begin and rollback are not timed).
  */
-export async function timeCall(sql: postgres.Sql | postgres.ReservedSql, call: Pick<ApiCall, "kind" | "query">, args: unknown[]): Promise<number> {
-  if (call.kind === "procedure") throw new Error("the procedure commits: time it per batch (timePurgeBatches)");
+export async function timeCall(
+  sql: postgres.Sql | postgres.ReservedSql,
+  call: Pick<ApiCall, "kind" | "query">,
+  args: unknown[],
+): Promise<number> {
+  if (call.kind === "procedure")
+    throw new Error(
+      "the procedure commits: time it per batch (timePurgeBatches)",
+    );
   if (call.kind === "read") {
     const t = performance.now();
     await sql.unsafe(call.query, args as never[]);
@@ -1567,19 +1984,29 @@ export async function timeCall(sql: postgres.Sql | postgres.ReservedSql, call: P
  * the interval between the per-batch notices (the first from the call's start), as they
  * arrive at the client. Deletes the tenant's documents for good.
  */
-export async function timePurgeBatches(url: string, tenantId: unknown, batchSize: number): Promise<{ batchMs: number[]; deleted: number; totalMs: number }> {
+export async function timePurgeBatches(
+  url: string,
+  tenantId: unknown,
+  batchSize: number,
+): Promise<{ batchMs: number[]; deleted: number; totalMs: number }> {
   const arrivals: number[] = [];
   const sql = postgres(url, {
     max: 1,
     onnotice: (notice) => {
-      if (/in this batch/.test(String(notice.message))) arrivals.push(performance.now());
+      if (/in this batch/.test(String(notice.message)))
+        arrivals.push(performance.now());
     },
   });
   try {
     const start = performance.now();
-    const [row] = await sql.unsafe<{ p_deleted: string }[]>("call api.purge_documents($1, $2)", [tenantId, batchSize] as never[]);
+    const [row] = await sql.unsafe<{ p_deleted: string }[]>(
+      "call api.purge_documents($1, $2)",
+      [tenantId, batchSize] as never[],
+    );
     const totalMs = performance.now() - start;
-    const batchMs = arrivals.map((t, i) => t - (i === 0 ? start : arrivals[i - 1]!));
+    const batchMs = arrivals.map(
+      (t, i) => t - (i === 0 ? start : arrivals[i - 1]!),
+    );
     return { batchMs, deleted: Number(row?.p_deleted ?? 0), totalMs };
   } finally {
     await sql.end({ timeout: 5 });
@@ -1590,5 +2017,10 @@ export async function timePurgeBatches(url: string, tenantId: unknown, batchSize
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+  return sorted[
+    Math.min(
+      sorted.length - 1,
+      Math.max(0, Math.ceil((p / 100) * sorted.length) - 1),
+    )
+  ]!;
 }

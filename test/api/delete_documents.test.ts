@@ -7,7 +7,15 @@ import { deleteDocuments as deleteBefore } from "../../scripts/lib/before/docume
 import { explainFunction, walk } from "../../scripts/lib/plan/index.ts";
 import { useTestDatabase } from "../harness/database.ts";
 import { sqlState } from "../harness/errors.ts";
-import { compareWithBefore, documentsApi, ROUNDS, rolledBack, statementsOf, twoTenants, useDocumentFixtures } from "../harness/fixtures.ts";
+import {
+  compareWithBefore,
+  documentsApi,
+  ROUNDS,
+  rolledBack,
+  statementsOf,
+  twoTenants,
+  useDocumentFixtures,
+} from "../harness/fixtures.ts";
 import { pick, prng } from "../harness/random.ts";
 
 const db = useTestDatabase("delete_documents");
@@ -30,9 +38,20 @@ describe("api.delete_documents", () => {
         expect(api.result, label).toEqual(before.result);
         expect(api.result.deleted!, label).toBeGreaterThan(0);
         expect(api.state, label).toEqual(before.state);
-        expect(api.state.documents, `${label}: the call changed rows`).not.toEqual(initial.documents);
-        if (hard) expect(api.state.chunks.n, `${label}: chunks went with their documents`).toBeLessThan(initial.chunks.n);
-        else expect(api.state.chunks, `${label}: a soft delete keeps the chunks`).toEqual(initial.chunks);
+        expect(
+          api.state.documents,
+          `${label}: the call changed rows`,
+        ).not.toEqual(initial.documents);
+        if (hard)
+          expect(
+            api.state.chunks.n,
+            `${label}: chunks went with their documents`,
+          ).toBeLessThan(initial.chunks.n);
+        else
+          expect(
+            api.state.chunks,
+            `${label}: a soft delete keeps the chunks`,
+          ).toEqual(initial.chunks);
       }
     });
   }
@@ -40,7 +59,9 @@ describe("api.delete_documents", () => {
   test("tombstones connector documents once, and a sync then treats them as not new", async () => {
     // Setup: six live connector documents of a tenant
     const [tenant] = twoTenants(f().tenants, prng(4023), 100);
-    const rows = await db().sql<{ id: string; connector_id: string; external_id: string }[]>`
+    const rows = await db().sql<
+      { id: string; connector_id: string; external_id: string }[]
+    >`
       select id::text, connector_id::text, external_id from app.documents
       where tenant_id = ${tenant.tenant_id} and connector_id is not null and status <> 'deleted'
       order by id limit 6`;
@@ -54,12 +75,21 @@ describe("api.delete_documents", () => {
       first: await documentsApi.delete(sql, t, ids.slice(0, 3), false),
       second: await documentsApi.delete(sql, t, ids, true),
       again: await documentsApi.delete(sql, t, ids, true),
-      remaining: (await sql<{ n: number }[]>`
-        select count(*)::int as n from app.documents where tenant_id = ${t} and id = any (${ids}::bigint[])`)[0]!.n,
+      remaining: (
+        await sql<{ n: number }[]>`
+        select count(*)::int as n from app.documents where tenant_id = ${t} and id = any (${ids}::bigint[])`
+      )[0]!.n,
       fresh: (
         await Promise.all(
           [...new Set(rows.map((r) => r.connector_id))].map((c) =>
-            documentsApi.newExternalIds(sql, t, c, rows.filter((r) => r.connector_id === c).map((r) => r.external_id)),
+            documentsApi.newExternalIds(
+              sql,
+              t,
+              c,
+              rows
+                .filter((r) => r.connector_id === c)
+                .map((r) => r.external_id),
+            ),
           ),
         )
       ).flat(),
@@ -78,8 +108,22 @@ describe("api.delete_documents", () => {
     const [tenant] = twoTenants(f().tenants, prng(4024), 400);
     for (const hard of [false, true]) {
       // Action
-      const few = await statementsOf(f().one, (sql) => documentsApi.delete(sql, tenant.tenant_id, tenant.live.slice(0, 1), hard));
-      const many = await statementsOf(f().one, (sql) => documentsApi.delete(sql, tenant.tenant_id, tenant.ids.slice(0, 500), hard));
+      const few = await statementsOf(f().one, (sql) =>
+        documentsApi.delete(
+          sql,
+          tenant.tenant_id,
+          tenant.live.slice(0, 1),
+          hard,
+        ),
+      );
+      const many = await statementsOf(f().one, (sql) =>
+        documentsApi.delete(
+          sql,
+          tenant.tenant_id,
+          tenant.ids.slice(0, 500),
+          hard,
+        ),
+      );
 
       // Assertions
       expect(few.own, hard ? "hard" : "soft").toBeGreaterThan(0);
@@ -93,22 +137,33 @@ describe("api.delete_documents", () => {
     const ids = pick(tenant.ids, 300, prng(4028));
 
     // Action: the plans of the statements the call runs (auto_explain), rolled back
-    const plans = await explainFunction(db(), "select api.delete_documents($1, $2::bigint[], true)", [tenant.tenant_id, ids], {
-      runs: 1,
-      rollback: true,
-      pin: false,
-    });
+    const plans = await explainFunction(
+      db(),
+      "select api.delete_documents($1, $2::bigint[], true)",
+      [tenant.tenant_id, ids],
+      {
+        runs: 1,
+        rollback: true,
+        pin: false,
+      },
+    );
 
     // Assertions
     const main = plans.find((p) => p.query.includes("delete from app.chunks"));
     expect(main, "the delete statement's plan").toBeDefined();
     // The ids are read through a scalar subquery, so the planner expects a handful of targets
     // (not 300) and probes the primary key for them (functions/api/documents.sql, "Plans").
-    const target = [...walk(main!.plan)].find((n) => n.subplanName === "CTE target");
+    const target = [...walk(main!.plan)].find(
+      (n) => n.subplanName === "CTE target",
+    );
     expect(target?.actualRows).toBe(ids.length);
     expect(target?.planRows).toBeLessThan(50);
-    expect([...walk(target!)].filter((n) => n.nodeType === "Seq Scan")).toEqual([]);
-    expect([...walk(target!)].flatMap((n) => n.indexName ?? [])).toEqual(["documents_pkey"]);
+    expect([...walk(target!)].filter((n) => n.nodeType === "Seq Scan")).toEqual(
+      [],
+    );
+    expect([...walk(target!)].flatMap((n) => n.indexName ?? [])).toEqual([
+      "documents_pkey",
+    ]);
     // With that estimate, the chunk delete is a nested loop pruned at run time to one partition
     // per document. At the 10k tier all 16 chunk partitions are small enough that scanning
     // them whole may rightly cost less; at the 1M tier it must not: test/plans.test.ts,
@@ -121,11 +176,33 @@ describe("api.delete_documents", () => {
     const t = f().tenants[0]!.tenant_id;
 
     // Action, Assertions
-    expect(await sqlState(sql`select api.delete_documents(${null}, ${[1]}::bigint[])`)).toBe("QB001");
-    expect(await sqlState(sql`select api.delete_documents(${-1}, ${[1]}::bigint[], true)`)).toBe("QB005");
-    expect(await sqlState(sql`select api.delete_documents(${t}, ${[]}::bigint[])`)).toBe("QB002");
-    expect(await sqlState(sql`select api.delete_documents(${t}, array(select generate_series(1, 10001))::bigint[])`)).toBe("QB003");
-    expect(await sqlState(sql`select api.delete_documents(${t}, array[1, null]::bigint[])`)).toBe("QB007");
-    expect(await sqlState(sql`select api.delete_documents(${t}, ${[1]}::bigint[], ${null})`)).toBe("QB001");
+    expect(
+      await sqlState(
+        sql`select api.delete_documents(${null}, ${[1]}::bigint[])`,
+      ),
+    ).toBe("QB001");
+    expect(
+      await sqlState(
+        sql`select api.delete_documents(${-1}, ${[1]}::bigint[], true)`,
+      ),
+    ).toBe("QB005");
+    expect(
+      await sqlState(sql`select api.delete_documents(${t}, ${[]}::bigint[])`),
+    ).toBe("QB002");
+    expect(
+      await sqlState(
+        sql`select api.delete_documents(${t}, array(select generate_series(1, 10001))::bigint[])`,
+      ),
+    ).toBe("QB003");
+    expect(
+      await sqlState(
+        sql`select api.delete_documents(${t}, array[1, null]::bigint[])`,
+      ),
+    ).toBe("QB007");
+    expect(
+      await sqlState(
+        sql`select api.delete_documents(${t}, ${[1]}::bigint[], ${null})`,
+      ),
+    ).toBe("QB001");
   });
 });

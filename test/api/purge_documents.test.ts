@@ -6,14 +6,20 @@ import { describe, expect, test } from "vitest";
 import { purgeDocuments as purgeBefore } from "../../scripts/lib/before/documents.ts";
 import { useTestDatabase } from "../harness/database.ts";
 import { sqlState } from "../harness/errors.ts";
-import { rolledBack, sleep, stateOf, useDocumentFixtures } from "../harness/fixtures.ts";
+import {
+  rolledBack,
+  sleep,
+  stateOf,
+  useDocumentFixtures,
+} from "../harness/fixtures.ts";
 import { pick, prng } from "../harness/random.ts";
 
 const db = useTestDatabase("purge_documents");
 const f = useDocumentFixtures(db);
 
 /** The notices api.purge_documents sent on `one`: one per batch. */
-const purgeNotices = () => f().notices.filter((n) => n.message.startsWith("purge_documents:"));
+const purgeNotices = () =>
+  f().notices.filter((n) => n.message.startsWith("purge_documents:"));
 
 interface BigTenant {
   tenantId: string;
@@ -24,7 +30,9 @@ interface BigTenant {
 /** A new tenant with `documents` documents in 8 collections, four chunks each. */
 async function bigTenant(name: string, documents: number): Promise<BigTenant> {
   const sql = db().sql;
-  const [t] = await sql<{ tenant_id: string }[]>`insert into app.tenants (name) values (${name}) returning tenant_id::text`;
+  const [t] = await sql<
+    { tenant_id: string }[]
+  >`insert into app.tenants (name) values (${name}) returning tenant_id::text`;
   const tenantId = t!.tenant_id;
   const [u] = await sql<{ id: string }[]>`
     insert into app.users (tenant_id, email, display_name) values (${tenantId}, ${name + "@example.com"}, ${name}) returning id::text`;
@@ -56,7 +64,11 @@ interface Writes {
  * and updates random existing ones (an update of a row the purge has deleted but not
  * committed waits for that commit); returns the longest waits.
  */
-async function writeDuring(purge: Promise<unknown>, target: BigTenant, seed: number): Promise<Writes> {
+async function writeDuring(
+  purge: Promise<unknown>,
+  target: BigTenant,
+  seed: number,
+): Promise<Writes> {
   const random = prng(seed);
   const writer = postgres(db().url, { max: 1, onnotice: () => {} });
   let done = false;
@@ -90,34 +102,55 @@ describe("api.purge_documents", () => {
   test("deletes every document and chunk of the tenant in batches, as many as the one big DELETE, and nothing else", async () => {
     // Setup: a tenant of 20 to 100 documents, what it has, and the before code's answer
     const random = prng(4041);
-    const tenant = pick(f().tenants.filter((t) => t.ids.length >= 20 && t.ids.length <= 100), 1, random)[0]!;
+    const tenant = pick(
+      f().tenants.filter((t) => t.ids.length >= 20 && t.ids.length <= 100),
+      1,
+      random,
+    )[0]!;
     const batch = 3 + Math.floor(random() * 5);
     const [expected] = await db().sql<{ documents: number; chunks: number }[]>`
       select (select count(*)::int from app.documents where tenant_id = ${tenant.tenant_id}) as documents,
              (select count(*)::int from app.chunks where tenant_id = ${tenant.tenant_id}) as chunks`;
-    const before = await rolledBack(f().one, [tenant.tenant_id], (sql) => purgeBefore(sql, tenant.tenant_id));
+    const before = await rolledBack(f().one, [tenant.tenant_id], (sql) =>
+      purgeBefore(sql, tenant.tenant_id),
+    );
     const othersBefore = await stateOf(db().sql, [tenant.tenant_id], true);
-    const ownTombstones = (await stateOf(db().sql, [tenant.tenant_id])).tombstones;
+    const ownTombstones = (await stateOf(db().sql, [tenant.tenant_id]))
+      .tombstones;
 
     // Action
     f().notices.length = 0;
-    const [row] = await f().one<{ p_deleted: string }[]>`call api.purge_documents(${tenant.tenant_id}, ${batch})`;
+    const [row] = await f().one<
+      { p_deleted: string }[]
+    >`call api.purge_documents(${tenant.tenant_id}, ${batch})`;
 
     // Assertions
     const label = `tenant ${tenant.tenant_id}, batches of ${batch}`;
     expect(Number(row!.p_deleted), label).toBe(expected!.documents);
     expect(before.result, label).toBe(expected!.documents);
-    expect(purgeNotices().length, `${label}: one notice per batch`).toBe(Math.ceil(expected!.documents / batch));
+    expect(purgeNotices().length, `${label}: one notice per batch`).toBe(
+      Math.ceil(expected!.documents / batch),
+    );
     const after = await stateOf(db().sql, [tenant.tenant_id]);
     expect(after.documents.n, label).toBe(0);
     expect(after.chunks.n, label).toBe(0);
-    expect(before.state.documents.n + before.state.chunks.n, `${label}: the before code too`).toBe(0);
-    expect(after.tombstones, `${label}: tombstones kept, none written`).toEqual(ownTombstones);
-    expect(await stateOf(db().sql, [tenant.tenant_id], true), `${label}: other tenants untouched`).toEqual(othersBefore);
+    expect(
+      before.state.documents.n + before.state.chunks.n,
+      `${label}: the before code too`,
+    ).toBe(0);
+    expect(after.tombstones, `${label}: tombstones kept, none written`).toEqual(
+      ownTombstones,
+    );
+    expect(
+      await stateOf(db().sql, [tenant.tenant_id], true),
+      `${label}: other tenants untouched`,
+    ).toEqual(othersBefore);
     expect(expected!.chunks).toBeGreaterThan(0);
 
     // a second purge finds nothing
-    const [again] = await f().one<{ p_deleted: string }[]>`call api.purge_documents(${tenant.tenant_id})`;
+    const [again] = await f().one<
+      { p_deleted: string }[]
+    >`call api.purge_documents(${tenant.tenant_id})`;
     expect(Number(again!.p_deleted)).toBe(0);
   });
 
@@ -132,11 +165,21 @@ describe("api.purge_documents", () => {
 
     // Action: each purge with a writer at work meanwhile
     f().notices.length = 0;
-    const duringBatched = await writeDuring(f().one`call api.purge_documents(${a.tenantId}, ${100})`, a, 4042);
+    const duringBatched = await writeDuring(
+      f().one`call api.purge_documents(${a.tenantId}, ${100})`,
+      a,
+      4042,
+    );
     const batchTimes = purgeNotices().map((n) => n.at);
-    const longestBatch = Math.max(...batchTimes.slice(1).map((t, i) => t - batchTimes[i]!));
+    const longestBatch = Math.max(
+      ...batchTimes.slice(1).map((t, i) => t - batchTimes[i]!),
+    );
     const atOnce = postgres(db().url, { max: 1, onnotice: () => {} });
-    const duringAtOnce = await writeDuring(purgeBefore(atOnce, b.tenantId), b, 4043).finally(() => atOnce.end());
+    const duringAtOnce = await writeDuring(
+      purgeBefore(atOnce, b.tenantId),
+      b,
+      4043,
+    ).finally(() => atOnce.end());
 
     // Assertions
     const report =
@@ -153,7 +196,9 @@ describe("api.purge_documents", () => {
     const bound = Math.max(4 * longestBatch, 150);
     expect(duringBatched.updateMax, report).toBeLessThan(bound);
     expect(duringBatched.insertMax, report).toBeLessThan(bound);
-    expect(duringBatched.updateMax, report).toBeLessThan(duringAtOnce.updateMax / 2);
+    expect(duringBatched.updateMax, report).toBeLessThan(
+      duringAtOnce.updateMax / 2,
+    );
     // everything of the seed's data is gone; what the writer inserted after the purge passed may remain
     const [left] = await db().sql<{ old: number; chunks: number }[]>`
       select (select count(*)::int from app.documents where tenant_id = ${a.tenantId} and id <= ${a.ids[a.ids.length - 1]!}) as old,
@@ -167,7 +212,9 @@ describe("api.purge_documents", () => {
     await f().one`begin`;
     try {
       // Action, Assertions
-      expect(await sqlState(f().one`call api.purge_documents(${t}, ${10})`)).toBe("2D000");
+      expect(
+        await sqlState(f().one`call api.purge_documents(${t}, ${10})`),
+      ).toBe("2D000");
     } finally {
       await f().one`rollback`;
     }
@@ -179,12 +226,26 @@ describe("api.purge_documents", () => {
     const t = f().tenants[0]!.tenant_id;
 
     // Action, Assertions
-    expect(await sqlState(sql`call api.purge_documents(${null}, ${10})`)).toBe("QB001");
-    expect(await sqlState(sql`call api.purge_documents(${-1}, ${10})`)).toBe("QB005");
-    expect(await sqlState(sql`call api.purge_documents(${t}, ${null})`)).toBe("QB001");
-    expect(await sqlState(sql`call api.purge_documents(${t}, ${0})`)).toBe("QB004");
-    expect(await sqlState(sql`call api.purge_documents(${t}, ${10001})`)).toBe("QB004");
-    const [n] = await sql<{ n: number }[]>`select count(*)::int as n from app.documents where tenant_id = ${t}`;
-    expect(n!.n, "a refused call deleted nothing").toBe(f().tenants[0]!.ids.length);
+    expect(await sqlState(sql`call api.purge_documents(${null}, ${10})`)).toBe(
+      "QB001",
+    );
+    expect(await sqlState(sql`call api.purge_documents(${-1}, ${10})`)).toBe(
+      "QB005",
+    );
+    expect(await sqlState(sql`call api.purge_documents(${t}, ${null})`)).toBe(
+      "QB001",
+    );
+    expect(await sqlState(sql`call api.purge_documents(${t}, ${0})`)).toBe(
+      "QB004",
+    );
+    expect(await sqlState(sql`call api.purge_documents(${t}, ${10001})`)).toBe(
+      "QB004",
+    );
+    const [n] = await sql<
+      { n: number }[]
+    >`select count(*)::int as n from app.documents where tenant_id = ${t}`;
+    expect(n!.n, "a refused call deleted nothing").toBe(
+      f().tenants[0]!.ids.length,
+    );
   });
 });

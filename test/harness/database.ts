@@ -25,7 +25,10 @@ export interface TestDatabaseOptions {
 /** The idempotent file that sets the privileges on the database itself (CONNECT, TEMPORARY, CREATE). */
 const DATABASE_PRIVILEGES = join(ROOT, "sql", "52_database_privileges.sql");
 
-export async function createTestDatabase(label: string, options: TestDatabaseOptions = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  label: string,
+  options: TestDatabaseOptions = {},
+): Promise<TestDatabase> {
   const { tier = "10k" } = options;
   const server = inject("server");
   const { template } = await ensureTierTemplate(server, tier);
@@ -34,7 +37,9 @@ export async function createTestDatabase(label: string, options: TestDatabaseOpt
   try {
     // The 1M template is ~800 MB: a file copy (about 1 s) writes no WAL for it, unlike the
     // default WAL_LOG strategy (about 2 s, and 800 MB of WAL).
-    await admin.unsafe(`create database ${name} template ${template}${tier === "10k" ? "" : " strategy file_copy"}`);
+    await admin.unsafe(
+      `create database ${name} template ${template}${tier === "10k" ? "" : " strategy file_copy"}`,
+    );
   } finally {
     await admin.end();
   }
@@ -48,7 +53,10 @@ export async function createTestDatabase(label: string, options: TestDatabaseOpt
 
 export async function dropTestDatabase(db: TestDatabase): Promise<void> {
   await db.sql.end({ timeout: 5 });
-  const admin = postgres(inject("server").adminUrl, { max: 1, onnotice: () => {} });
+  const admin = postgres(inject("server").adminUrl, {
+    max: 1,
+    onnotice: () => {},
+  });
   try {
     await admin.unsafe(`drop database if exists ${db.name} with (force)`);
   } finally {
@@ -57,7 +65,10 @@ export async function dropTestDatabase(db: TestDatabase): Promise<void> {
 }
 
 /** In a test file: `const db = useTestDatabase("api")`, then `db().sql` inside tests. `{ tier: "1M" }` copies the 1M template. */
-export function useTestDatabase(label: string, options: TestDatabaseOptions = {}): () => TestDatabase {
+export function useTestDatabase(
+  label: string,
+  options: TestDatabaseOptions = {},
+): () => TestDatabase {
   let db: TestDatabase | undefined;
   beforeAll(async () => {
     db = await createTestDatabase(label, options);
@@ -66,7 +77,10 @@ export function useTestDatabase(label: string, options: TestDatabaseOptions = {}
     if (db) await dropTestDatabase(db);
   });
   return () => {
-    if (!db) throw new Error("the test database is made in beforeAll; use it inside a test");
+    if (!db)
+      throw new Error(
+        "the test database is made in beforeAll; use it inside a test",
+      );
     return db;
   };
 }

@@ -1,5 +1,7 @@
 /** The SQLSTATE a query fails with, or undefined when it succeeds. */
-export async function sqlState(query: Promise<unknown>): Promise<string | undefined> {
+export async function sqlState(
+  query: Promise<unknown>,
+): Promise<string | undefined> {
   try {
     await query;
   } catch (error) {

@@ -11,8 +11,10 @@ import { pick } from "./random.ts";
 // use its cached generic plan, which must give the same answers (DESIGN.md).
 export const ROUNDS = 7;
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-export const shuffle = <T>(items: readonly T[], random: () => number): T[] => pick(items, items.length, random);
+export const sleep = (ms: number) =>
+  new Promise((resolve) => setTimeout(resolve, ms));
+export const shuffle = <T>(items: readonly T[], random: () => number): T[] =>
+  pick(items, items.length, random);
 
 /** One seeded tenant: its documents (any status, and live ones) and connectors, ids as text. */
 export interface TenantDocs {
@@ -48,11 +50,17 @@ export interface DocumentFixtures {
 }
 
 /** In a test file, after useTestDatabase: `const f = useDocumentFixtures(db)`, then `f().tenants` inside tests. */
-export function useDocumentFixtures(db: () => TestDatabase): () => DocumentFixtures {
+export function useDocumentFixtures(
+  db: () => TestDatabase,
+): () => DocumentFixtures {
   let fixtures: DocumentFixtures | undefined;
   beforeAll(async () => {
     const notices: Notice[] = [];
-    const one = postgres(db().url, { max: 1, onnotice: (n) => notices.push({ at: performance.now(), message: String(n.message) }) });
+    const one = postgres(db().url, {
+      max: 1,
+      onnotice: (n) =>
+        notices.push({ at: performance.now(), message: String(n.message) }),
+    });
     const tenants = await db().sql<TenantDocs[]>`
       select t.tenant_id::text,
              coalesce((select array_agg(d.id::text order by d.id) from app.documents d where d.tenant_id = t.tenant_id), '{}') as ids,
@@ -61,20 +69,34 @@ export function useDocumentFixtures(db: () => TestDatabase): () => DocumentFixtu
              coalesce((select array_agg(c.id::text order by c.id) from app.connectors c where c.tenant_id = t.tenant_id), '{}') as connector_ids
       from app.tenants t
       order by t.tenant_id`;
-    const [row] = await db().sql<{ max: string }[]>`select coalesce(max(id), 0)::text as max from app.documents`;
-    fixtures = { one, notices, tenants: [...tenants], maxDocumentId: BigInt(row!.max) };
+    const [row] = await db().sql<
+      { max: string }[]
+    >`select coalesce(max(id), 0)::text as max from app.documents`;
+    fixtures = {
+      one,
+      notices,
+      tenants: [...tenants],
+      maxDocumentId: BigInt(row!.max),
+    };
   });
   afterAll(async () => {
     await fixtures?.one.end({ timeout: 5 });
   });
   return () => {
-    if (!fixtures) throw new Error("the document fixtures are made in beforeAll; use them inside a test");
+    if (!fixtures)
+      throw new Error(
+        "the document fixtures are made in beforeAll; use them inside a test",
+      );
     return fixtures;
   };
 }
 
 /** A tenant with at least `min` documents, and another tenant, picked at random. */
-export function twoTenants(tenants: TenantDocs[], random: () => number, min: number): [TenantDocs, TenantDocs] {
+export function twoTenants(
+  tenants: TenantDocs[],
+  random: () => number,
+  min: number,
+): [TenantDocs, TenantDocs] {
   const big = tenants.filter((t) => t.ids.length >= min);
   expect(big.length, `a tenant with ${min} documents`).toBeGreaterThan(0);
   const tenant = pick(big, 1, random)[0]!;
@@ -90,7 +112,13 @@ export function twoTenants(tenants: TenantDocs[], random: () => number, min: num
  * n documents of the tenant (any status, so soft-deleted ones too), a few of another tenant,
  * unknown ids (above the highest document id) and duplicates, shuffled.
  */
-export function idMix(random: () => number, tenant: TenantDocs, other: TenantDocs, n: number, maxDocumentId: bigint): string[] {
+export function idMix(
+  random: () => number,
+  tenant: TenantDocs,
+  other: TenantDocs,
+  n: number,
+  maxDocumentId: bigint,
+): string[] {
   const own = pick(tenant.ids, n, random);
   const foreign = pick(other.ids, 5, random);
   const unknown = [1n, 17n, 1000n].map((k) => String(maxDocumentId + k));
@@ -103,7 +131,11 @@ export function idMix(random: () => number, tenant: TenantDocs, other: TenantDoc
  * but them). Timestamps set by the call are written as 'now' (now() is the transaction's
  * start, which differs between the two transactions compared), others as they are.
  */
-export async function stateOf(sql: postgres.Sql, tenantIds: string[], except = false): Promise<State> {
+export async function stateOf(
+  sql: postgres.Sql,
+  tenantIds: string[],
+  except = false,
+): Promise<State> {
   const [row] = await sql<State[]>`
     with d as (
       select * from app.documents where (tenant_id = any (${tenantIds}::bigint[])) <> ${except}
@@ -154,8 +186,14 @@ export async function rolledBack<T>(
  * key triggers' (PostgreSQL's RI checks, one per row inserted into a referencing table or deleted
  * from a referenced one), counted apart.
  */
-export const statementsOf = (one: postgres.Sql, run: (sql: postgres.Sql) => Promise<unknown>) =>
-  countRolledBack(one, run).then((c) => ({ own: c.statements - c.foreignKeyChecks, ri: c.foreignKeyChecks }));
+export const statementsOf = (
+  one: postgres.Sql,
+  run: (sql: postgres.Sql) => Promise<unknown>,
+) =>
+  countRolledBack(one, run).then((c) => ({
+    own: c.statements - c.foreignKeyChecks,
+    ri: c.foreignKeyChecks,
+  }));
 
 /** A document call's answer: updated, confirmed or deleted; not_found; tombstoned. */
 export type Counts = Record<string, number>;
@@ -169,13 +207,34 @@ async function value<T>(query: postgres.PendingQuery<{ r: T }[]>): Promise<T> {
 /** The bulk document routines of schema api, called as an application would. */
 export const documentsApi = {
   classify: (sql: postgres.Sql, t: string, ids: string[], c: string) =>
-    value(sql<{ r: Counts }[]>`select api.classify_documents(${t}, ${ids}::bigint[], ${c}) as r`),
+    value(
+      sql<
+        { r: Counts }[]
+      >`select api.classify_documents(${t}, ${ids}::bigint[], ${c}) as r`,
+    ),
   confirm: (sql: postgres.Sql, t: string, ids: string[]) =>
-    value(sql<{ r: Counts }[]>`select api.confirm_classifications(${t}, ${ids}::bigint[]) as r`),
+    value(
+      sql<
+        { r: Counts }[]
+      >`select api.confirm_classifications(${t}, ${ids}::bigint[]) as r`,
+    ),
   delete: (sql: postgres.Sql, t: string, ids: string[], hard: boolean) =>
-    value(sql<{ r: Counts }[]>`select api.delete_documents(${t}, ${ids}::bigint[], ${hard}) as r`),
-  newExternalIds: (sql: postgres.Sql, t: string, connector: string, ids: string[]) =>
-    value(sql<{ r: string[] }[]>`select api.new_external_ids(${t}, ${connector}, ${ids}::text[]) as r`),
+    value(
+      sql<
+        { r: Counts }[]
+      >`select api.delete_documents(${t}, ${ids}::bigint[], ${hard}) as r`,
+    ),
+  newExternalIds: (
+    sql: postgres.Sql,
+    t: string,
+    connector: string,
+    ids: string[],
+  ) =>
+    value(
+      sql<
+        { r: string[] }[]
+      >`select api.new_external_ids(${t}, ${connector}, ${ids}::text[]) as r`,
+    ),
 };
 
 export interface Comparison<T, U> {
@@ -197,21 +256,41 @@ export async function compareWithBefore<T, U, A = undefined>(
   random: () => number,
   spread: number,
   call: {
-    api: (sql: postgres.Sql, tenant: string, ids: string[], arg: A) => Promise<T>;
-    before: (sql: postgres.Sql, tenant: string, ids: string[], arg: A) => Promise<U>;
+    api: (
+      sql: postgres.Sql,
+      tenant: string,
+      ids: string[],
+      arg: A,
+    ) => Promise<T>;
+    before: (
+      sql: postgres.Sql,
+      tenant: string,
+      ids: string[],
+      arg: A,
+    ) => Promise<U>;
     draw?: (random: () => number) => A;
   },
 ): Promise<Comparison<T, U>> {
   const [tenant, other] = twoTenants(f.tenants, random, 30);
-  const ids = idMix(random, tenant, other, 5 + Math.floor(random() * spread), f.maxDocumentId);
+  const ids = idMix(
+    random,
+    tenant,
+    other,
+    5 + Math.floor(random() * spread),
+    f.maxDocumentId,
+  );
   const arg = call.draw?.(random) as A;
   const scope = [tenant.tenant_id, other.tenant_id];
   const initial = await stateOf(f.one, scope);
   return {
     label: `tenant ${tenant.tenant_id}, ${ids.length} ids`,
     initial,
-    api: await rolledBack(f.one, scope, (sql) => call.api(sql, tenant.tenant_id, ids, arg)),
-    before: await rolledBack(f.one, scope, (sql) => call.before(sql, tenant.tenant_id, ids, arg)),
+    api: await rolledBack(f.one, scope, (sql) =>
+      call.api(sql, tenant.tenant_id, ids, arg),
+    ),
+    before: await rolledBack(f.one, scope, (sql) =>
+      call.before(sql, tenant.tenant_id, ids, arg),
+    ),
   };
 }
 
@@ -219,7 +298,10 @@ export async function compareWithBefore<T, U, A = undefined>(
  * A count and an md5 of the rows of every app table (partitioned ones through their parent) and
  * of the stats view; of one tenant's rows only when `tenant` is given.
  */
-export async function tableChecksums(sql: postgres.Sql, tenant?: string): Promise<Record<string, string>> {
+export async function tableChecksums(
+  sql: postgres.Sql,
+  tenant?: string,
+): Promise<Record<string, string>> {
   const tables = await sql<{ name: string }[]>`
     select c.oid::regclass::text as name from pg_class c
     where c.relnamespace = 'app'::regnamespace and c.relkind in ('r', 'p', 'm') and not c.relispartition

@@ -21,7 +21,11 @@ export const TEMPLATE_1M = "querybudget_template_1m";
 export const TEMPLATE_1M_ROWS = 1_000_000;
 
 /** Drops and makes `name`: migrated, pgTAP, seeded (seed 1), every page all-visible, checkpointed. No connection left open. */
-async function buildTemplate(server: { url: string; adminUrl: string }, name: string, rows: number): Promise<void> {
+async function buildTemplate(
+  server: { url: string; adminUrl: string },
+  name: string,
+  rows: number,
+): Promise<void> {
   const admin = postgres(server.adminUrl, { max: 1, onnotice: () => {} });
   try {
     await admin.unsafe(`drop database if exists ${name} with (force)`);
@@ -48,7 +52,10 @@ async function buildTemplate(server: { url: string; adminUrl: string }, name: st
  * finished template is marked `is_template` (the mark is set last, so a build that died half
  * way is rebuilt).
  */
-export async function ensureTierTemplate(server: TestServer, tier: Tier): Promise<TierTemplate> {
+export async function ensureTierTemplate(
+  server: TestServer,
+  tier: Tier,
+): Promise<TierTemplate> {
   const t = server.tiers[tier];
   if (t.eager) return t;
   const lock = postgres(server.adminUrl, { max: 1, onnotice: () => {} });
@@ -60,7 +67,9 @@ export async function ensureTierTemplate(server: TestServer, tier: Tier): Promis
       const started = performance.now();
       await buildTemplate(server, t.template, t.rows);
       await lock.unsafe(`alter database ${t.template} is_template true`);
-      log(`template ${t.template} migrated and seeded with ${t.rows.toLocaleString("en-US")} rows, ${elapsed(started)}`);
+      log(
+        `template ${t.template} migrated and seeded with ${t.rows.toLocaleString("en-US")} rows, ${elapsed(started)}`,
+      );
     }
   } finally {
     await lock.end();
@@ -78,12 +87,16 @@ export default async function setup(project: TestProject) {
     // (seeded relative to another now()): made afresh on first use.
     const admin = postgres(server.adminUrl, { max: 1, onnotice: () => {} });
     try {
-      await admin.unsafe(`alter database ${TEMPLATE_1M} is_template false`).catch(() => {});
+      await admin
+        .unsafe(`alter database ${TEMPLATE_1M} is_template false`)
+        .catch(() => {});
       await admin.unsafe(`drop database if exists ${TEMPLATE_1M} with (force)`);
     } finally {
       await admin.end();
     }
-    log(`test server ready: migrated, template seeded with ${TEMPLATE_ROWS} rows, ${elapsed(started)} (the 1M template is made on first use)`);
+    log(
+      `test server ready: migrated, template seeded with ${TEMPLATE_ROWS} rows, ${elapsed(started)} (the 1M template is made on first use)`,
+    );
   } catch (error) {
     await server.stop();
     throw error;

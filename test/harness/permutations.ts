@@ -62,20 +62,35 @@ interface Session {
 
 function run(session: Session, step: Step): Promise<unknown> {
   // .then sends the query now (postgres.js queries are lazy)
-  return typeof step === "string" ? session.sql.unsafe(step).then((rows) => rows) : step(session.sql);
+  return typeof step === "string"
+    ? session.sql.unsafe(step).then((rows) => rows)
+    : step(session.sql);
 }
 
-async function waitOf(monitor: postgres.Sql, session: Session, sessions: Session[]): Promise<Wait | undefined> {
+async function waitOf(
+  monitor: postgres.Sql,
+  session: Session,
+  sessions: Session[],
+): Promise<Wait | undefined> {
   const [row] = await monitor<{ blockers: number[]; locks: string[] }[]>`
     select pg_blocking_pids(${session.pid}) as blockers,
            array(select l.locktype || ' ' || l.mode || ' on ' || coalesce(l.relation::regclass::text, '?')
                  from pg_locks l where l.pid = ${session.pid} and not l.granted) as locks`;
   if (!row || row.blockers.length === 0) return undefined;
-  return { blockedBy: row.blockers.map((pid) => sessions.find((s) => s.pid === pid)?.name ?? `pid ${pid}`), locks: row.locks };
+  return {
+    blockedBy: row.blockers.map(
+      (pid) => sessions.find((s) => s.pid === pid)?.name ?? `pid ${pid}`,
+    ),
+    locks: row.locks,
+  };
 }
 
 /** Runs the steps of `order` one by one (see the file's comment) and returns what happened. */
-export async function runPermutation(url: string, specs: Record<string, SessionSpec>, order: string[]): Promise<Outcome> {
+export async function runPermutation(
+  url: string,
+  specs: Record<string, SessionSpec>,
+  order: string[],
+): Promise<Outcome> {
   const outcome: Outcome = { result: {}, error: {}, waits: {}, finished: [] };
   const monitor = postgres(url, { max: 1, onnotice: () => {} });
   const sessions: Session[] = [];
@@ -92,51 +107,87 @@ export async function runPermutation(url: string, specs: Record<string, SessionS
       const [name, ...rest] = label.split(" ");
       const stepName = rest.join(" ");
       const session = sessions.find((s) => s.name === name);
-      if (!session) throw new Error(`permutation: no session ${name} (in "${entry}")`);
+      if (!session)
+        throw new Error(`permutation: no session ${name} (in "${entry}")`);
       if (stepName === "done") {
-        if (!session.pending) throw new Error(`permutation: "${entry}", but ${name} has no blocked step`);
-        await withTimeout(session.pending.done, `${session.pending.step} to finish`);
+        if (!session.pending)
+          throw new Error(
+            `permutation: "${entry}", but ${name} has no blocked step`,
+          );
+        await withTimeout(
+          session.pending.done,
+          `${session.pending.step} to finish`,
+        );
         session.pending = undefined;
         continue;
       }
-      if (session.pending) throw new Error(`permutation: "${entry}" while ${session.pending.step} is still blocked`);
+      if (session.pending)
+        throw new Error(
+          `permutation: "${entry}" while ${session.pending.step} is still blocked`,
+        );
       const step = specs[name!]!.steps[stepName];
-      if (step === undefined) throw new Error(`permutation: no step "${stepName}" in session ${name}`);
+      if (step === undefined)
+        throw new Error(
+          `permutation: no step "${stepName}" in session ${name}`,
+        );
       let settled = false;
-      const done = run(session, step).then(
-        (value) => void (outcome.result[label] = value),
-        (error: { code?: string; message?: string }) => void (outcome.error[label] = error.code ?? String(error.message)),
-      ).finally(() => {
-        settled = true;
-        outcome.finished.push(label);
-      });
+      const done = run(session, step)
+        .then(
+          (value) => void (outcome.result[label] = value),
+          (error: { code?: string; message?: string }) =>
+            void (outcome.error[label] = error.code ?? String(error.message)),
+        )
+        .finally(() => {
+          settled = true;
+          outcome.finished.push(label);
+        });
       const started = performance.now();
       while (!settled) {
         const wait = await waitOf(monitor, session, sessions);
         if (wait) {
           outcome.waits[label] = wait;
           if (blocks) break;
-          throw new Error(`permutation: "${label}" blocked, waiting for ${wait.blockedBy.join(", ")} (${wait.locks.join("; ")})`);
+          throw new Error(
+            `permutation: "${label}" blocked, waiting for ${wait.blockedBy.join(", ")} (${wait.locks.join("; ")})`,
+          );
         }
-        if (performance.now() - started > STEP_TIMEOUT_MS) throw new Error(`permutation: "${label}" neither finished nor waited for a lock`);
+        if (performance.now() - started > STEP_TIMEOUT_MS)
+          throw new Error(
+            `permutation: "${label}" neither finished nor waited for a lock`,
+          );
         await Promise.race([done, sleep(5)]);
       }
-      if (blocks && settled) throw new Error(`permutation: "${label}" was expected to block, and finished`);
+      if (blocks && settled)
+        throw new Error(
+          `permutation: "${label}" was expected to block, and finished`,
+        );
       if (blocks) session.pending = { step: label, done };
     }
-    const stillBlocked = sessions.filter((s) => s.pending).map((s) => s.pending!.step);
-    if (stillBlocked.length > 0) throw new Error(`permutation: ended with ${stillBlocked.join(", ")} still blocked`);
+    const stillBlocked = sessions
+      .filter((s) => s.pending)
+      .map((s) => s.pending!.step);
+    if (stillBlocked.length > 0)
+      throw new Error(
+        `permutation: ended with ${stillBlocked.join(", ")} still blocked`,
+      );
     return outcome;
   } finally {
     // Ending a connection rolls back its open transaction and releases what it held.
-    await Promise.all([monitor, ...sessions.map((s) => s.sql)].map((c) => c.end({ timeout: 5 })));
+    await Promise.all(
+      [monitor, ...sessions.map((s) => s.sql)].map((c) =>
+        c.end({ timeout: 5 }),
+      ),
+    );
   }
 }
 
 async function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`permutation: timed out waiting for ${what}`)), STEP_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`permutation: timed out waiting for ${what}`)),
+      STEP_TIMEOUT_MS,
+    );
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -150,11 +201,22 @@ async function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
  * vitest test that runs the order on fresh connections and hands the outcome to `check`.
  * `url` is read when the test runs (the test database is made in beforeAll).
  */
-export function permutations(url: () => string, specs: Record<string, SessionSpec> | (() => Record<string, SessionSpec>)) {
+export function permutations(
+  url: () => string,
+  specs: Record<string, SessionSpec> | (() => Record<string, SessionSpec>),
+) {
   return {
-    permutation(name: string, order: string[], check: (outcome: Outcome) => void | Promise<void>): void {
+    permutation(
+      name: string,
+      order: string[],
+      check: (outcome: Outcome) => void | Promise<void>,
+    ): void {
       test(`${name}: ${order.join(", ")}`, async () => {
-        const outcome = await runPermutation(url(), typeof specs === "function" ? specs() : specs, order);
+        const outcome = await runPermutation(
+          url(),
+          typeof specs === "function" ? specs() : specs,
+          order,
+        );
         await check(outcome);
       });
     },

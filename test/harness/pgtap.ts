@@ -20,11 +20,18 @@ export interface TapRun {
   error: string | null;
 }
 
-function runPsql(url: string, file: string): Promise<{ stdout: string; stderr: string; code: number | null }> {
+function runPsql(
+  url: string,
+  file: string,
+): Promise<{ stdout: string; stderr: string; code: number | null }> {
   return new Promise((resolve, reject) => {
-    const psql = spawn(join(PG_BIN, "psql"), ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", file], {
-      env: { ...process.env, PGOPTIONS: "--client-min-messages=warning" },
-    });
+    const psql = spawn(
+      join(PG_BIN, "psql"),
+      ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", file],
+      {
+        env: { ...process.env, PGOPTIONS: "--client-min-messages=warning" },
+      },
+    );
     let stdout = "";
     let stderr = "";
     psql.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -43,7 +50,13 @@ export async function runPgTapFile(url: string, file: string): Promise<TapRun> {
   parser.on("assert", (res: { id: number; name: string; ok: boolean }) =>
     points.push({ id: res.id, name: res.name, ok: res.ok, diagnostics: [] }),
   );
-  parser.on("comment", (line: string) => points.at(-1)?.diagnostics.push(line.replace(/^#\s?/, "").trimEnd()));
+  parser.on("comment", (line: string) =>
+    points.at(-1)?.diagnostics.push(line.replace(/^#\s?/, "").trimEnd()),
+  );
   parser.end(stdout);
-  return { points, planned, error: code === 0 ? null : stderr.trim() || `psql exited with ${code}` };
+  return {
+    points,
+    planned,
+    error: code === 0 ? null : stderr.trim() || `psql exited with ${code}`,
+  };
 }

@@ -14,9 +14,14 @@ export function prng(seed: number): () => number {
 }
 
 /** n distinct items drawn without replacement (fewer when there are fewer). */
-export function pick<T>(items: readonly T[], n: number, random: () => number): T[] {
+export function pick<T>(
+  items: readonly T[],
+  n: number,
+  random: () => number,
+): T[] {
   const pool = [...items];
   const out: T[] = [];
-  while (out.length < n && pool.length > 0) out.push(pool.splice(Math.floor(random() * pool.length), 1)[0]!);
+  while (out.length < n && pool.length > 0)
+    out.push(pool.splice(Math.floor(random() * pool.length), 1)[0]!);
   return out;
 }

@@ -4,7 +4,10 @@ import postgres from "postgres";
  * A connection as one of our roles (querybudget_app, querybudget_monitor): a login where the
  * server allows it (the throwaway cluster trusts local logins), else SET ROLE on the test's own.
  */
-export async function connectAs(url: string, role: string): Promise<postgres.Sql> {
+export async function connectAs(
+  url: string,
+  role: string,
+): Promise<postgres.Sql> {
   const u = new URL(url);
   u.username = role;
   u.password = "";

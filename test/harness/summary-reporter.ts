@@ -2,7 +2,10 @@
 import type { Reporter, TestModule } from "vitest/node";
 
 export default class SummaryReporter implements Reporter {
-  onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): void {
+  onTestRunEnd(
+    testModules: ReadonlyArray<TestModule>,
+    unhandledErrors: ReadonlyArray<unknown>,
+  ): void {
     let passed = 0;
     let failed = 0;
     for (const module of testModules) {
@@ -12,7 +15,13 @@ export default class SummaryReporter implements Reporter {
         else if (state === "failed") failed++;
       }
       // A file that failed to load has no tests to count: count it as a failure.
-      if (module.state() === "failed" && ![...module.children.allTests()].some((t) => t.result().state === "failed")) failed++;
+      if (
+        module.state() === "failed" &&
+        ![...module.children.allTests()].some(
+          (t) => t.result().state === "failed",
+        )
+      )
+        failed++;
     }
     failed += unhandledErrors.length;
     process.stdout.write(`\ntests: ${passed} passed, ${failed} failed\n`);

@@ -9,8 +9,14 @@ export interface FreshTenant {
 }
 
 /** A new tenant named `label` with `users` users (emails `<label>-<i>@fresh.example.com`). */
-export async function freshTenant(sql: postgres.Sql, label: string, users = 1): Promise<FreshTenant> {
-  const [t] = await sql<{ tenant_id: string }[]>`insert into app.tenants (name) values (${label}) returning tenant_id::text`;
+export async function freshTenant(
+  sql: postgres.Sql,
+  label: string,
+  users = 1,
+): Promise<FreshTenant> {
+  const [t] = await sql<
+    { tenant_id: string }[]
+  >`insert into app.tenants (name) values (${label}) returning tenant_id::text`;
   const rows = await sql<{ id: string }[]>`
     insert into app.users (tenant_id, email, display_name)
     select ${t!.tenant_id}, ${label} || '-' || i || '@fresh.example.com', 'User ' || i from generate_series(1, ${users}::int) i

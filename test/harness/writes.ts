@@ -9,16 +9,21 @@ import { countRolledBack } from "../../scripts/lib/query-counter.ts";
  * `sql` must be a superuser's client (it reads pg_stat_statements); `run` calls the api on the
  * reserved connection it is given.
  */
-export async function statementsOf(sql: postgres.Sql, run: (conn: postgres.ReservedSql) => Promise<unknown>): Promise<{ own: number; ri: number }> {
+export async function statementsOf(
+  sql: postgres.Sql,
+  run: (conn: postgres.ReservedSql) => Promise<unknown>,
+): Promise<{ own: number; ri: number }> {
   const c = await countRolledBack(sql, run);
   return { own: c.statements - c.foreignKeyChecks, ri: c.foreignKeyChecks };
 }
 
 /** A batch argument, sent as text and cast to jsonb by the call. */
-export const batch = (items: readonly unknown[] | unknown): string => JSON.stringify(items);
+export const batch = (items: readonly unknown[] | unknown): string =>
+  JSON.stringify(items);
 
 /** n items made by `make(i)`, i from 0. */
-export const itemsOf = <T>(n: number, make: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => make(i));
+export const itemsOf = <T>(n: number, make: (i: number) => T): T[] =>
+  Array.from({ length: n }, (_, i) => make(i));
 
 /** Two tenants (A, B) that both have users, agents, workflows and knowledge gaps: the two biggest. */
 export async function twoTenants(sql: postgres.Sql): Promise<[string, string]> {
@@ -29,6 +34,7 @@ export async function twoTenants(sql: postgres.Sql): Promise<[string, string]> {
       and exists (select from app.knowledge_gaps g where g.tenant_id = t.tenant_id)
     order by (select count(*) from app.users u where u.tenant_id = t.tenant_id) desc, t.tenant_id
     limit 2`;
-  if (rows.length < 2) throw new Error("the seed gave fewer than two tenants with data");
+  if (rows.length < 2)
+    throw new Error("the seed gave fewer than two tenants with data");
   return [rows[0]!.t, rows[1]!.t];
 }

@@ -69,7 +69,9 @@ export interface Evaluation {
 }
 
 /** The user tables of the database: everything outside the system schemas, extension members left out. */
-export async function userTables(conn: postgres.ReservedSql): Promise<Set<string>> {
+export async function userTables(
+  conn: postgres.ReservedSql,
+): Promise<Set<string>> {
   const rows = await conn<{ name: string }[]>`
     select n.nspname || '.' || c.relname as name
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -85,8 +87,12 @@ interface ExistingIndex {
   where: string | null;
 }
 
-async function existingIndexes(conn: postgres.ReservedSql): Promise<ExistingIndex[]> {
-  const rows = await conn<{ table: string; columns: string[]; where: string | null }[]>`
+async function existingIndexes(
+  conn: postgres.ReservedSql,
+): Promise<ExistingIndex[]> {
+  const rows = await conn<
+    { table: string; columns: string[]; where: string | null }[]
+  >`
     select n.nspname || '.' || t.relname as table,
            array(select pg_get_indexdef(i.indexrelid, k, true) from generate_series(1, i.indnkeyatts) k order by k) as columns,
            pg_get_expr(i.indpred, i.indrelid, true) as where
@@ -98,27 +104,47 @@ async function existingIndexes(conn: postgres.ReservedSql): Promise<ExistingInde
   return rows;
 }
 
-const norm = (s: string) => s.replace(/\s+/g, "").replace(/::text/g, "").replace(/^\((.*)\)$/, "$1").toLowerCase();
+const norm = (s: string) =>
+  s
+    .replace(/\s+/g, "")
+    .replace(/::text/g, "")
+    .replace(/^\((.*)\)$/, "$1")
+    .toLowerCase();
 
 /** An existing index already leads with the candidate's columns (same predicate, or none on the existing one). */
-function alreadyIndexed(c: Candidate, existing: readonly ExistingIndex[]): boolean {
+function alreadyIndexed(
+  c: Candidate,
+  existing: readonly ExistingIndex[],
+): boolean {
   return existing.some(
     (e) =>
       e.table === c.table &&
       e.columns.length >= c.columns.length &&
       c.columns.every((col, i) => norm(col) === norm(e.columns[i]!)) &&
-      (e.where === null || (c.where !== undefined && norm(e.where) === norm(c.where))),
+      (e.where === null ||
+        (c.where !== undefined && norm(e.where) === norm(c.where))),
   );
 }
 
-const hypotheticalIn = (plan: PlanNode, oid: number) => [...walk(plan)].some((n) => n.indexName?.startsWith(`<${oid}>`));
+const hypotheticalIn = (plan: PlanNode, oid: number) =>
+  [...walk(plan)].some((n) => n.indexName?.startsWith(`<${oid}>`));
 
 /**
  * Plans every statement, derives the candidates and picks the recommendations greedily.
  * `conn` must be a connection of its own in the analysed database, with hypopg created there.
  */
-export async function evaluate(conn: postgres.ReservedSql, statements: readonly WorkloadStatement[], options: EvaluateOptions = {}): Promise<Evaluation> {
-  const { minCostDrop = 0.5, minCost = 50, maxIndexes = 10, partial = true, onProgress } = options;
+export async function evaluate(
+  conn: postgres.ReservedSql,
+  statements: readonly WorkloadStatement[],
+  options: EvaluateOptions = {},
+): Promise<Evaluation> {
+  const {
+    minCostDrop = 0.5,
+    minCost = 50,
+    maxIndexes = 10,
+    partial = true,
+    onProgress,
+  } = options;
   await conn`select hypopg_reset()`;
   const tables = await userTables(conn);
   const existing = await existingIndexes(conn);
@@ -134,59 +160,117 @@ export async function evaluate(conn: postgres.ReservedSql, statements: readonly 
     explains++;
     onProgress?.(i + 1, statements.length, "planning");
     if (result instanceof Error) {
-      skipped.push({ statement: s, reason: `cannot be planned: ${result.message.split("\n")[0]}` });
+      skipped.push({
+        statement: s,
+        reason: `cannot be planned: ${result.message.split("\n")[0]}`,
+      });
       continue;
     }
     await resolveNames(conn, result.plan);
     const demands = scanDemands(result.plan, (t) => tables.has(t));
-    const scanned = [...new Set([...walk(result.plan)].map((n) => n.rootRelation ?? n.relation).filter((t): t is string => !!t && tables.has(t)))];
+    const scanned = [
+      ...new Set(
+        [...walk(result.plan)]
+          .map((n) => n.rootRelation ?? n.relation)
+          .filter((t): t is string => !!t && tables.has(t)),
+      ),
+    ];
     if (scanned.length === 0) {
       skipped.push({ statement: s, reason: "reads no table" });
       continue;
     }
-    planned.push({ ...s, plan: result.plan, cost: result.cost, tables: scanned });
+    planned.push({
+      ...s,
+      plan: result.plan,
+      cost: result.cost,
+      tables: scanned,
+    });
     if (result.cost < minCost) continue; // cheap already: no candidates from it
-    for (const d of demands) for (const c of candidatesFor(d, { partial })) if (!alreadyIndexed(c, existing)) byKey.set(c.key, c);
+    for (const d of demands)
+      for (const c of candidatesFor(d, { partial }))
+        if (!alreadyIndexed(c, existing)) byKey.set(c.key, c);
   }
-  const candidates = [...byKey.values()].sort((a, b) => a.key.localeCompare(b.key));
+  const candidates = [...byKey.values()].sort((a, b) =>
+    a.key.localeCompare(b.key),
+  );
 
   // 2. greedy: the candidate with the largest weighted cost saving, next to those chosen before
   const chosen: { candidate: Candidate; oid: number }[] = [];
   const recommendations: Recommendation[] = [];
   const current = new Map(planned.map((s) => [s.queryid + s.toplevel, s.cost]));
   const baseline = new Map(current);
-  const relevant = (c: Candidate) => planned.filter((s) => s.tables.includes(c.table) && (current.get(s.queryid + s.toplevel) ?? 0) >= minCost);
+  const relevant = (c: Candidate) =>
+    planned.filter(
+      (s) =>
+        s.tables.includes(c.table) &&
+        (current.get(s.queryid + s.toplevel) ?? 0) >= minCost,
+    );
   while (recommendations.length < maxIndexes) {
-    const remaining = candidates.filter((c) => !chosen.some((x) => x.candidate.key === c.key));
+    const remaining = candidates.filter(
+      (c) => !chosen.some((x) => x.candidate.key === c.key),
+    );
     const total = remaining.reduce((n, c) => n + relevant(c).length, 0);
     let done = 0;
-    let best: { candidate: Candidate; gains: StatementGain[]; benefit: number; bytes: number } | undefined;
+    let best:
+      | {
+          candidate: Candidate;
+          gains: StatementGain[];
+          benefit: number;
+          bytes: number;
+        }
+      | undefined;
     for (const c of remaining) {
       const statementsOfTable = relevant(c);
       if (statementsOfTable.length === 0) continue;
-      const [hypo] = await conn<{ indexrelid: number }[]>`select indexrelid from hypopg_create_index(${indexDdl(c)})`;
+      const [hypo] = await conn<
+        { indexrelid: number }[]
+      >`select indexrelid from hypopg_create_index(${indexDdl(c)})`;
       const oid = hypo!.indexrelid;
       const gains: StatementGain[] = [];
       try {
         for (const s of statementsOfTable) {
           const r = await genericPlan(conn, s);
           explains++;
-          onProgress?.(++done, total, `evaluating (${recommendations.length} chosen)`);
+          onProgress?.(
+            ++done,
+            total,
+            `evaluating (${recommendations.length} chosen)`,
+          );
           if (r instanceof Error) continue;
           const before = current.get(s.queryid + s.toplevel)!;
-          if (r.cost <= before * (1 - minCostDrop) && hypotheticalIn(r.plan, oid)) {
-            gains.push({ queryid: s.queryid, toplevel: s.toplevel, query: s.literal ? s.runnable : s.query, origin: s.origin, calls: s.calls, costBefore: before, costAfter: r.cost, costBaseline: baseline.get(s.queryid + s.toplevel)! });
+          if (
+            r.cost <= before * (1 - minCostDrop) &&
+            hypotheticalIn(r.plan, oid)
+          ) {
+            gains.push({
+              queryid: s.queryid,
+              toplevel: s.toplevel,
+              query: s.literal ? s.runnable : s.query,
+              origin: s.origin,
+              calls: s.calls,
+              costBefore: before,
+              costAfter: r.cost,
+              costBaseline: baseline.get(s.queryid + s.toplevel)!,
+            });
           }
         }
-        const benefit = gains.reduce((sum, g) => sum + g.calls * (g.costBefore - g.costAfter), 0);
-        const [size] = await conn<{ bytes: string }[]>`select hypopg_relation_size(${oid})::bigint as bytes`;
+        const benefit = gains.reduce(
+          (sum, g) => sum + g.calls * (g.costBefore - g.costAfter),
+          0,
+        );
+        const [size] = await conn<
+          { bytes: string }[]
+        >`select hypopg_relation_size(${oid})::bigint as bytes`;
         const bytes = Number(size?.bytes ?? 0);
         // the larger saving wins; on a tie the narrower index, then the smaller one
         if (
           gains.length > 0 &&
           (!best ||
             benefit > best.benefit * 1.0001 ||
-            (benefit >= best.benefit * 0.9999 && (c.columns.length < best.candidate.columns.length || (c.columns.length === best.candidate.columns.length && bytes < best.bytes))))
+            (benefit >= best.benefit * 0.9999 &&
+              (c.columns.length < best.candidate.columns.length ||
+                (c.columns.length === best.candidate.columns.length &&
+                  bytes < best.bytes))))
         ) {
           best = { candidate: c, gains, benefit, bytes };
         }
@@ -195,11 +279,20 @@ export async function evaluate(conn: postgres.ReservedSql, statements: readonly 
       }
     }
     if (!best) break;
-    const [hypo] = await conn<{ indexrelid: number }[]>`select indexrelid from hypopg_create_index(${indexDdl(best.candidate)})`;
+    const [hypo] = await conn<
+      { indexrelid: number }[]
+    >`select indexrelid from hypopg_create_index(${indexDdl(best.candidate)})`;
     chosen.push({ candidate: best.candidate, oid: hypo!.indexrelid });
-    recommendations.push({ candidate: best.candidate, gains: best.gains, benefit: best.benefit, estimatedBytes: best.bytes });
+    recommendations.push({
+      candidate: best.candidate,
+      gains: best.gains,
+      benefit: best.benefit,
+      estimatedBytes: best.bytes,
+    });
     // the costs of every statement of the table, now with this index too
-    for (const s of planned.filter((p) => p.tables.includes(best!.candidate.table))) {
+    for (const s of planned.filter((p) =>
+      p.tables.includes(best!.candidate.table),
+    )) {
       const r = await genericPlan(conn, s);
       explains++;
       if (!(r instanceof Error)) current.set(s.queryid + s.toplevel, r.cost);

@@ -16,8 +16,11 @@ export const ADVISOR_SETTINGS: Record<string, string> = {
   statement_timeout: "30s",
 };
 
-export async function applyAdvisorSettings(conn: postgres.ReservedSql): Promise<void> {
-  for (const [name, value] of Object.entries(ADVISOR_SETTINGS)) await conn.unsafe(`select set_config($1, $2, false)`, [name, value]);
+export async function applyAdvisorSettings(
+  conn: postgres.ReservedSql,
+): Promise<void> {
+  for (const [name, value] of Object.entries(ADVISOR_SETTINGS))
+    await conn.unsafe(`select set_config($1, $2, false)`, [name, value]);
 }
 
 export interface GenericPlan {
@@ -27,12 +30,15 @@ export interface GenericPlan {
 }
 
 /** The generic plan of a statement (perf.generic_plan, functions/perf/generic_plan.sql), or an Error saying why it cannot be planned. */
-export async function genericPlan(conn: postgres.ReservedSql, statement: Pick<WorkloadStatement, "runnable" | "paramTypes">): Promise<GenericPlan | Error> {
+export async function genericPlan(
+  conn: postgres.ReservedSql,
+  statement: Pick<WorkloadStatement, "runnable" | "paramTypes">,
+): Promise<GenericPlan | Error> {
   try {
-    const [row] = await conn.unsafe<{ plan: unknown }[]>(`select perf.generic_plan($1, $2::text[]) as plan`, [
-      statement.runnable,
-      statement.paramTypes.map((t) => t ?? null) as never,
-    ]);
+    const [row] = await conn.unsafe<{ plan: unknown }[]>(
+      `select perf.generic_plan($1, $2::text[]) as plan`,
+      [statement.runnable, statement.paramTypes.map((t) => t ?? null) as never],
+    );
     const explained = parseExplainJson(row?.plan, statement.runnable);
     return { plan: explained.plan, cost: explained.plan.totalCost ?? 0 };
   } catch (error) {

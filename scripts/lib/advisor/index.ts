@@ -6,13 +6,36 @@ import { readFileSync } from "node:fs";
 import cliProgress from "cli-progress";
 import postgres from "postgres";
 import { indexDdl, indexName, type Candidate } from "./candidates.ts";
-import { evaluate, type Evaluation, type Recommendation, type StatementGain } from "./evaluate.ts";
+import {
+  evaluate,
+  type Evaluation,
+  type Recommendation,
+  type StatementGain,
+} from "./evaluate.ts";
 import { applyAdvisorSettings } from "./generic-plan.ts";
-import { dropSuggestions, type DropSuggestion, type StatisticsAge } from "./drop.ts";
-import { collectStatements, statementCounters, type WorkloadStatement } from "./statements.ts";
-import { createCopy, validate, type IndexValidation, type ReplayUnit } from "./validate.ts";
+import {
+  dropSuggestions,
+  type DropSuggestion,
+  type StatisticsAge,
+} from "./drop.ts";
+import {
+  collectStatements,
+  statementCounters,
+  type WorkloadStatement,
+} from "./statements.ts";
+import {
+  createCopy,
+  validate,
+  type IndexValidation,
+  type ReplayUnit,
+} from "./validate.ts";
 import type { WorkloadReport } from "./workload-driver.ts";
-import { runWorkloadSource, type Progress, type QuerySpec, type WorkloadSource } from "./workload-source.ts";
+import {
+  runWorkloadSource,
+  type Progress,
+  type QuerySpec,
+  type WorkloadSource,
+} from "./workload-source.ts";
 
 export { renderReport } from "./report.ts";
 export type { DropSuggestion } from "./drop.ts";
@@ -74,7 +97,12 @@ export interface AdvisorReport {
     notDriven?: string[];
     queries?: number;
   };
-  settings: { minCostDrop: number; minCost: number; maxIndexes: number; validate: boolean };
+  settings: {
+    minCostDrop: number;
+    minCost: number;
+    maxIndexes: number;
+    validate: boolean;
+  };
   candidates: number;
   explains: number;
   recommendations: RecommendationReport[];
@@ -85,7 +113,8 @@ export interface AdvisorReport {
 }
 
 function progressReporter(enabled: boolean) {
-  if (!enabled || !process.stderr.isTTY) return { onProgress: undefined, stop: () => {} };
+  if (!enabled || !process.stderr.isTTY)
+    return { onProgress: undefined, stop: () => {} };
   let bar: cliProgress.SingleBar | undefined;
   let phase = "";
   return {
@@ -94,7 +123,12 @@ function progressReporter(enabled: boolean) {
         bar?.stop();
         phase = name;
         bar = new cliProgress.SingleBar(
-          { format: `  ${name.padEnd(38)} [{bar}] {value}/{total}`, stream: process.stderr, hideCursor: true, clearOnComplete: false },
+          {
+            format: `  ${name.padEnd(38)} [{bar}] {value}/{total}`,
+            stream: process.stderr,
+            hideCursor: true,
+            clearOnComplete: false,
+          },
           cliProgress.Presets.shades_classic,
         );
         bar.start(Math.max(total, 1), 0);
@@ -107,8 +141,14 @@ function progressReporter(enabled: boolean) {
 }
 
 /** The create statements of an index: concurrently; on a partitioned table, the per-partition recipe (DESIGN.md pitfalls). */
-export async function createStatements(sql: postgres.Sql, c: Candidate, name: string): Promise<string[]> {
-  const [t] = await sql<{ kind: string }[]>`select relkind::text as kind from pg_class where oid = ${c.table}::regclass`;
+export async function createStatements(
+  sql: postgres.Sql,
+  c: Candidate,
+  name: string,
+): Promise<string[]> {
+  const [t] = await sql<
+    { kind: string }[]
+  >`select relkind::text as kind from pg_class where oid = ${c.table}::regclass`;
   if (t?.kind !== "p") return [`${indexDdl(c, name, true)};`];
   const partitions = await sql<{ name: string; schema: string; rel: string }[]>`
     select c.relname as rel, n.nspname as schema, format('%I.%I', n.nspname, c.relname) as name
@@ -121,24 +161,44 @@ export async function createStatements(sql: postgres.Sql, c: Candidate, name: st
     `create index ${name} on only ${c.table} (${c.columns.join(", ")})${c.where ? ` where ${c.where}` : ""};`,
   ];
   const table = c.table.slice(schema.length + 1);
-  const suffix = name.startsWith(`${table}_`) ? name.slice(table.length + 1) : name;
+  const suffix = name.startsWith(`${table}_`)
+    ? name.slice(table.length + 1)
+    : name;
   for (const p of partitions) {
     const partName = `${p.rel}_${suffix}`.slice(0, 63);
-    out.push(`create index concurrently ${partName} on ${p.name} (${c.columns.join(", ")})${c.where ? ` where ${c.where}` : ""};`);
-    out.push(`alter index ${schema}.${name} attach partition ${p.schema}.${partName};`);
+    out.push(
+      `create index concurrently ${partName} on ${p.name} (${c.columns.join(", ")})${c.where ? ` where ${c.where}` : ""};`,
+    );
+    out.push(
+      `alter index ${schema}.${name} attach partition ${p.schema}.${partName};`,
+    );
   }
   return out;
 }
 
 /** The extensions the advisor needs; what it can do without goes to `notes`. Returns the database's name. */
-async function checkPrerequisites(sql: postgres.Sql, notes: string[]): Promise<string> {
-  const [facts] = await sql<{ db: string; track: string | null; pgss: boolean; hypopg: boolean }[]>`
+async function checkPrerequisites(
+  sql: postgres.Sql,
+  notes: string[],
+): Promise<string> {
+  const [facts] = await sql<
+    { db: string; track: string | null; pgss: boolean; hypopg: boolean }[]
+  >`
     select current_database() as db, current_setting('pg_stat_statements.track', true) as track,
            exists (select from pg_extension where extname = 'pg_stat_statements') as pgss,
            exists (select from pg_available_extensions where name = 'hypopg') as hypopg`;
-  if (!facts?.pgss) throw new Error(`pg_stat_statements is not installed in database ${facts?.db}: create extension pg_stat_statements`);
-  if (!facts.hypopg) throw new Error("hypopg is not installed on the server (Debian: apt-get install postgresql-15-hypopg)");
-  if (facts.track !== "all") notes.push(`pg_stat_statements.track is '${facts.track}', not 'all': statements inside functions are not seen`);
+  if (!facts?.pgss)
+    throw new Error(
+      `pg_stat_statements is not installed in database ${facts?.db}: create extension pg_stat_statements`,
+    );
+  if (!facts.hypopg)
+    throw new Error(
+      "hypopg is not installed on the server (Debian: apt-get install postgresql-15-hypopg)",
+    );
+  if (facts.track !== "all")
+    notes.push(
+      `pg_stat_statements.track is '${facts.track}', not 'all': statements inside functions are not seen`,
+    );
   await sql`create extension if not exists hypopg`;
   return facts.db;
 }
@@ -155,16 +215,28 @@ async function workloadStatements(
   baseline: Awaited<ReturnType<typeof statementCounters>> | undefined,
   literalQueryIds: Map<string, Set<string>>,
 ): Promise<WorkloadStatement[]> {
-  const statements = await collectStatements(sql, { baseline, minCalls: source.kind === "statements" ? (source.minCalls ?? 1) : 1 });
+  const statements = await collectStatements(sql, {
+    baseline,
+    minCalls: source.kind === "statements" ? (source.minCalls ?? 1) : 1,
+  });
   for (const s of statements) {
     const literals = s.toplevel ? literalQueryIds.get(s.queryid) : undefined;
-    if (literals?.size === 1) Object.assign(s, { runnable: [...literals][0]!, paramTypes: [], literal: true });
+    if (literals?.size === 1)
+      Object.assign(s, {
+        runnable: [...literals][0]!,
+        paramTypes: [],
+        literal: true,
+      });
   }
   return statements;
 }
 
 /** Candidates for the statements, evaluated with hypopg on one connection with the advisor's settings. */
-async function evaluateOnOneConnection(sql: postgres.Sql, statements: WorkloadStatement[], options: Parameters<typeof evaluate>[2]): Promise<Evaluation> {
+async function evaluateOnOneConnection(
+  sql: postgres.Sql,
+  statements: WorkloadStatement[],
+  options: Parameters<typeof evaluate>[2],
+): Promise<Evaluation> {
   const conn = await sql.reserve();
   try {
     await applyAdvisorSettings(conn);
@@ -175,10 +247,14 @@ async function evaluateOnOneConnection(sql: postgres.Sql, statements: WorkloadSt
 }
 
 /** Skipped statements grouped by reason, with counts. */
-function skippedByReason(evaluation: Evaluation): { reason: string; count: number }[] {
+function skippedByReason(
+  evaluation: Evaluation,
+): { reason: string; count: number }[] {
   const reasons = new Map<string, number>();
   for (const s of evaluation.skipped) {
-    const r = s.reason.startsWith("cannot be planned") ? "cannot be planned (utility, temporary tables, unresolved names)" : s.reason;
+    const r = s.reason.startsWith("cannot be planned")
+      ? "cannot be planned (utility, temporary tables, unresolved names)"
+      : s.reason;
     reasons.set(r, (reasons.get(r) ?? 0) + 1);
   }
   return [...reasons].map(([reason, count]) => ({ reason, count }));
@@ -196,11 +272,16 @@ async function validateOnCopy(
   try {
     const copy = await createCopy(options.adminUrl, options.url);
     try {
-      const validations = await validate(copy.url, evaluation.recommendations, units, {
-        repeat: options.repeat ?? 3,
-        insertRows: options.insertRows ?? 2000,
-        onProgress: progress,
-      });
+      const validations = await validate(
+        copy.url,
+        evaluation.recommendations,
+        units,
+        {
+          repeat: options.repeat ?? 3,
+          insertRows: options.insertRows ?? 2000,
+          onProgress: progress,
+        },
+      );
       validations.forEach((v, i) => (recommendations[i]!.validation = v));
     } finally {
       await copy.drop();
@@ -215,9 +296,16 @@ async function validateOnCopy(
  * statements planned, candidates evaluated with hypopg, 3. what to drop, 4. the
  * recommendations validated on a copy.
  */
-export async function adviseIndexes(options: AdviseOptions): Promise<AdvisorReport> {
+export async function adviseIndexes(
+  options: AdviseOptions,
+): Promise<AdvisorReport> {
   const started = performance.now();
-  const { minCostDrop = 0.5, minCost = 50, maxIndexes = 10, maxUnusedScans = 0 } = options;
+  const {
+    minCostDrop = 0.5,
+    minCost = 50,
+    maxIndexes = 10,
+    maxUnusedScans = 0,
+  } = options;
   const doValidate = options.validate ?? true;
   const progress = progressReporter(!!options.progress);
   const notes: string[] = [];
@@ -237,11 +325,27 @@ export async function adviseIndexes(options: AdviseOptions): Promise<AdvisorRepo
       if (options.resetStatistics) await sql`select pg_stat_reset()`;
       baseline = await statementCounters(sql);
     }
-    run = await runWorkloadSource(sql, options.url, options.workload, notes, progress.onProgress);
+    run = await runWorkloadSource(
+      sql,
+      options.url,
+      options.workload,
+      notes,
+      progress.onProgress,
+    );
 
     // 2. its statements, planned; candidates; hypopg
-    const statements = await workloadStatements(sql, options.workload, baseline, run.literalQueryIds);
-    evaluation = await evaluateOnOneConnection(sql, statements, { minCostDrop, minCost, maxIndexes, onProgress: progress.onProgress });
+    const statements = await workloadStatements(
+      sql,
+      options.workload,
+      baseline,
+      run.literalQueryIds,
+    );
+    evaluation = await evaluateOnOneConnection(sql, statements, {
+      minCostDrop,
+      minCost,
+      maxIndexes,
+      onProgress: progress.onProgress,
+    });
     workload = {
       kind: options.workload.kind,
       statements: statements.length,
@@ -253,15 +357,27 @@ export async function adviseIndexes(options: AdviseOptions): Promise<AdvisorRepo
 
     // 3. what to drop: the perf functions, when this database has them
     dropped = await dropSuggestions(sql, maxUnusedScans);
-    if (!dropped) notes.push("this database has no perf schema functions: no unused or duplicate indexes reported");
+    if (!dropped)
+      notes.push(
+        "this database has no perf schema functions: no unused or duplicate indexes reported",
+      );
 
-    for (const rec of evaluation.recommendations) recommendations.push(await recommendationReport(sql, rec));
+    for (const rec of evaluation.recommendations)
+      recommendations.push(await recommendationReport(sql, rec));
   } finally {
     await sql.end({ timeout: 5 });
   }
 
   // 4. validation on a throwaway copy
-  if (doValidate && recommendations.length) await validateOnCopy(options, evaluation, run.units, recommendations, notes, progress.onProgress);
+  if (doValidate && recommendations.length)
+    await validateOnCopy(
+      options,
+      evaluation,
+      run.units,
+      recommendations,
+      notes,
+      progress.onProgress,
+    );
   progress.stop();
 
   return {
@@ -278,7 +394,10 @@ export async function adviseIndexes(options: AdviseOptions): Promise<AdvisorRepo
   };
 }
 
-async function recommendationReport(sql: postgres.Sql, rec: Recommendation): Promise<RecommendationReport> {
+async function recommendationReport(
+  sql: postgres.Sql,
+  rec: Recommendation,
+): Promise<RecommendationReport> {
   const name = indexName(rec.candidate);
   return {
     name,

@@ -35,21 +35,32 @@ export interface StatementCounters {
 }
 
 /** Calls and time per (queryid, toplevel) of the database now: a baseline to subtract. */
-export async function statementCounters(sql: postgres.Sql): Promise<Map<string, StatementCounters>> {
+export async function statementCounters(
+  sql: postgres.Sql,
+): Promise<Map<string, StatementCounters>> {
   const schema = await pgssSchema(sql);
-  const rows = await sql.unsafe<{ key: string; calls: string; total: number }[]>(
+  const rows = await sql.unsafe<
+    { key: string; calls: string; total: number }[]
+  >(
     `select s.queryid::text || ':' || s.toplevel::text as key, sum(s.calls) as calls, sum(s.total_exec_time) as total
        from ${schema}.pg_stat_statements(false) s
       where s.dbid = (select d.oid from pg_database d where d.datname = current_database())
       group by 1`,
   );
-  return new Map(rows.map((r) => [r.key, { calls: Number(r.calls), totalMs: r.total }]));
+  return new Map(
+    rows.map((r) => [r.key, { calls: Number(r.calls), totalMs: r.total }]),
+  );
 }
 
-export async function pgssSchema(sql: postgres.Sql | postgres.ReservedSql): Promise<string> {
+export async function pgssSchema(
+  sql: postgres.Sql | postgres.ReservedSql,
+): Promise<string> {
   const [row] = await sql<{ schema: string | null }[]>`
     select (select e.extnamespace::regnamespace::text from pg_extension e where e.extname = 'pg_stat_statements') as schema`;
-  if (!row?.schema) throw new Error("pg_stat_statements is not installed in the analysed database (create extension pg_stat_statements)");
+  if (!row?.schema)
+    throw new Error(
+      "pg_stat_statements is not installed in the analysed database (create extension pg_stat_statements)",
+    );
   return row.schema;
 }
 
@@ -64,7 +75,8 @@ export function stripLeadingComments(text: string): string {
   for (;;) {
     const trimmed = t.replace(/^\s+/, "");
     if (trimmed.startsWith("--")) t = trimmed.replace(/^--[^\n]*\n?/, "");
-    else if (trimmed.startsWith("/*")) t = trimmed.replace(/^\/\*[\s\S]*?\*\//, "");
+    else if (trimmed.startsWith("/*"))
+      t = trimmed.replace(/^\/\*[\s\S]*?\*\//, "");
     else return trimmed;
   }
 }
@@ -78,8 +90,19 @@ interface FunctionSource {
 }
 
 /** User functions in SQL and PL/pgSQL, with the variables their statements may name. */
-export async function functionSources(sql: postgres.Sql): Promise<FunctionSource[]> {
-  const rows = await sql<{ signature: string; language: string; source: string; names: string[] | null; modes: string[] | null; types: string[] }[]>`
+export async function functionSources(
+  sql: postgres.Sql,
+): Promise<FunctionSource[]> {
+  const rows = await sql<
+    {
+      signature: string;
+      language: string;
+      source: string;
+      names: string[] | null;
+      modes: string[] | null;
+      types: string[];
+    }[]
+  >`
     select p.oid::regprocedure::text as signature, l.lanname as language, p.prosrc as source,
            p.proargnames as names, p.proargmodes::text[] as modes,
            array(select format_type(t, null) from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) t) as types
@@ -100,22 +123,39 @@ export async function functionSources(sql: postgres.Sql): Promise<FunctionSource
       if (name) variables.push({ name, type, position });
     });
     if (r.language === "plpgsql") {
-      for (const v of declaredVariables(r.source)) variables.push({ ...v, position: ++position });
+      for (const v of declaredVariables(r.source))
+        variables.push({ ...v, position: ++position });
     }
-    return { signature: r.signature, language: r.language, source: r.source, variables };
+    return {
+      signature: r.signature,
+      language: r.language,
+      source: r.source,
+      variables,
+    };
   });
 }
 
 /** `declare v_x bigint := 0; v_y text[];` of a PL/pgSQL body: names and types (records and cursors left out). */
-export function declaredVariables(source: string): { name: string; type: string }[] {
-  const m = /^\s*declare\b([\s\S]*?)\bbegin\b/i.exec(source.replace(/--[^\n]*/g, ""));
+export function declaredVariables(
+  source: string,
+): { name: string; type: string }[] {
+  const m = /^\s*declare\b([\s\S]*?)\bbegin\b/i.exec(
+    source.replace(/--[^\n]*/g, ""),
+  );
   if (!m) return [];
   const out: { name: string; type: string }[] = [];
   for (const part of m[1]!.split(";")) {
-    const d = /^\s*([a-z_][\w$]*)\s+(?:constant\s+)?([a-z_][\w. ]*?(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])*)\s*(?:(?:not\s+null\s*)?(?::=|=|default)[\s\S]*)?$/i.exec(part);
+    const d =
+      /^\s*([a-z_][\w$]*)\s+(?:constant\s+)?([a-z_][\w. ]*?(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])*)\s*(?:(?:not\s+null\s*)?(?::=|=|default)[\s\S]*)?$/i.exec(
+        part,
+      );
     if (!d) continue;
     const type = d[2]!.trim();
-    if (/^(record|refcursor|cursor)\b/i.test(type) || /%/.test(part.split(/:=|default/i)[0]!)) continue;
+    if (
+      /^(record|refcursor|cursor)\b/i.test(type) ||
+      /%/.test(part.split(/:=|default/i)[0]!)
+    )
+      continue;
     out.push({ name: d[1]!, type });
   }
   return out;
@@ -137,7 +177,13 @@ function sourcePattern(query: string): RegExp | undefined {
   const literal = (p: string) =>
     p
       .split(/(\s+)/)
-      .map((piece) => (/^\s+$/.test(piece) ? (piece.length >= 6 ? BLANKS_OR_INTO : "\\s+") : escapeRegex(piece)))
+      .map((piece) =>
+        /^\s+$/.test(piece)
+          ? piece.length >= 6
+            ? BLANKS_OR_INTO
+            : "\\s+"
+          : escapeRegex(piece),
+      )
       .join("");
   let pattern = text.split(/\$\d+/).map(literal).join(`(?:${CONSTANT})`);
   pattern = pattern.replace(/^SELECT\\s\+/i, "(?:select|perform)\\s+");
@@ -149,7 +195,10 @@ function sourcePattern(query: string): RegExp | undefined {
 }
 
 /** Replaces identifiers outside strings, quoted names and comments; `qualified` names (x.name) are columns, left alone. */
-export function replaceIdentifiers(text: string, replace: (name: string) => string | undefined): string {
+export function replaceIdentifiers(
+  text: string,
+  replace: (name: string) => string | undefined,
+): string {
   let out = "";
   let i = 0;
   while (i < text.length) {
@@ -180,7 +229,8 @@ export function replaceIdentifiers(text: string, replace: (name: string) => stri
       const word = m[0];
       const before = out.replace(/\s+$/, "");
       // x.name is a column of x, name.x a table or schema: neither is a variable
-      const qualified = before.endsWith(".") || /^\s*\./.test(rest.slice(word.length));
+      const qualified =
+        before.endsWith(".") || /^\s*\./.test(rest.slice(word.length));
       const r = qualified ? undefined : replace(word);
       out += r ?? word;
       i += word.length;
@@ -193,7 +243,10 @@ export function replaceIdentifiers(text: string, replace: (name: string) => stri
 }
 
 /** The rebuilt statement of a nested entry, from the function that holds it; undefined when no function does. */
-export function rebuildFromSource(query: string, functions: readonly FunctionSource[]): Pick<WorkloadStatement, "runnable" | "paramTypes" | "origin"> | undefined {
+export function rebuildFromSource(
+  query: string,
+  functions: readonly FunctionSource[],
+): Pick<WorkloadStatement, "runnable" | "paramTypes" | "origin"> | undefined {
   const pattern = sourcePattern(query);
   if (!pattern) return undefined;
   for (const f of functions) {
@@ -215,17 +268,27 @@ export function rebuildFromSource(query: string, functions: readonly FunctionSou
       return v ? `$${v.position}` : undefined;
     });
     // positional references of a SQL function ($1) are already parameters
-    return { runnable, paramTypes: Array.from({ length: paramTypes.length }, (_, i) => paramTypes[i] ?? "text"), origin: f.signature };
+    return {
+      runnable,
+      paramTypes: Array.from(
+        { length: paramTypes.length },
+        (_, i) => paramTypes[i] ?? "text",
+      ),
+      origin: f.signature,
+    };
   }
   return undefined;
 }
 
 /** `select a into v_a from ...` → `select a from ...` (not INSERT INTO / MERGE INTO). */
 function replaceIntoClause(text: string): string {
-  return text.replace(/\binto\s+(?:strict\s+)?[a-z_][\w$.]*(?:\s*,\s*[a-z_][\w$.]*)*/gi, (match, offset: number) => {
-    const before = text.slice(0, offset);
-    return /\b(insert|merge)\s*$/i.test(before) ? match : "";
-  });
+  return text.replace(
+    /\binto\s+(?:strict\s+)?[a-z_][\w$.]*(?:\s*,\s*[a-z_][\w$.]*)*/gi,
+    (match, offset: number) => {
+      const before = text.slice(0, offset);
+      return /\b(insert|merge)\s*$/i.test(before) ? match : "";
+    },
+  );
 }
 
 export interface CollectOptions {
@@ -239,10 +302,21 @@ export interface CollectOptions {
  * The statements of the database's pg_stat_statements entries (all roles), top-level and
  * nested, that the planner can plan: utility commands are left out.
  */
-export async function collectStatements(sql: postgres.Sql, options: CollectOptions = {}): Promise<WorkloadStatement[]> {
+export async function collectStatements(
+  sql: postgres.Sql,
+  options: CollectOptions = {},
+): Promise<WorkloadStatement[]> {
   const { baseline, minCalls = 1 } = options;
   const schema = await pgssSchema(sql);
-  const rows = await sql.unsafe<{ queryid: string; toplevel: boolean; calls: string; total: number; query: string }[]>(
+  const rows = await sql.unsafe<
+    {
+      queryid: string;
+      toplevel: boolean;
+      calls: string;
+      total: number;
+      query: string;
+    }[]
+  >(
     `select s.queryid::text as queryid, s.toplevel, sum(s.calls) as calls, sum(s.total_exec_time) as total, min(s.query) as query
        from ${schema}.pg_stat_statements(true) s
       where s.dbid = (select d.oid from pg_database d where d.datname = current_database())
@@ -272,5 +346,7 @@ export async function collectStatements(sql: postgres.Sql, options: CollectOptio
     }
     statements.push(statement);
   }
-  return statements.sort((a, b) => b.totalMs - a.totalMs || a.queryid.localeCompare(b.queryid));
+  return statements.sort(
+    (a, b) => b.totalMs - a.totalMs || a.queryid.localeCompare(b.queryid),
+  );
 }

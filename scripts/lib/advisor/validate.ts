@@ -8,7 +8,11 @@
 import postgres from "postgres";
 import { randomBytes } from "node:crypto";
 import { parseAutoExplainNotice, walk } from "../plan/parse.ts";
-import { disableAutoExplain, enableAutoExplain, resolveNames } from "../plan/explain.ts";
+import {
+  disableAutoExplain,
+  enableAutoExplain,
+  resolveNames,
+} from "../plan/explain.ts";
 import type { ExplainedStatement } from "../plan/types.ts";
 import { withDatabase } from "../server-contract.ts";
 import { countQueries } from "../query-counter.ts";
@@ -38,7 +42,12 @@ export interface IndexValidation {
   before: StatementMeasure[];
   after: StatementMeasure[];
   /** Over the affected statements, weighted by calls: ms and buffers per replay of the units. */
-  totals: { beforeMs: number; afterMs: number; beforeBuffers: number; afterBuffers: number };
+  totals: {
+    beforeMs: number;
+    afterMs: number;
+    beforeBuffers: number;
+    afterBuffers: number;
+  };
   /** The after-plans (auto_explain, EXPLAIN ANALYZE) use the new index. */
   usedAfter: boolean;
   /** Access paths to the table before and after: "Seq Scan x8", "Index Scan using ...". */
@@ -47,7 +56,12 @@ export interface IndexValidation {
   sizeBytes: number;
   buildMs: number;
   /** Median time of inserting `insertRows` rows without and with the index (a copy of the table with its other indexes), ms. */
-  insert: { rows: number; withoutMs: number; withMs: number; slowdownPercent: number } | null;
+  insert: {
+    rows: number;
+    withoutMs: number;
+    withMs: number;
+    slowdownPercent: number;
+  } | null;
   verdict: "confirmed" | "not confirmed" | "not measured";
   reason: string;
 }
@@ -63,12 +77,17 @@ export interface ValidateOptions {
 }
 
 /** A copy of the database to build indexes in; the source must have no other sessions. */
-export async function createCopy(adminUrl: string, sourceUrl: string): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
+export async function createCopy(
+  adminUrl: string,
+  sourceUrl: string,
+): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
   const source = decodeURIComponent(new URL(sourceUrl).pathname.slice(1));
   const name = `qb_advisor_${randomBytes(4).toString("hex")}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
-    await admin.unsafe(`create database ${name} template "${source.replace(/"/g, '""')}"`);
+    await admin.unsafe(
+      `create database ${name} template "${source.replace(/"/g, '""')}"`,
+    );
   } catch (error) {
     const message = (error as Error).message;
     throw new Error(
@@ -96,28 +115,50 @@ export async function createCopy(adminUrl: string, sourceUrl: string): Promise<{
 }
 
 interface Replay {
-  perStatement: Map<string, { calls: number; totalMs: number; buffers: number }>;
+  perStatement: Map<
+    string,
+    { calls: number; totalMs: number; buffers: number }
+  >;
   plans: ExplainedStatement[];
 }
 
 /** Runs the units `repeat` times on a client with auto_explain, and the pg_stat_statements differences around it. */
-async function replay(copyUrl: string, pool: postgres.Sql, units: readonly ReplayUnit[], repeat: number, plans: boolean): Promise<Replay> {
+async function replay(
+  copyUrl: string,
+  pool: postgres.Sql,
+  units: readonly ReplayUnit[],
+  repeat: number,
+  plans: boolean,
+): Promise<Replay> {
   const notices: string[] = [];
-  const client = postgres(copyUrl, { max: 1, onnotice: (n) => notices.push(String(n.message)) });
+  const client = postgres(copyUrl, {
+    max: 1,
+    onnotice: (n) => notices.push(String(n.message)),
+  });
   try {
     const conn = await client.reserve();
     try {
       if (plans) {
-        await enableAutoExplain(conn, { settings: { "auto_explain.log_timing": "off" } });
+        await enableAutoExplain(conn, {
+          settings: { "auto_explain.log_timing": "off" },
+        });
       }
       const count = await countQueries(pool, async () => {
-        for (let r = 0; r < repeat; r++) for (const u of units) await u.run(conn);
+        for (let r = 0; r < repeat; r++)
+          for (const u of units) await u.run(conn);
       });
       if (plans) await disableAutoExplain(conn);
-      const perStatement = new Map<string, { calls: number; totalMs: number; buffers: number }>();
+      const perStatement = new Map<
+        string,
+        { calls: number; totalMs: number; buffers: number }
+      >();
       for (const s of count.perStatement) {
         const key = `${s.queryid}:${s.toplevel}`;
-        perStatement.set(key, { calls: s.calls, totalMs: s.totalMs, buffers: s.sharedHit + s.sharedRead });
+        perStatement.set(key, {
+          calls: s.calls,
+          totalMs: s.totalMs,
+          buffers: s.sharedHit + s.sharedRead,
+        });
       }
       const explained = notices
         .map(parseAutoExplainNotice)
@@ -134,21 +175,37 @@ async function replay(copyUrl: string, pool: postgres.Sql, units: readonly Repla
 }
 
 /** How the plans read one table: each distinct access path once, with a count. */
-function accessSummary(plans: readonly ExplainedStatement[], table: string): string[] {
+function accessSummary(
+  plans: readonly ExplainedStatement[],
+  table: string,
+): string[] {
   const counts = new Map<string, number>();
   for (const p of plans) {
     for (const n of walk(p.plan)) {
       if ((n.rootRelation ?? n.relation) !== table || !n.relationName) continue;
-      const index = n.nodeType === "Bitmap Heap Scan" ? n.children.map((c) => c.rootIndex ?? c.index).filter(Boolean).join(" + ") : (n.rootIndex ?? n.index);
+      const index =
+        n.nodeType === "Bitmap Heap Scan"
+          ? n.children
+              .map((c) => c.rootIndex ?? c.index)
+              .filter(Boolean)
+              .join(" + ")
+          : (n.rootIndex ?? n.index);
       const label = `${n.nodeType}${index ? ` using ${index}` : ""}`;
       counts.set(label, (counts.get(label) ?? 0) + 1);
     }
   }
-  return [...counts].sort((a, b) => b[1] - a[1]).map(([label, n]) => `${label} x${n}`);
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([label, n]) => `${label} x${n}`);
 }
 
 /** Which units run which statements (queryid:toplevel), from one run of each. Also warms the cache. */
-export async function mapUnits(copyUrl: string, pool: postgres.Sql, units: readonly ReplayUnit[], onProgress?: ValidateOptions["onProgress"]): Promise<Map<ReplayUnit, Set<string>>> {
+export async function mapUnits(
+  copyUrl: string,
+  pool: postgres.Sql,
+  units: readonly ReplayUnit[],
+  onProgress?: ValidateOptions["onProgress"],
+): Promise<Map<ReplayUnit, Set<string>>> {
   const client = postgres(copyUrl, { max: 1, onnotice: () => {} });
   const map = new Map<ReplayUnit, Set<string>>();
   try {
@@ -156,7 +213,10 @@ export async function mapUnits(copyUrl: string, pool: postgres.Sql, units: reado
     try {
       for (const [i, u] of units.entries()) {
         const count = await countQueries(pool, () => u.run(conn));
-        map.set(u, new Set(count.perStatement.map((s) => `${s.queryid}:${s.toplevel}`)));
+        map.set(
+          u,
+          new Set(count.perStatement.map((s) => `${s.queryid}:${s.toplevel}`)),
+        );
         onProgress?.(i + 1, units.length, "mapping the workload to statements");
       }
     } finally {
@@ -168,23 +228,37 @@ export async function mapUnits(copyUrl: string, pool: postgres.Sql, units: reado
   return map;
 }
 
-async function insertSlowdown(conn: postgres.ReservedSql, table: string, rec: Recommendation, rows: number): Promise<IndexValidation["insert"]> {
+async function insertSlowdown(
+  conn: postgres.ReservedSql,
+  table: string,
+  rec: Recommendation,
+  rows: number,
+): Promise<IndexValidation["insert"]> {
   // A copy of the table with its other indexes, a regular table (shared buffers and WAL, as the
   // real one), in the same schema, made and dropped inside one transaction of the throwaway copy.
   const probe = `${table.slice(0, table.indexOf("."))}.qb_advisor_probe`;
   const probeIndex = indexDdl({ ...rec.candidate, table: probe });
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const median = (xs: number[]) =>
+    [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const executionMs = async () => {
-    const out = await conn.unsafe(`explain (analyze, timing off, summary on, format json) insert into ${probe} select * from pg_temp.qb_advisor_source`);
+    const out = await conn.unsafe(
+      `explain (analyze, timing off, summary on, format json) insert into ${probe} select * from pg_temp.qb_advisor_source`,
+    );
     const plan = out[0]?.["QUERY PLAN"] as { "Execution Time": number }[];
     return plan[0]!["Execution Time"];
   };
   await conn.unsafe("begin");
   try {
-    await conn.unsafe(`create temp table qb_advisor_source as select * from ${table} limit ${rows}`);
-    const [{ n } = { n: 0 }] = await conn.unsafe<{ n: number }[]>(`select count(*)::int as n from pg_temp.qb_advisor_source`);
+    await conn.unsafe(
+      `create temp table qb_advisor_source as select * from ${table} limit ${rows}`,
+    );
+    const [{ n } = { n: 0 }] = await conn.unsafe<{ n: number }[]>(
+      `select count(*)::int as n from pg_temp.qb_advisor_source`,
+    );
     if (n === 0) return null;
-    await conn.unsafe(`create table ${probe} (like ${table} including defaults including constraints including indexes)`);
+    await conn.unsafe(
+      `create table ${probe} (like ${table} including defaults including constraints including indexes)`,
+    );
     const without: number[] = [];
     const withIndex: number[] = [];
     // without and with, alternately (the machine's noise hits both alike); the first round warms the caches
@@ -202,7 +276,12 @@ async function insertSlowdown(conn: postgres.ReservedSql, table: string, rec: Re
     }
     const w = median(without);
     const x = median(withIndex);
-    return { rows: n, withoutMs: w, withMs: x, slowdownPercent: w > 0 ? Math.round((x / w - 1) * 1000) / 10 : 0 };
+    return {
+      rows: n,
+      withoutMs: w,
+      withMs: x,
+      slowdownPercent: w > 0 ? Math.round((x / w - 1) * 1000) / 10 : 0,
+    };
   } finally {
     await conn.unsafe("rollback");
   }
@@ -212,8 +291,18 @@ async function insertSlowdown(conn: postgres.ReservedSql, table: string, rec: Re
  * Builds each recommendation in turn (they stay, as the greedy choice assumed the earlier ones)
  * in the copy at `copyUrl`, measuring the affected units before and after.
  */
-export async function validate(copyUrl: string, recommendations: readonly Recommendation[], units: readonly ReplayUnit[], options: ValidateOptions = {}): Promise<IndexValidation[]> {
-  const { repeat = 3, insertRows = 2000, minMeasuredDrop = 0.25, onProgress } = options;
+export async function validate(
+  copyUrl: string,
+  recommendations: readonly Recommendation[],
+  units: readonly ReplayUnit[],
+  options: ValidateOptions = {},
+): Promise<IndexValidation[]> {
+  const {
+    repeat = 3,
+    insertRows = 2000,
+    minMeasuredDrop = 0.25,
+    onProgress,
+  } = options;
   const pool = postgres(copyUrl, { max: 2, onnotice: () => {} });
   const results: IndexValidation[] = [];
   try {
@@ -223,7 +312,9 @@ export async function validate(copyUrl: string, recommendations: readonly Recomm
       const name = indexName(rec.candidate);
       const ddl = indexDdl(rec.candidate, name);
       const keys = new Set(rec.gains.map((g) => `${g.queryid}:${g.toplevel}`));
-      const affected = units.filter((u) => [...(unitStatements.get(u) ?? [])].some((k) => keys.has(k)));
+      const affected = units.filter((u) =>
+        [...(unitStatements.get(u) ?? [])].some((k) => keys.has(k)),
+      );
       const base: IndexValidation = {
         name,
         ddl,
@@ -240,7 +331,9 @@ export async function validate(copyUrl: string, recommendations: readonly Recomm
         verdict: "not measured",
         reason: "",
       };
-      const before = affected.length ? await replay(copyUrl, pool, affected, repeat, true) : undefined;
+      const before = affected.length
+        ? await replay(copyUrl, pool, affected, repeat, true)
+        : undefined;
 
       const conn = await pool.reserve();
       try {
@@ -248,19 +341,28 @@ export async function validate(copyUrl: string, recommendations: readonly Recomm
         await conn.unsafe(ddl);
         base.buildMs = performance.now() - started;
         // an expression index has statistics of its own, gathered by ANALYZE
-        if (rec.candidate.columns.some((c) => c.startsWith("("))) await conn.unsafe(`analyze ${rec.candidate.table}`);
+        if (rec.candidate.columns.some((c) => c.startsWith("(")))
+          await conn.unsafe(`analyze ${rec.candidate.table}`);
         const [size] = await conn.unsafe<{ bytes: string }[]>(
           `select coalesce((select sum(pg_relation_size(p.relid)) from pg_partition_tree($1::regclass) p where p.isleaf), pg_relation_size($1::regclass))::bigint as bytes`,
-          [`${rec.candidate.table.slice(0, rec.candidate.table.indexOf(".") + 1)}${name}`],
+          [
+            `${rec.candidate.table.slice(0, rec.candidate.table.indexOf(".") + 1)}${name}`,
+          ],
         );
         base.sizeBytes = Number(size?.bytes ?? 0);
-        base.insert = await insertSlowdown(conn, rec.candidate.table, rec, insertRows);
+        base.insert = await insertSlowdown(
+          conn,
+          rec.candidate.table,
+          rec,
+          insertRows,
+        );
       } finally {
         conn.release();
       }
 
       if (!before) {
-        base.reason = "no replayable part of the workload runs the statements it helps (pg_stat_statements alone has no parameter values)";
+        base.reason =
+          "no replayable part of the workload runs the statements it helps (pg_stat_statements alone has no parameter values)";
         results.push(base);
         continue;
       }
@@ -268,11 +370,19 @@ export async function validate(copyUrl: string, recommendations: readonly Recomm
       const measures = (r: Replay) =>
         [...keys].map((k) => {
           const m = r.perStatement.get(k);
-          return { queryid: k.split(":")[0]!, calls: m?.calls ?? 0, msPerCall: m && m.calls ? m.totalMs / m.calls : 0, buffersPerCall: m && m.calls ? m.buffers / m.calls : 0 };
+          return {
+            queryid: k.split(":")[0]!,
+            calls: m?.calls ?? 0,
+            msPerCall: m && m.calls ? m.totalMs / m.calls : 0,
+            buffersPerCall: m && m.calls ? m.buffers / m.calls : 0,
+          };
         });
       base.before = measures(before);
       base.after = measures(after);
-      const total = (ms: StatementMeasure[], f: (m: StatementMeasure) => number) => ms.reduce((s, m) => s + f(m) * m.calls, 0) / repeat;
+      const total = (
+        ms: StatementMeasure[],
+        f: (m: StatementMeasure) => number,
+      ) => ms.reduce((s, m) => s + f(m) * m.calls, 0) / repeat;
       base.totals = {
         beforeMs: total(base.before, (m) => m.msPerCall),
         afterMs: total(base.after, (m) => m.msPerCall),
@@ -281,19 +391,28 @@ export async function validate(copyUrl: string, recommendations: readonly Recomm
       };
       base.plansBefore = accessSummary(before.plans, rec.candidate.table);
       base.plansAfter = accessSummary(after.plans, rec.candidate.table);
-      base.usedAfter = after.plans.some((p) => [...walk(p.plan)].some((n) => (n.rootIndex ?? n.index)?.endsWith(`.${name}`)));
+      base.usedAfter = after.plans.some((p) =>
+        [...walk(p.plan)].some((n) =>
+          (n.rootIndex ?? n.index)?.endsWith(`.${name}`),
+        ),
+      );
       // Confirmed: used, and buffers (the stable measure) fell by at least minMeasuredDrop while the
       // time did not rise by more than 10 % (noise); or the time fell by twice that (an index that
       // saves a sort may read as many pages) while the buffers did not rise by more than 10 %.
       const t = base.totals;
-      const drop = (before: number, after: number) => (before > 0 ? (before - after) / before : 0);
+      const drop = (before: number, after: number) =>
+        before > 0 ? (before - after) / before : 0;
       const bufferDrop = drop(t.beforeBuffers, t.afterBuffers);
       const timeDrop = drop(t.beforeMs, t.afterMs);
       const describe = `buffers ${Math.round(t.beforeBuffers)} → ${Math.round(t.afterBuffers)}, time ${t.beforeMs.toFixed(2)} → ${t.afterMs.toFixed(2)} ms per replay`;
       if (!base.usedAfter) {
         base.verdict = "not confirmed";
-        base.reason = "the executed plans do not use it (the statements run with custom plans, or the planner prefers another index with the real values)";
-      } else if ((bufferDrop >= minMeasuredDrop && timeDrop >= -0.1) || (timeDrop >= 2 * minMeasuredDrop && bufferDrop >= -0.1)) {
+        base.reason =
+          "the executed plans do not use it (the statements run with custom plans, or the planner prefers another index with the real values)";
+      } else if (
+        (bufferDrop >= minMeasuredDrop && timeDrop >= -0.1) ||
+        (timeDrop >= 2 * minMeasuredDrop && bufferDrop >= -0.1)
+      ) {
         base.verdict = "confirmed";
         base.reason = `used; ${describe}`;
       } else {
@@ -302,7 +421,9 @@ export async function validate(copyUrl: string, recommendations: readonly Recomm
       }
       if (base.verdict === "not confirmed") {
         // not recommended after all: the next ones are measured without it
-        await pool.unsafe(`drop index ${rec.candidate.table.slice(0, rec.candidate.table.indexOf(".") + 1)}${name}`);
+        await pool.unsafe(
+          `drop index ${rec.candidate.table.slice(0, rec.candidate.table.indexOf(".") + 1)}${name}`,
+        );
       }
       results.push(base);
     }

@@ -45,12 +45,18 @@ export interface WorkloadOptions {
  * sets in turn, in the order of WORKLOAD. Workloads without a subject in the data (an empty
  * table: apiCalls throws) are left out, and so counted by functionsNotDriven.
  */
-export async function apiWorkload(sql: postgres.Sql, options: WorkloadOptions = {}): Promise<WorkloadCall[]> {
+export async function apiWorkload(
+  sql: postgres.Sql,
+  options: WorkloadOptions = {},
+): Promise<WorkloadCall[]> {
   const { callsPerFunction = 20, maintenance = true, purge = true } = options;
   const calls: WorkloadCall[] = [];
   for (const { name } of WORKLOAD) {
     // no subject in the data: left out; an error of the database (it has a SQLSTATE) is not
-    const [api] = await apiCalls(sql, { sets: callsPerFunction, only: [name] }).catch((error: { code?: string }) => {
+    const [api] = await apiCalls(sql, {
+      sets: callsPerFunction,
+      only: [name],
+    }).catch((error: { code?: string }) => {
       if (error.code) throw error;
       return [] as ApiCall[];
     });
@@ -61,13 +67,30 @@ export async function apiWorkload(sql: postgres.Sql, options: WorkloadOptions = 
     }
     for (let i = 0; i < callsPerFunction; i++) {
       const params = api.calls[i % api.calls.length]!.args;
-      calls.push({ name: api.name, routine: api.routine, sql: api.query, params, mutates: api.kind === "write" });
+      calls.push({
+        name: api.name,
+        routine: api.routine,
+        sql: api.query,
+        params,
+        mutates: api.kind === "write",
+      });
     }
   }
   if (maintenance) {
     calls.push(
-      { name: "maint.purge_expired", routine: "maint.purge_expired", sql: "call maint.purge_expired()", params: [], commits: true },
-      { name: "maint.refresh_collection_stats", routine: "maint.refresh_collection_stats", sql: "select maint.refresh_collection_stats()", params: [] },
+      {
+        name: "maint.purge_expired",
+        routine: "maint.purge_expired",
+        sql: "call maint.purge_expired()",
+        params: [],
+        commits: true,
+      },
+      {
+        name: "maint.refresh_collection_stats",
+        routine: "maint.refresh_collection_stats",
+        sql: "select maint.refresh_collection_stats()",
+        params: [],
+      },
     );
   }
   return calls;
@@ -96,7 +119,9 @@ function purgeOnOwnTenant(api: ApiCall): WorkloadCall {
       // statements no api function runs, which would then count as workload. Nothing
       // references these rows, so the checks are skipped where this role may (replica role);
       // otherwise the rows are left in place.
-      const [may] = await conn<{ ok: boolean }[]>`select has_parameter_privilege('session_replication_role', 'SET') as ok`;
+      const [may] = await conn<
+        { ok: boolean }[]
+      >`select has_parameter_privilege('session_replication_role', 'SET') as ok`;
       if (!may?.ok) return;
       await conn.unsafe("begin");
       try {
@@ -116,7 +141,10 @@ function purgeOnOwnTenant(api: ApiCall): WorkloadCall {
 }
 
 /** The api functions and procedures of the database that no call of the workload exercises. */
-export async function functionsNotDriven(sql: postgres.Sql, calls: readonly WorkloadCall[]): Promise<string[]> {
+export async function functionsNotDriven(
+  sql: postgres.Sql,
+  calls: readonly WorkloadCall[],
+): Promise<string[]> {
   const driven = new Set(calls.map((c) => c.routine));
   const rows = await sql<{ name: string }[]>`
     select distinct n.nspname || '.' || p.proname as name
@@ -154,11 +182,28 @@ export interface RunOptions {
  * statistics of the calls (index scans) are flushed when it returns (a backend flushes them
  * at exit; otherwise up to a few seconds later).
  */
-export async function runWorkload(url: string, calls: readonly WorkloadCall[], options: RunOptions = {}): Promise<WorkloadReport> {
+export async function runWorkload(
+  url: string,
+  calls: readonly WorkloadCall[],
+  options: RunOptions = {},
+): Promise<WorkloadReport> {
   const { default: postgresClient } = await import("postgres");
-  const sql = postgresClient(url, { max: 1, onnotice: () => {}, connection: { application_name: "querybudget index advisor workload", ...options.settings } });
+  const sql = postgresClient(url, {
+    max: 1,
+    onnotice: () => {},
+    connection: {
+      application_name: "querybudget index advisor workload",
+      ...options.settings,
+    },
+  });
   const started = performance.now();
-  const report: WorkloadReport = { calls: 0, byFunction: {}, missing: [], failures: [], seconds: 0 };
+  const report: WorkloadReport = {
+    calls: 0,
+    byFunction: {},
+    missing: [],
+    failures: [],
+    seconds: 0,
+  };
   try {
     const routines = [...new Set(calls.map((c) => c.routine))];
     const exists = await sql<{ routine: string; ok: boolean }[]>`
@@ -177,10 +222,15 @@ export async function runWorkload(url: string, calls: readonly WorkloadCall[], o
           try {
             await runCall(conn, call);
             report.calls++;
-            report.byFunction[call.name] = (report.byFunction[call.name] ?? 0) + 1;
+            report.byFunction[call.name] =
+              (report.byFunction[call.name] ?? 0) + 1;
           } catch (error) {
             await conn.unsafe("rollback").catch(() => {});
-            report.failures.push({ name: call.name, message: (error as Error).message, params: call.params });
+            report.failures.push({
+              name: call.name,
+              message: (error as Error).message,
+              params: call.params,
+            });
           }
         }
         options.onProgress?.(++done, runnable.length);
@@ -196,8 +246,13 @@ export async function runWorkload(url: string, calls: readonly WorkloadCall[], o
 }
 
 /** One call on a reserved connection: rolled back when it changes data, set up and cleaned up around. */
-export async function runCall(conn: postgres.ReservedSql, call: WorkloadCall): Promise<void> {
-  const params = (call.setup ? ((await call.setup(conn)) ?? call.params) : call.params) as never[];
+export async function runCall(
+  conn: postgres.ReservedSql,
+  call: WorkloadCall,
+): Promise<void> {
+  const params = (
+    call.setup ? ((await call.setup(conn)) ?? call.params) : call.params
+  ) as never[];
   try {
     if (call.mutates) {
       await conn.unsafe("begin");

@@ -3,7 +3,12 @@
 // replayed later on the validation copy. For `statements`, nothing runs: production's counters are the workload.
 import postgres from "postgres";
 import type { WorkloadOptions, WorkloadReport } from "./workload-driver.ts";
-import { apiWorkload, functionsNotDriven, runCall, runWorkload } from "./workload-driver.ts";
+import {
+  apiWorkload,
+  functionsNotDriven,
+  runCall,
+  runWorkload,
+} from "./workload-driver.ts";
 import type { ReplayUnit } from "./validate.ts";
 
 /** A query of a workload file: literal SQL, or SQL with $n and its parameters. */
@@ -16,11 +21,16 @@ export type WorkloadSource =
   /** pg_stat_statements of the database as it is: what production ran. Nothing is replayed. */
   | { kind: "statements"; minCalls?: number }
   /** The api workload (scripts/lib/workload.ts) through the driver (workload-driver.ts), run now. */
-  | { kind: "api"; options?: WorkloadOptions; settings?: Record<string, string> }
+  | {
+      kind: "api";
+      options?: WorkloadOptions;
+      settings?: Record<string, string>;
+    }
   /** These queries, each run `repeat` times (in transactions rolled back). */
   | { kind: "queries"; queries: QuerySpec[]; repeat?: number };
 
-export type Progress = ((done: number, total: number, name: string) => void) | undefined;
+export type Progress =
+  ((done: number, total: number, name: string) => void) | undefined;
 
 export interface WorkloadRun {
   /** Parts of the workload the validation replays. */
@@ -33,7 +43,10 @@ export interface WorkloadRun {
 }
 
 /** One unit of work in a transaction rolled back. */
-async function rolledBack(conn: postgres.ReservedSql, q: QuerySpec): Promise<void> {
+async function rolledBack(
+  conn: postgres.ReservedSql,
+  q: QuerySpec,
+): Promise<void> {
   await conn.unsafe("begin");
   try {
     await conn.unsafe(q.sql, (q.params ?? []) as never[]);
@@ -43,27 +56,60 @@ async function rolledBack(conn: postgres.ReservedSql, q: QuerySpec): Promise<voi
 }
 
 /** The api workload through the driver, every call once per argument set. */
-async function runApi(sql: postgres.Sql, url: string, source: Extract<WorkloadSource, { kind: "api" }>, notes: string[], progress: Progress): Promise<WorkloadRun> {
+async function runApi(
+  sql: postgres.Sql,
+  url: string,
+  source: Extract<WorkloadSource, { kind: "api" }>,
+  notes: string[],
+  progress: Progress,
+): Promise<WorkloadRun> {
   const calls = await apiWorkload(sql, source.options);
   const notDriven = await functionsNotDriven(sql, calls);
-  if (notDriven.length) notes.push(`api functions the workload does not call (add them to scripts/lib/workload.ts): ${notDriven.join(", ")}`);
+  if (notDriven.length)
+    notes.push(
+      `api functions the workload does not call (add them to scripts/lib/workload.ts): ${notDriven.join(", ")}`,
+    );
   const report = await runWorkload(url, calls, {
     settings: source.settings,
-    onProgress: progress && ((d, t) => progress(d, t, "running the api workload")),
+    onProgress:
+      progress && ((d, t) => progress(d, t, "running the api workload")),
   });
-  if (report.failures.length) notes.push(`${report.failures.length} workload calls failed, e.g. ${report.failures[0]!.name}: ${report.failures[0]!.message}`);
-  const units = calls.filter((c) => !report.missing.includes(c.routine)).map((c) => ({ label: c.name, run: (conn: postgres.ReservedSql) => runCall(conn, c) }));
+  if (report.failures.length)
+    notes.push(
+      `${report.failures.length} workload calls failed, e.g. ${report.failures[0]!.name}: ${report.failures[0]!.message}`,
+    );
+  const units = calls
+    .filter((c) => !report.missing.includes(c.routine))
+    .map((c) => ({
+      label: c.name,
+      run: (conn: postgres.ReservedSql) => runCall(conn, c),
+    }));
   return { units, literalQueryIds: new Map(), calls: report, notDriven };
 }
 
 /** The query identifier of a literal query (as text: a 64-bit integer does not fit a JavaScript number). */
-async function queryIdOf(conn: postgres.ReservedSql, query: string): Promise<string | undefined> {
-  const rows = await conn.unsafe<{ "QUERY PLAN": string }[]>(`explain (verbose, format text) ${query}`).catch(() => []);
-  return rows.map((r) => /^Query Identifier: (-?\d+)$/.exec(r["QUERY PLAN"].trim())?.[1]).find(Boolean);
+async function queryIdOf(
+  conn: postgres.ReservedSql,
+  query: string,
+): Promise<string | undefined> {
+  const rows = await conn
+    .unsafe<{ "QUERY PLAN": string }[]>(
+      `explain (verbose, format text) ${query}`,
+    )
+    .catch(() => []);
+  return rows
+    .map((r) => /^Query Identifier: (-?\d+)$/.exec(r["QUERY PLAN"].trim())?.[1])
+    .find(Boolean);
 }
 
 /** The queries of a file, each `times` times in transactions rolled back; a failure is a note. */
-async function runQueries(url: string, queries: QuerySpec[], times: number, notes: string[], progress: Progress): Promise<WorkloadRun> {
+async function runQueries(
+  url: string,
+  queries: QuerySpec[],
+  times: number,
+  notes: string[],
+  progress: Progress,
+): Promise<WorkloadRun> {
   const literalQueryIds = new Map<string, Set<string>>();
   const runner = postgres(url, { max: 1, onnotice: () => {} });
   try {
@@ -77,7 +123,11 @@ async function runQueries(url: string, queries: QuerySpec[], times: number, note
         }
         // the literal text (its constants) replaces the normalized one: partial index candidates need them
         const id = q.params?.length ? undefined : await queryIdOf(conn, q.sql);
-        if (id) literalQueryIds.set(id, (literalQueryIds.get(id) ?? new Set()).add(q.sql));
+        if (id)
+          literalQueryIds.set(
+            id,
+            (literalQueryIds.get(id) ?? new Set()).add(q.sql),
+          );
         progress?.(i + 1, queries.length, "running the queries");
       }
     } finally {
@@ -86,13 +136,23 @@ async function runQueries(url: string, queries: QuerySpec[], times: number, note
   } finally {
     await runner.end({ timeout: 5 });
   }
-  const units = queries.map((q, i) => ({ label: `query ${i + 1}`, run: (conn: postgres.ReservedSql) => rolledBack(conn, q) }));
+  const units = queries.map((q, i) => ({
+    label: `query ${i + 1}`,
+    run: (conn: postgres.ReservedSql) => rolledBack(conn, q),
+  }));
   return { units, literalQueryIds, queries: queries.length };
 }
 
 /** Runs the workload source (nothing for `statements`). */
-export async function runWorkloadSource(sql: postgres.Sql, url: string, source: WorkloadSource, notes: string[], progress: Progress): Promise<WorkloadRun> {
+export async function runWorkloadSource(
+  sql: postgres.Sql,
+  url: string,
+  source: WorkloadSource,
+  notes: string[],
+  progress: Progress,
+): Promise<WorkloadRun> {
   if (source.kind === "api") return runApi(sql, url, source, notes, progress);
-  if (source.kind === "queries") return runQueries(url, source.queries, source.repeat ?? 5, notes, progress);
+  if (source.kind === "queries")
+    return runQueries(url, source.queries, source.repeat ?? 5, notes, progress);
   return { units: [], literalQueryIds: new Map() };
 }

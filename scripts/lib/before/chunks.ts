@@ -36,7 +36,10 @@ export async function chunksForDocuments(
       order by chunk_index`;
     rows.push(...chunks);
   }
-  rows.sort((a, b) => compareIds(a.document_id, b.document_id) || a.chunk_index - b.chunk_index);
+  rows.sort(
+    (a, b) =>
+      compareIds(a.document_id, b.document_id) || a.chunk_index - b.chunk_index,
+  );
   // The same document asked twice comes once, as from `document_id = any(...)`.
   const unique = rows.filter((r, i) => i === 0 || r.id !== rows[i - 1]?.id);
   return unique.slice(0, limit);

@@ -47,7 +47,11 @@ function distinct(ids: Id[]): string[] {
 }
 
 /** `db.query(Document).filter(Document.id == doc_id, Document.tenant_id == tenant_id).first()` */
-async function findDocument(sql: postgres.Sql, tenantId: Id, id: Id): Promise<DocumentRow | undefined> {
+async function findDocument(
+  sql: postgres.Sql,
+  tenantId: Id,
+  id: Id,
+): Promise<DocumentRow | undefined> {
   const [doc] = await sql<DocumentRow[]>`
     select id, tenant_id, collection_id, connector_id, external_id, status
     from app.documents
@@ -81,7 +85,11 @@ export async function classifyDocuments(
 }
 
 /** Seed 004 fix 1.3 before: bulk_confirm calls confirm_classification once per id (fetch, then update). */
-export async function confirmClassifications(sql: postgres.Sql, tenantId: Id, documentIds: Id[]): Promise<ConfirmResult> {
+export async function confirmClassifications(
+  sql: postgres.Sql,
+  tenantId: Id,
+  documentIds: Id[],
+): Promise<ConfirmResult> {
   let confirmed = 0;
   let notFound = 0;
   for (const id of distinct(documentIds)) {
@@ -155,7 +163,10 @@ export async function deleteDocuments(
  * chunks reference their documents (no cascade), so the same statement deletes them too.
  * Returns the number of documents deleted, as api.purge_documents's p_deleted.
  */
-export async function purgeDocuments(sql: postgres.Sql, tenantId: Id): Promise<number> {
+export async function purgeDocuments(
+  sql: postgres.Sql,
+  tenantId: Id,
+): Promise<number> {
   const [row] = await sql<{ deleted: number }[]>`
     with chunks_deleted as (
       delete from app.chunks where tenant_id = ${tenantId}
@@ -170,7 +181,12 @@ export async function purgeDocuments(sql: postgres.Sql, tenantId: Id): Promise<n
  * Seed 004 priority 6, the per-id form: for each incoming external id, one existence query
  * against the connector's documents and one against its tombstones. Input order, each id once.
  */
-export async function newExternalIds(sql: postgres.Sql, tenantId: Id, connectorId: Id, externalIds: string[]): Promise<string[]> {
+export async function newExternalIds(
+  sql: postgres.Sql,
+  tenantId: Id,
+  connectorId: Id,
+  externalIds: string[],
+): Promise<string[]> {
   const fresh: string[] = [];
   for (const externalId of new Set(externalIds)) {
     const [stored] = await sql`
@@ -203,5 +219,7 @@ export async function newExternalIdsLoadAll(
     select external_id from app.documents where tenant_id = ${tenantId} and connector_id = ${connectorId}`;
   const deletedIds = new Set(deleted.map((d) => d.external_id));
   const existingIds = new Set(existing.map((d) => d.external_id));
-  return [...new Set(externalIds)].filter((id) => !deletedIds.has(id) && !existingIds.has(id));
+  return [...new Set(externalIds)].filter(
+    (id) => !deletedIds.has(id) && !existingIds.has(id),
+  );
 }

@@ -51,14 +51,16 @@ const id = (v: unknown) => v as Id;
 const ids = (v: unknown) => v as Id[];
 const text = (v: unknown) => v as string;
 const optText = (v: unknown) => (v ?? null) as string | null;
-const int = (v: unknown, fallback: number) => (v === undefined || v === null ? fallback : Number(v));
+const int = (v: unknown, fallback: number) =>
+  v === undefined || v === null ? fallback : Number(v);
 
 export const BEFORE: Record<ApiRoutine, BeforeSide> = {
   "api.collection_statistics": {
     api: "api.collection_statistics",
     name: "statistics.collectionStatistics",
     seed: "000 get_statistics",
-    pattern: "load every chunking operation and every chunk of the collection, count in code",
+    pattern:
+      "load every chunking operation and every chunk of the collection, count in code",
     args: "same",
     modifies: false,
     statements: "2",
@@ -92,7 +94,8 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "same",
     modifies: false,
     statements: "n",
-    run: (sql, [t, c, d, limit]) => chunks.chunksForDocuments(sql, id(t), id(c), ids(d), int(limit, 1000)),
+    run: (sql, [t, c, d, limit]) =>
+      chunks.chunksForDocuments(sql, id(t), id(c), ids(d), int(limit, 1000)),
   },
   "api.chunks_page": {
     api: "api.chunks_page",
@@ -102,7 +105,8 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "page",
     modifies: false,
     statements: "1",
-    run: (sql, [t, c, page, size]) => chunks.chunksPage(sql, id(t), id(c), int(page, 1), int(size, 100)),
+    run: (sql, [t, c, page, size]) =>
+      chunks.chunksPage(sql, id(t), id(c), int(page, 1), int(size, 100)),
   },
   "api.classify_documents": {
     api: "api.classify_documents",
@@ -112,7 +116,8 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "same",
     modifies: true,
     statements: "2n",
-    run: (sql, [t, d, classification]) => documents.classifyDocuments(sql, id(t), ids(d), text(classification)),
+    run: (sql, [t, d, classification]) =>
+      documents.classifyDocuments(sql, id(t), ids(d), text(classification)),
   },
   "api.confirm_classifications": {
     api: "api.confirm_classifications",
@@ -128,17 +133,20 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     api: "api.delete_documents",
     name: "documents.deleteDocuments",
     seed: "004 fix 1.2",
-    pattern: "a validation loop and a deletion loop, a tombstone check per id (N+1 twice over)",
+    pattern:
+      "a validation loop and a deletion loop, a tombstone check per id (N+1 twice over)",
     args: "same",
     modifies: true,
     statements: "3n to 5n",
-    run: (sql, [t, d, hard]) => documents.deleteDocuments(sql, id(t), ids(d), hard === true),
+    run: (sql, [t, d, hard]) =>
+      documents.deleteDocuments(sql, id(t), ids(d), hard === true),
   },
   "api.purge_documents": {
     api: "api.purge_documents",
     name: "documents.purgeDocuments",
     seed: "004 priority 5",
-    pattern: "one DELETE of every document (and chunk) of the tenant, all rows locked until it ends",
+    pattern:
+      "one DELETE of every document (and chunk) of the tenant, all rows locked until it ends",
     args: "tenant",
     modifies: true,
     statements: "1",
@@ -148,17 +156,25 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     api: "api.new_external_ids",
     name: "documents.newExternalIds",
     seed: "004 priority 6",
-    pattern: "per external id: an existence check on documents, then on tombstones",
+    pattern:
+      "per external id: an existence check on documents, then on tombstones",
     args: "same",
     modifies: false,
     statements: "n to 2n",
-    run: (sql, [t, connector, externalIds]) => documents.newExternalIds(sql, id(t), id(connector), externalIds as string[]),
+    run: (sql, [t, connector, externalIds]) =>
+      documents.newExternalIds(
+        sql,
+        id(t),
+        id(connector),
+        externalIds as string[],
+      ),
   },
   "api.validate_session": {
     api: "api.validate_session",
     name: "reads.validateSession",
     seed: "001/003 session check",
-    pattern: "the session, expiry checked in code, then the user: two round trips",
+    pattern:
+      "the session, expiry checked in code, then the user: two round trips",
     args: "same",
     modifies: false,
     statements: "2",
@@ -172,7 +188,8 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "page",
     modifies: false,
     statements: "1",
-    run: (sql, [t, u, page, limit]) => reads.userConversations(sql, id(t), id(u), int(page, 0), int(limit, 50)),
+    run: (sql, [t, u, page, limit]) =>
+      reads.userConversations(sql, id(t), id(u), int(page, 0), int(limit, 50)),
   },
   "api.conversation_messages": {
     api: "api.conversation_messages",
@@ -182,7 +199,14 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "page",
     modifies: false,
     statements: "1",
-    run: (sql, [t, c, page, limit]) => reads.conversationMessages(sql, id(t), id(c), int(page, 0), int(limit, 50)),
+    run: (sql, [t, c, page, limit]) =>
+      reads.conversationMessages(
+        sql,
+        id(t),
+        id(c),
+        int(page, 0),
+        int(limit, 50),
+      ),
   },
   "api.agent_by_name": {
     api: "api.agent_by_name",
@@ -212,7 +236,14 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "page",
     modifies: false,
     statements: "1",
-    run: (sql, [t, status, page, limit]) => reads.workflowsByStatus(sql, id(t), text(status), int(page, 0), int(limit, 50)),
+    run: (sql, [t, status, page, limit]) =>
+      reads.workflowsByStatus(
+        sql,
+        id(t),
+        text(status),
+        int(page, 0),
+        int(limit, 50),
+      ),
   },
   "api.workflow_tasks": {
     api: "api.workflow_tasks",
@@ -222,23 +253,27 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "same",
     modifies: false,
     statements: "n + 1",
-    run: (sql, [t, w, status]) => reads.workflowTasks(sql, id(t), id(w), optText(status)),
+    run: (sql, [t, w, status]) =>
+      reads.workflowTasks(sql, id(t), id(w), optText(status)),
   },
   "api.active_operations": {
     api: "api.active_operations",
     name: "reads.activeOperations",
     seed: "000 active operations panel",
-    pattern: "every operation of the user loaded, the active ones kept and sorted in code",
+    pattern:
+      "every operation of the user loaded, the active ones kept and sorted in code",
     args: "same",
     modifies: false,
     statements: "1",
-    run: (sql, [t, u, limit]) => reads.activeOperations(sql, id(t), id(u), int(limit, 100)),
+    run: (sql, [t, u, limit]) =>
+      reads.activeOperations(sql, id(t), id(u), int(limit, 100)),
   },
   "api.gap_answers": {
     api: "api.gap_answers",
     name: "reads.gapAnswers",
     seed: "004 gap answers",
-    pattern: "the gap loaded first (is it ours?), then its answers, sorted in code",
+    pattern:
+      "the gap loaded first (is it ours?), then its answers, sorted in code",
     args: "same",
     modifies: false,
     statements: "2",
@@ -249,21 +284,25 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     api: "api.start_conversation",
     name: "writes.startConversation",
     seed: "001 new conversation",
-    pattern: "the user loaded (is it the tenant's?), then the conversation inserted",
+    pattern:
+      "the user loaded (is it the tenant's?), then the conversation inserted",
     args: "same",
     modifies: true,
     statements: "2",
-    run: (sql, [t, u, title, ttl]) => writes.startConversation(sql, id(t), id(u), text(title), optText(ttl)),
+    run: (sql, [t, u, title, ttl]) =>
+      writes.startConversation(sql, id(t), id(u), text(title), optText(ttl)),
   },
   "api.add_messages": {
     api: "api.add_messages",
     name: "writes.addMessages",
     seed: "003 citations one by one",
-    pattern: "the conversation loaded, one INSERT per message, the conversation touched",
+    pattern:
+      "the conversation loaded, one INSERT per message, the conversation touched",
     args: "same",
     modifies: true,
     statements: "n + 2",
-    run: (sql, [t, c, messages]) => writes.addMessages(sql, id(t), id(c), messages as writes.MessageItem[]),
+    run: (sql, [t, c, messages]) =>
+      writes.addMessages(sql, id(t), id(c), messages as writes.MessageItem[]),
   },
   "api.open_gaps": {
     api: "api.open_gaps",
@@ -273,7 +312,12 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "same",
     modifies: true,
     statements: "n",
-    run: (sql, [t, gaps]) => writes.openGaps(sql, id(t), gaps as { title: string; category: string }[]),
+    run: (sql, [t, gaps]) =>
+      writes.openGaps(
+        sql,
+        id(t),
+        gaps as { title: string; category: string }[],
+      ),
   },
   "api.answer_gap": {
     api: "api.answer_gap",
@@ -283,7 +327,8 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "same",
     modifies: true,
     statements: "3",
-    run: (sql, [t, g, content]) => writes.answerGap(sql, id(t), id(g), text(content)),
+    run: (sql, [t, g, content]) =>
+      writes.answerGap(sql, id(t), id(g), text(content)),
   },
   "api.set_gap_status": {
     api: "api.set_gap_status",
@@ -293,7 +338,8 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "same",
     modifies: true,
     statements: "n to 2n",
-    run: (sql, [t, g, status]) => writes.setGapStatus(sql, id(t), ids(g), text(status)),
+    run: (sql, [t, g, status]) =>
+      writes.setGapStatus(sql, id(t), ids(g), text(status)),
   },
   "api.upsert_agents": {
     api: "api.upsert_agents",
@@ -303,7 +349,12 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "same",
     modifies: true,
     statements: "2n",
-    run: (sql, [t, agents]) => writes.upsertAgents(sql, id(t), agents as { name: string; type: string }[]),
+    run: (sql, [t, agents]) =>
+      writes.upsertAgents(
+        sql,
+        id(t),
+        agents as { name: string; type: string }[],
+      ),
   },
   "api.set_agents_active": {
     api: "api.set_agents_active",
@@ -313,27 +364,38 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "same",
     modifies: true,
     statements: "n to 2n",
-    run: (sql, [t, a, active]) => writes.setAgentsActive(sql, id(t), ids(a), active === true),
+    run: (sql, [t, a, active]) =>
+      writes.setAgentsActive(sql, id(t), ids(a), active === true),
   },
   "api.create_workflow": {
     api: "api.create_workflow",
     name: "writes.createWorkflow",
     seed: "002 workflow router",
-    pattern: "the workflow inserted, then per task its agent loaded and the task inserted",
+    pattern:
+      "the workflow inserted, then per task its agent loaded and the task inserted",
     args: "same",
     modifies: true,
     statements: "n + 1 to 2n + 1",
-    run: (sql, [t, name, tasks, agent]) => writes.createWorkflow(sql, id(t), text(name), tasks as { name: string; agent_id?: Id }[], (agent ?? null) as Id | null),
+    run: (sql, [t, name, tasks, agent]) =>
+      writes.createWorkflow(
+        sql,
+        id(t),
+        text(name),
+        tasks as { name: string; agent_id?: Id }[],
+        (agent ?? null) as Id | null,
+      ),
   },
   "api.set_task_status": {
     api: "api.set_task_status",
     name: "writes.setTaskStatus",
     seed: "002 workflow tasks",
-    pattern: "per task: loaded, then updated; per workflow touched: its tasks loaded, its status written (N+1)",
+    pattern:
+      "per task: loaded, then updated; per workflow touched: its tasks loaded, its status written (N+1)",
     args: "same",
     modifies: true,
     statements: "2n + 3w",
-    run: (sql, [t, tasks, status]) => writes.setTaskStatus(sql, id(t), ids(tasks), text(status)),
+    run: (sql, [t, tasks, status]) =>
+      writes.setTaskStatus(sql, id(t), ids(tasks), text(status)),
   },
   // --- end write api (items 5-7) ---
   // --- issue 11, items 1 and 2: tenants, users, connectors, collections, sessions (accounts.ts) ---
@@ -355,7 +417,15 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "same",
     modifies: true,
     statements: "n to 2n",
-    run: (sql, [t, users]) => accounts.createUsers(sql, id(t), (typeof users === "string" ? JSON.parse(users) : users) as { email: string; display_name: string }[]),
+    run: (sql, [t, users]) =>
+      accounts.createUsers(
+        sql,
+        id(t),
+        (typeof users === "string" ? JSON.parse(users) : users) as {
+          email: string;
+          display_name: string;
+        }[],
+      ),
   },
   "api.user_by_email": {
     api: "api.user_by_email",
@@ -375,7 +445,8 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "same",
     modifies: true,
     statements: "2",
-    run: (sql, [t, kind, name]) => accounts.createConnector(sql, id(t), text(kind), text(name)),
+    run: (sql, [t, kind, name]) =>
+      accounts.createConnector(sql, id(t), text(kind), text(name)),
   },
   "api.create_collection": {
     api: "api.create_collection",
@@ -385,7 +456,8 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "same",
     modifies: true,
     statements: "2",
-    run: (sql, [t, owner, name]) => accounts.createCollection(sql, id(t), id(owner), text(name)),
+    run: (sql, [t, owner, name]) =>
+      accounts.createCollection(sql, id(t), id(owner), text(name)),
   },
   "api.set_collection_status": {
     api: "api.set_collection_status",
@@ -395,17 +467,20 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "same",
     modifies: true,
     statements: "n to 2n",
-    run: (sql, [t, c, status]) => accounts.setCollectionStatus(sql, id(t), ids(c), text(status)),
+    run: (sql, [t, c, status]) =>
+      accounts.setCollectionStatus(sql, id(t), ids(c), text(status)),
   },
   "api.create_session": {
     api: "api.create_session",
     name: "accounts.createSession",
     seed: "001/003 login",
-    pattern: "the user loaded, then the session inserted with a token made in the application",
+    pattern:
+      "the user loaded, then the session inserted with a token made in the application",
     args: "same",
     modifies: true,
     statements: "2",
-    run: (sql, [t, u, ttl]) => accounts.createSession(sql, id(t), id(u), optText(ttl) ?? undefined),
+    run: (sql, [t, u, ttl]) =>
+      accounts.createSession(sql, id(t), id(u), optText(ttl) ?? undefined),
   },
   "api.touch_session": {
     api: "api.touch_session",
@@ -415,7 +490,8 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "same",
     modifies: true,
     statements: "2",
-    run: (sql, [token, ttl]) => accounts.touchSession(sql, text(token), optText(ttl) ?? undefined),
+    run: (sql, [token, ttl]) =>
+      accounts.touchSession(sql, text(token), optText(ttl) ?? undefined),
   },
   "api.revoke_session": {
     api: "api.revoke_session",
@@ -443,11 +519,19 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     api: "api.sync_documents",
     name: "documentWrites.syncDocuments",
     seed: "004 connector sync",
-    pattern: "per item: a tombstone check, a lookup by external id, then an insert or an update",
+    pattern:
+      "per item: a tombstone check, a lookup by external id, then an insert or an update",
     args: "same",
     modifies: true,
     statements: "2n to 3n",
-    run: (sql, [t, connector, collection, docs]) => documentWrites.syncDocuments(sql, id(t), id(connector), id(collection), docs as string),
+    run: (sql, [t, connector, collection, docs]) =>
+      documentWrites.syncDocuments(
+        sql,
+        id(t),
+        id(connector),
+        id(collection),
+        docs as string,
+      ),
   },
   "api.add_documents": {
     api: "api.add_documents",
@@ -457,17 +541,25 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "same",
     modifies: true,
     statements: "n",
-    run: (sql, [t, collection, docs]) => documentWrites.addDocuments(sql, id(t), id(collection), docs as string),
+    run: (sql, [t, collection, docs]) =>
+      documentWrites.addDocuments(sql, id(t), id(collection), docs as string),
   },
   "api.replace_chunks": {
     api: "api.replace_chunks",
     name: "documentWrites.replaceChunks",
     seed: "000 chunking",
-    pattern: "per document: load it, delete its chunks, one INSERT per chunk, update its size",
+    pattern:
+      "per document: load it, delete its chunks, one INSERT per chunk, update its size",
     args: "same",
     modifies: true,
     statements: "3d + n",
-    run: (sql, [t, collection, chunks]) => documentWrites.replaceChunks(sql, id(t), id(collection), chunks as string),
+    run: (sql, [t, collection, chunks]) =>
+      documentWrites.replaceChunks(
+        sql,
+        id(t),
+        id(collection),
+        chunks as string,
+      ),
   },
   "api.enqueue_operations": {
     api: "api.enqueue_operations",
@@ -477,17 +569,26 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "same",
     modifies: true,
     statements: "n",
-    run: (sql, [t, collection, type, ops]) => documentWrites.enqueueOperations(sql, id(t), id(collection), text(type), ops as string),
+    run: (sql, [t, collection, type, ops]) =>
+      documentWrites.enqueueOperations(
+        sql,
+        id(t),
+        id(collection),
+        text(type),
+        ops as string,
+      ),
   },
   "api.claim_operations": {
     api: "api.claim_operations",
     name: "documentWrites.claimOperations",
     seed: "000/002 operations",
-    pattern: "select the oldest pending (no lock: workers may take the same), then one UPDATE each",
+    pattern:
+      "select the oldest pending (no lock: workers may take the same), then one UPDATE each",
     args: "same",
     modifies: true,
     statements: "n + 1",
-    run: (sql, [t, type, limit]) => documentWrites.claimOperations(sql, id(t), text(type), int(limit, 10)),
+    run: (sql, [t, type, limit]) =>
+      documentWrites.claimOperations(sql, id(t), text(type), int(limit, 10)),
   },
   "api.finish_operations": {
     api: "api.finish_operations",
@@ -497,7 +598,8 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "same",
     modifies: true,
     statements: "2n",
-    run: (sql, [t, results]) => documentWrites.finishOperations(sql, id(t), results as string),
+    run: (sql, [t, results]) =>
+      documentWrites.finishOperations(sql, id(t), results as string),
   },
   "api.cancel_operations": {
     api: "api.cancel_operations",
@@ -507,7 +609,8 @@ export const BEFORE: Record<ApiRoutine, BeforeSide> = {
     args: "same",
     modifies: true,
     statements: "2n",
-    run: (sql, [t, ids]) => documentWrites.cancelOperations(sql, id(t), ids as Id[]),
+    run: (sql, [t, ids]) =>
+      documentWrites.cancelOperations(sql, id(t), ids as Id[]),
   },
   // --- end of the write api block (w2) ---
 };
@@ -529,11 +632,18 @@ export const BEFORE_ALTERNATIVES: Partial<Record<ApiRoutine, BeforeSide[]>> = {
       api: "api.new_external_ids",
       name: "documents.newExternalIdsLoadAll",
       seed: "004 priority 6 (original)",
-      pattern: "every stored and tombstoned external id of the connector loaded into sets",
+      pattern:
+        "every stored and tombstoned external id of the connector loaded into sets",
       args: "same",
       modifies: false,
       statements: "2",
-      run: (sql, [t, connector, externalIds]) => documents.newExternalIdsLoadAll(sql, id(t), id(connector), externalIds as string[]),
+      run: (sql, [t, connector, externalIds]) =>
+        documents.newExternalIdsLoadAll(
+          sql,
+          id(t),
+          id(connector),
+          externalIds as string[],
+        ),
     },
   ],
 };

@@ -16,8 +16,15 @@ export interface MessageItem {
 }
 
 /** Seed 001: the user is loaded (is it the tenant's?), then the conversation is added and flushed. */
-export async function startConversation(sql: postgres.Sql, tenantId: Id, userId: Id, title: string, ttl: string | null): Promise<{ id: string }> {
-  const [user] = await sql`select id from app.users where tenant_id = ${tenantId} and id = ${userId}`;
+export async function startConversation(
+  sql: postgres.Sql,
+  tenantId: Id,
+  userId: Id,
+  title: string,
+  ttl: string | null,
+): Promise<{ id: string }> {
+  const [user] =
+    await sql`select id from app.users where tenant_id = ${tenantId} and id = ${userId}`;
   if (!user) throw new Error(`unknown user ${userId}`);
   const [row] = await sql<{ id: string }[]>`
     insert into app.conversations (tenant_id, user_id, title, expires_at)
@@ -26,7 +33,12 @@ export async function startConversation(sql: postgres.Sql, tenantId: Id, userId:
 }
 
 /** Seed 003 before: the conversation loaded, then one INSERT per message (citations one by one), then the conversation touched. */
-export async function addMessages(sql: postgres.Sql, tenantId: Id, conversationId: Id, messages: MessageItem[]): Promise<{ id: string }[]> {
+export async function addMessages(
+  sql: postgres.Sql,
+  tenantId: Id,
+  conversationId: Id,
+  messages: MessageItem[],
+): Promise<{ id: string }[]> {
   const [conversation] = await sql<{ expires_at: Date | null }[]>`
     select expires_at from app.conversations where tenant_id = ${tenantId} and id = ${conversationId}`;
   if (!conversation) throw new Error(`unknown conversation ${conversationId}`);
@@ -43,7 +55,11 @@ export async function addMessages(sql: postgres.Sql, tenantId: Id, conversationI
 }
 
 /** Seed 004: one KnowledgeGap added per question. */
-export async function openGaps(sql: postgres.Sql, tenantId: Id, gaps: { title: string; category: string }[]): Promise<{ id: string }[]> {
+export async function openGaps(
+  sql: postgres.Sql,
+  tenantId: Id,
+  gaps: { title: string; category: string }[],
+): Promise<{ id: string }[]> {
   const out: { id: string }[] = [];
   for (const g of gaps) {
     const [row] = await sql<{ id: string }[]>`
@@ -54,12 +70,22 @@ export async function openGaps(sql: postgres.Sql, tenantId: Id, gaps: { title: s
 }
 
 /** Seed 004: the gap loaded, the answer added, the gap's status written back. */
-export async function answerGap(sql: postgres.Sql, tenantId: Id, gapId: Id, content: string): Promise<{ id: string; status: string }> {
-  const [gap] = await sql<{ status: string }[]>`select status from app.knowledge_gaps where tenant_id = ${tenantId} and id = ${gapId}`;
+export async function answerGap(
+  sql: postgres.Sql,
+  tenantId: Id,
+  gapId: Id,
+  content: string,
+): Promise<{ id: string; status: string }> {
+  const [gap] = await sql<
+    { status: string }[]
+  >`select status from app.knowledge_gaps where tenant_id = ${tenantId} and id = ${gapId}`;
   if (!gap) throw new Error(`unknown knowledge gap ${gapId}`);
   const [answer] = await sql<{ id: string }[]>`
     insert into app.gap_answers (tenant_id, knowledge_gap_id, content) values (${tenantId}, ${gapId}, ${content}) returning id`;
-  const status = gap.status === "open" || gap.status === "in_progress" ? "answered" : gap.status;
+  const status =
+    gap.status === "open" || gap.status === "in_progress"
+      ? "answered"
+      : gap.status;
   await sql`update app.knowledge_gaps set status = ${status} where tenant_id = ${tenantId} and id = ${gapId}`;
   return { id: answer!.id, status };
 }
@@ -75,11 +101,17 @@ async function setEach(
 ): Promise<{ updated: number; unchanged: number; not_found: number }> {
   const result = { updated: 0, unchanged: 0, not_found: 0 };
   for (const id of new Set(ids.map(String))) {
-    const [row] = await sql.unsafe(`select ${column} as v from app.${table} where tenant_id = $1 and id = $2`, [tenantId, id] as never[]);
+    const [row] = await sql.unsafe(
+      `select ${column} as v from app.${table} where tenant_id = $1 and id = $2`,
+      [tenantId, id] as never[],
+    );
     if (!row) result.not_found++;
     else if ((row as unknown as { v: unknown }).v === value) result.unchanged++;
     else {
-      await sql.unsafe(`update app.${table} set ${column} = $3 where tenant_id = $1 and id = $2`, [tenantId, id, value] as never[]);
+      await sql.unsafe(
+        `update app.${table} set ${column} = $3 where tenant_id = $1 and id = $2`,
+        [tenantId, id, value] as never[],
+      );
       result.updated++;
     }
   }
@@ -87,17 +119,29 @@ async function setEach(
 }
 
 /** Seed 004: each gap loaded and its status set (N+1). */
-export const setGapStatus = (sql: postgres.Sql, tenantId: Id, ids: Id[], status: string) => setEach(sql, "knowledge_gaps", "status", tenantId, ids, status);
+export const setGapStatus = (
+  sql: postgres.Sql,
+  tenantId: Id,
+  ids: Id[],
+  status: string,
+) => setEach(sql, "knowledge_gaps", "status", tenantId, ids, status);
 
 /** Seed 002's agent registry: each agent looked up by name, then inserted or updated (N+1). */
 export async function upsertAgents(
   sql: postgres.Sql,
   tenantId: Id,
-  agents: { name: string; type: string; is_active?: boolean; config?: unknown }[],
+  agents: {
+    name: string;
+    type: string;
+    is_active?: boolean;
+    config?: unknown;
+  }[],
 ): Promise<{ position: number; id: string; action: string }[]> {
   const out: { position: number; id: string; action: string }[] = [];
   for (const [position, a] of agents.entries()) {
-    const [found] = await sql<{ id: string; is_active: boolean; config: unknown }[]>`
+    const [found] = await sql<
+      { id: string; is_active: boolean; config: unknown }[]
+    >`
       select id, is_active, config from app.agents where tenant_id = ${tenantId} and name = ${a.name}`;
     if (found) {
       await sql`update app.agents set type = ${a.type}, is_active = ${a.is_active ?? found.is_active},
@@ -114,7 +158,12 @@ export async function upsertAgents(
 }
 
 /** Seed 002: each agent loaded and its flag set (N+1). */
-export const setAgentsActive = (sql: postgres.Sql, tenantId: Id, ids: Id[], active: boolean) => setEach(sql, "agents", "is_active", tenantId, ids, active);
+export const setAgentsActive = (
+  sql: postgres.Sql,
+  tenantId: Id,
+  ids: Id[],
+  active: boolean,
+) => setEach(sql, "agents", "is_active", tenantId, ids, active);
 
 /** Seed 002's workflow router: the workflow added, then per task its agent loaded and the task added. */
 export async function createWorkflow(
@@ -129,7 +178,8 @@ export async function createWorkflow(
   const out: { id: string; workflow_id: string }[] = [];
   for (const [i, t] of tasks.entries()) {
     if (t.agent_id !== undefined) {
-      const [agent] = await sql`select id from app.agents where tenant_id = ${tenantId} and id = ${t.agent_id}`;
+      const [agent] =
+        await sql`select id from app.agents where tenant_id = ${tenantId} and id = ${t.agent_id}`;
       if (!agent) throw new Error(`unknown agent ${t.agent_id}`);
     }
     const [row] = await sql<{ id: string }[]>`
@@ -146,8 +196,18 @@ export async function setTaskStatus(
   tenantId: Id,
   ids: Id[],
   status: string,
-): Promise<{ updated: number; unchanged: number; not_found: number; workflows: { id: number; status: string }[] }> {
-  const result = { updated: 0, unchanged: 0, not_found: 0, workflows: [] as { id: number; status: string }[] };
+): Promise<{
+  updated: number;
+  unchanged: number;
+  not_found: number;
+  workflows: { id: number; status: string }[];
+}> {
+  const result = {
+    updated: 0,
+    unchanged: 0,
+    not_found: 0,
+    workflows: [] as { id: number; status: string }[],
+  };
   const touched = new Set<string>();
   for (const id of new Set(ids.map(String))) {
     const [task] = await sql<{ workflow_id: string; status: string }[]>`
@@ -161,14 +221,24 @@ export async function setTaskStatus(
     }
   }
   for (const workflowId of [...touched].sort((a, b) => Number(a) - Number(b))) {
-    const [workflow] = await sql<{ status: string }[]>`select status from app.workflows where tenant_id = ${tenantId} and id = ${workflowId}`;
-    const statuses = (await sql<{ status: string }[]>`select status from app.workflow_tasks where tenant_id = ${tenantId} and workflow_id = ${workflowId}`).map((t) => t.status);
+    const [workflow] = await sql<
+      { status: string }[]
+    >`select status from app.workflows where tenant_id = ${tenantId} and id = ${workflowId}`;
+    const statuses = (
+      await sql<
+        { status: string }[]
+      >`select status from app.workflow_tasks where tenant_id = ${tenantId} and workflow_id = ${workflowId}`
+    ).map((t) => t.status);
     const next =
-      workflow!.status === "cancelled" ? "cancelled"
-      : statuses.includes("failed") ? "failed"
-      : statuses.every((s) => s === "completed" || s === "skipped") ? "completed"
-      : statuses.some((s) => s !== "pending") ? "executing"
-      : "pending";
+      workflow!.status === "cancelled"
+        ? "cancelled"
+        : statuses.includes("failed")
+          ? "failed"
+          : statuses.every((s) => s === "completed" || s === "skipped")
+            ? "completed"
+            : statuses.some((s) => s !== "pending")
+              ? "executing"
+              : "pending";
     await sql`update app.workflows set status = ${next},
               completed_at = case when ${next} in ('completed', 'failed') then coalesce(case when status = ${next} then completed_at end, now()) end
               where tenant_id = ${tenantId} and id = ${workflowId}`;

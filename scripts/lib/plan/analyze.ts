@@ -4,7 +4,8 @@
 import { allNodes, roots, walk } from "./parse.ts";
 import { INDEX_NODES, type PlanInput, type PlanNode } from "./types.ts";
 
-const executed = (n: PlanNode) => n.actualLoops === undefined || n.actualLoops > 0;
+const executed = (n: PlanNode) =>
+  n.actualLoops === undefined || n.actualLoops > 0;
 const tableOf = (n: PlanNode) => n.rootRelation ?? n.relation;
 const indexOf = (n: PlanNode) => n.rootIndex ?? n.index;
 
@@ -29,13 +30,28 @@ export function accessPaths(input: PlanInput): AccessPath[] {
   const paths: AccessPath[] = [];
   for (const node of allNodes(input)) {
     if (!node.relationName || !node.relation) continue; // Bitmap Index Scans are reported with their heap scan
-    const base = { relation: node.relation, table: tableOf(node)!, scan: node.nodeType, executed: executed(node), node };
+    const base = {
+      relation: node.relation,
+      table: tableOf(node)!,
+      scan: node.nodeType,
+      executed: executed(node),
+      node,
+    };
     if (node.nodeType === "Bitmap Heap Scan") {
       for (const child of node.children.flatMap((c) => [...walk(c)])) {
-        if (child.nodeType === "Bitmap Index Scan") paths.push({ ...base, index: child.index, rootIndex: indexOf(child) });
+        if (child.nodeType === "Bitmap Index Scan")
+          paths.push({
+            ...base,
+            index: child.index,
+            rootIndex: indexOf(child),
+          });
       }
     } else {
-      paths.push(node.index ? { ...base, index: node.index, rootIndex: indexOf(node) } : base);
+      paths.push(
+        node.index
+          ? { ...base, index: node.index, rootIndex: indexOf(node) }
+          : base,
+      );
     }
   }
   return paths;
@@ -43,7 +59,9 @@ export function accessPaths(input: PlanInput): AccessPath[] {
 
 /** The nodes that use an index: Index Scan, Index Only Scan, Bitmap Index Scan. */
 export function indexNodes(input: PlanInput): PlanNode[] {
-  return allNodes(input).filter((n) => (INDEX_NODES as readonly string[]).includes(n.nodeType) && n.index);
+  return allNodes(input).filter(
+    (n) => (INDEX_NODES as readonly string[]).includes(n.nodeType) && n.index,
+  );
 }
 
 /** Distinct indexes used, partition indexes given as their parent index, sorted. */
@@ -52,10 +70,17 @@ export function indexesUsed(input: PlanInput): string[] {
 }
 
 /** Seq Scan nodes, with the scanned relation, its parent table and its size from pg_class. */
-export function seqScans(input: PlanInput): { relation: string; table: string; tuples?: number; node: PlanNode }[] {
+export function seqScans(
+  input: PlanInput,
+): { relation: string; table: string; tuples?: number; node: PlanNode }[] {
   return allNodes(input)
     .filter((n) => n.nodeType === "Seq Scan" && n.relation)
-    .map((n) => ({ relation: n.relation!, table: tableOf(n)!, tuples: n.relationTuples, node: n }));
+    .map((n) => ({
+      relation: n.relation!,
+      table: tableOf(n)!,
+      tuples: n.relationTuples,
+      node: n,
+    }));
 }
 
 export interface PartitionScan {
@@ -76,28 +101,64 @@ export interface PartitionScan {
  * (the partition is absent), at executor start for generic plans (absent, counted in "Subplans
  * Removed"), during execution (present but never executed). `scanned` accounts for all three.
  */
-export function partitionsScanned(input: PlanInput, table?: string): PartitionScan[] {
-  const byTable = new Map<string, PartitionScan & { inPlanSet: Set<string>; scannedSet: Set<string> }>();
+export function partitionsScanned(
+  input: PlanInput,
+  table?: string,
+): PartitionScan[] {
+  const byTable = new Map<
+    string,
+    PartitionScan & { inPlanSet: Set<string>; scannedSet: Set<string> }
+  >();
   const entry = (t: string, total?: number) => {
     let e = byTable.get(t);
-    if (!e) byTable.set(t, (e = { table: t, total, inPlan: [], scanned: [], subplansRemoved: 0, inPlanSet: new Set(), scannedSet: new Set() }));
+    if (!e)
+      byTable.set(
+        t,
+        (e = {
+          table: t,
+          total,
+          inPlan: [],
+          scanned: [],
+          subplansRemoved: 0,
+          inPlanSet: new Set(),
+          scannedSet: new Set(),
+        }),
+      );
     if (total !== undefined) e.total = total;
     return e;
   };
   for (const node of allNodes(input)) {
-    if (node.relationName && node.relation && node.rootRelation && node.rootRelation !== node.relation) {
+    if (
+      node.relationName &&
+      node.relation &&
+      node.rootRelation &&
+      node.rootRelation !== node.relation
+    ) {
       const e = entry(node.rootRelation, node.rootPartitions);
       e.inPlanSet.add(node.relation);
       if (executed(node)) e.scannedSet.add(node.relation);
     }
     if (node.subplansRemoved) {
       // An Append names no table: take it from the first partition scan below it.
-      const member = [...walk(node)].find((n) => n.relationName && n.rootRelation && n.rootRelation !== n.relation);
-      if (member) entry(member.rootRelation!, member.rootPartitions).subplansRemoved += node.subplansRemoved;
+      const member = [...walk(node)].find(
+        (n) =>
+          n.relationName && n.rootRelation && n.rootRelation !== n.relation,
+      );
+      if (member)
+        entry(member.rootRelation!, member.rootPartitions).subplansRemoved +=
+          node.subplansRemoved;
     }
   }
-  const result = [...byTable.values()].map(({ inPlanSet, scannedSet, ...e }) => ({ ...e, inPlan: [...inPlanSet].sort(), scanned: [...scannedSet].sort() }));
-  return table ? result.filter((e) => sameName(e.table, table)) : result.sort((a, b) => a.table.localeCompare(b.table));
+  const result = [...byTable.values()].map(
+    ({ inPlanSet, scannedSet, ...e }) => ({
+      ...e,
+      inPlan: [...inPlanSet].sort(),
+      scanned: [...scannedSet].sort(),
+    }),
+  );
+  return table
+    ? result.filter((e) => sameName(e.table, table))
+    : result.sort((a, b) => a.table.localeCompare(b.table));
 }
 
 export interface Buffers {
@@ -124,7 +185,11 @@ export function sharedBuffers(input: PlanInput): Buffers {
 
 /** Rows read and then thrown away by a Filter, over all loops of all nodes. */
 export function rowsRemovedByFilter(input: PlanInput): number {
-  return allNodes(input).reduce((sum, n) => sum + (n.rowsRemovedByFilter ?? 0) * Math.max(n.actualLoops ?? 1, 1), 0);
+  return allNodes(input).reduce(
+    (sum, n) =>
+      sum + (n.rowsRemovedByFilter ?? 0) * Math.max(n.actualLoops ?? 1, 1),
+    0,
+  );
 }
 
 export interface EstimateError {
@@ -138,14 +203,20 @@ export interface EstimateError {
 }
 
 /** Executed nodes whose row estimate is off by at least minFactor (default 1: all), worst first. Rows are per loop on both sides. */
-export function estimateErrors(input: PlanInput, minFactor = 1): EstimateError[] {
+export function estimateErrors(
+  input: PlanInput,
+  minFactor = 1,
+): EstimateError[] {
   return allNodes(input)
     .filter((n) => n.actualRows !== undefined && (n.actualLoops ?? 0) > 0)
     .map((node) => {
       const planRows = Math.max(node.planRows, 1);
       const actualRows = node.actualRows!;
       const ratio = actualRows / planRows;
-      const factor = Math.max(actualRows, 1) / planRows >= 1 ? Math.max(actualRows, 1) / planRows : planRows / Math.max(actualRows, 1);
+      const factor =
+        Math.max(actualRows, 1) / planRows >= 1
+          ? Math.max(actualRows, 1) / planRows
+          : planRows / Math.max(actualRows, 1);
       return { node, planRows: node.planRows, actualRows, ratio, factor };
     })
     .filter((e) => e.factor >= minFactor)
@@ -155,7 +226,9 @@ export function estimateErrors(input: PlanInput, minFactor = 1): EstimateError[]
 /** "app.x" matches "app.x"; "x" matches any schema's x. */
 export function sameName(actual: string | undefined, wanted: string): boolean {
   if (!actual) return false;
-  return wanted.includes(".") ? actual === wanted : actual.slice(actual.indexOf(".") + 1) === wanted;
+  return wanted.includes(".")
+    ? actual === wanted
+    : actual.slice(actual.indexOf(".") + 1) === wanted;
 }
 
 /**
@@ -165,5 +238,7 @@ export function sameName(actual: string | undefined, wanted: string): boolean {
  * pg_stat_statements normalizes it (`SELECT $1`).
  */
 export function isForeignKeyCheck(query: string): boolean {
-  return /^\s*SELECT (?:1|\$\d+) FROM (?:ONLY )?\S+ x WHERE .* FOR KEY SHARE OF x\s*$/s.test(query);
+  return /^\s*SELECT (?:1|\$\d+) FROM (?:ONLY )?\S+ x WHERE .* FOR KEY SHARE OF x\s*$/s.test(
+    query,
+  );
 }

@@ -5,10 +5,14 @@ import { allNodes, parseAutoExplainNotice, parseExplainJson } from "./parse.ts";
 import type { ExplainedPlan, ExplainedStatement, PlanInput } from "./types.ts";
 
 /** Anything postgres.js that runs SQL: a pool, a reserved connection or a transaction. */
-export type Queryable = postgres.Sql | postgres.ReservedSql | postgres.TransactionSql;
+export type Queryable =
+  postgres.Sql | postgres.ReservedSql | postgres.TransactionSql;
 
 /** Planner settings plan tests pin: no parallel plans, no JIT (both vary with the machine). */
-export const PINNED_PLANNER_SETTINGS = { max_parallel_workers_per_gather: "0", jit: "off" } as const;
+export const PINNED_PLANNER_SETTINGS = {
+  max_parallel_workers_per_gather: "0",
+  jit: "off",
+} as const;
 
 /**
  * Pins the planner settings in this session. A pool spreads statements over connections, so
@@ -34,20 +38,33 @@ export interface ExplainOptions {
  * there for the relations' schemas. Runs in a transaction of its own on one connection (SET
  * LOCAL pins the settings without leaking them into the pool), or inside the given transaction.
  */
-export async function explain(sql: Queryable, query: string, params: unknown[] = [], options: ExplainOptions = {}): Promise<ExplainedPlan> {
+export async function explain(
+  sql: Queryable,
+  query: string,
+  params: unknown[] = [],
+  options: ExplainOptions = {},
+): Promise<ExplainedPlan> {
   const { pin = true, rollback = false } = options;
   return onOneConnection(sql, rollback, async (conn) => {
     if (pin) {
-      for (const [name, value] of Object.entries(PINNED_PLANNER_SETTINGS)) await conn.unsafe(`select set_config($1, $2, true)`, [name, value]);
+      for (const [name, value] of Object.entries(PINNED_PLANNER_SETTINGS))
+        await conn.unsafe(`select set_config($1, $2, true)`, [name, value]);
     }
-    const rows = await conn.unsafe(`explain (analyze, buffers, verbose, format json) ${query}`, params as never[]);
+    const rows = await conn.unsafe(
+      `explain (analyze, buffers, verbose, format json) ${query}`,
+      params as never[],
+    );
     const explained = parseExplainJson(rows[0]?.["QUERY PLAN"], query);
     await resolveNames(conn, explained);
     return explained;
   });
 }
 
-async function onOneConnection<T>(sql: Queryable, rollback: boolean, body: (conn: Queryable) => Promise<T>): Promise<T> {
+async function onOneConnection<T>(
+  sql: Queryable,
+  rollback: boolean,
+  body: (conn: Queryable) => Promise<T>,
+): Promise<T> {
   if ("savepoint" in sql) {
     // Already in a transaction: a savepoint keeps rollback possible.
     if (!rollback) return body(sql);
@@ -115,20 +132,32 @@ export interface AutoExplainOptions {
  * AUTO_EXPLAIN_SETTINGS on this connection. Give it one connection (a client with max: 1, a
  * reserved connection or a transaction): the notices arrive at that client's onnotice.
  */
-export async function enableAutoExplain(sql: Queryable, options: AutoExplainOptions = {}): Promise<void> {
+export async function enableAutoExplain(
+  sql: Queryable,
+  options: AutoExplainOptions = {},
+): Promise<void> {
   const { local = false, pin = false, settings = {} } = options;
-  const all = { ...AUTO_EXPLAIN_SETTINGS, ...(pin ? PINNED_PLANNER_SETTINGS : {}), ...settings };
+  const all = {
+    ...AUTO_EXPLAIN_SETTINGS,
+    ...(pin ? PINNED_PLANNER_SETTINGS : {}),
+    ...settings,
+  };
   await sql.unsafe("load 'auto_explain'");
-  await sql.unsafe(`select set_config(s.name, s.value, $3) from unnest($1::text[], $2::text[]) as s(name, value)`, [
-    Object.keys(all),
-    Object.values(all),
-    local,
-  ] as never[]);
+  await sql.unsafe(
+    `select set_config(s.name, s.value, $3) from unnest($1::text[], $2::text[]) as s(name, value)`,
+    [Object.keys(all), Object.values(all), local] as never[],
+  );
 }
 
 /** Stops auto_explain logging on this connection (the statements that read the catalog after a run are not logged). */
-export async function disableAutoExplain(sql: Queryable, options: { local?: boolean } = {}): Promise<void> {
-  await sql.unsafe(`select set_config('auto_explain.log_min_duration', '-1', $1)`, [options.local ?? false] as never[]);
+export async function disableAutoExplain(
+  sql: Queryable,
+  options: { local?: boolean } = {},
+): Promise<void> {
+  await sql.unsafe(
+    `select set_config('auto_explain.log_min_duration', '-1', $1)`,
+    [options.local ?? false] as never[],
+  );
 }
 
 export interface ExplainFunctionOptions {
@@ -164,7 +193,10 @@ export async function explainFunction(
   const { runs = 6, rollback = false, pin = true, settings = {} } = options;
   const url = typeof target === "string" ? target : target.url;
   let notices: string[] = [];
-  const sql = postgres(url, { max: 1, onnotice: (notice) => notices.push(String(notice.message)) });
+  const sql = postgres(url, {
+    max: 1,
+    onnotice: (notice) => notices.push(String(notice.message)),
+  });
   try {
     if (rollback) await sql.unsafe("begin");
     await enableAutoExplain(sql, { local: rollback, pin, settings });
@@ -174,10 +206,15 @@ export async function explainFunction(
     }
     await disableAutoExplain(sql, { local: rollback });
 
-    const parsed = notices.map(parseAutoExplainNotice).filter((s) => s !== undefined);
+    const parsed = notices
+      .map(parseAutoExplainNotice)
+      .filter((s) => s !== undefined);
     const call = callQuery.trim();
     const lastCall = parsed.map((s) => s.query.trim()).lastIndexOf(call);
-    const statements: ExplainedStatement[] = parsed.map((s, i) => ({ ...s, topLevel: i === lastCall }));
+    const statements: ExplainedStatement[] = parsed.map((s, i) => ({
+      ...s,
+      topLevel: i === lastCall,
+    }));
     await resolveNames(sql, statements);
     if (rollback) await sql.unsafe("rollback");
     return statements;
@@ -191,12 +228,26 @@ export async function explainFunction(
  * query for the names the plans mention: pg_partition_root maps a partition to its partitioned
  * table and a partition's index to the partitioned index it is attached to.
  */
-export async function resolveNames(sql: Queryable, input: PlanInput): Promise<void> {
+export async function resolveNames(
+  sql: Queryable,
+  input: PlanInput,
+): Promise<void> {
   const nodes = allNodes(input);
-  const names = [...new Set(nodes.flatMap((n) => [n.relation, n.index]).filter((x): x is string => !!x && x.includes(".")))];
+  const names = [
+    ...new Set(
+      nodes
+        .flatMap((n) => [n.relation, n.index])
+        .filter((x): x is string => !!x && x.includes(".")),
+    ),
+  ];
   if (names.length === 0) return;
-  const split = names.map((name) => [name.slice(0, name.indexOf(".")), name.slice(name.indexOf(".") + 1)]);
-  const rows = await sql.unsafe<{ name: string; root: string; partitions: number | null; tuples: number }[]>(
+  const split = names.map((name) => [
+    name.slice(0, name.indexOf(".")),
+    name.slice(name.indexOf(".") + 1),
+  ]);
+  const rows = await sql.unsafe<
+    { name: string; root: string; partitions: number | null; tuples: number }[]
+  >(
     `select t.schema || '.' || t.name as name,
             rn.nspname || '.' || r.relname as root,
             case when r.relkind in ('p', 'I') then (select count(*)::int from pg_partition_tree(r.oid) where isleaf) end as partitions,

@@ -90,8 +90,25 @@ export interface ExplainedStatement {
 }
 
 /** What the helpers and matchers accept. */
-export type PlanInput = PlanNode | ExplainedPlan | ExplainedStatement | readonly (PlanNode | ExplainedPlan | ExplainedStatement)[];
+export type PlanInput =
+  | PlanNode
+  | ExplainedPlan
+  | ExplainedStatement
+  | readonly (PlanNode | ExplainedPlan | ExplainedStatement)[];
 
-export const SCAN_NODES = ["Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan", "Bitmap Index Scan", "Tid Scan", "Tid Range Scan", "Sample Scan"] as const;
+export const SCAN_NODES = [
+  "Seq Scan",
+  "Index Scan",
+  "Index Only Scan",
+  "Bitmap Heap Scan",
+  "Bitmap Index Scan",
+  "Tid Scan",
+  "Tid Range Scan",
+  "Sample Scan",
+] as const;
 /** What counts as index use. */
-export const INDEX_NODES = ["Index Scan", "Index Only Scan", "Bitmap Index Scan"] as const;
+export const INDEX_NODES = [
+  "Index Scan",
+  "Index Only Scan",
+  "Bitmap Index Scan",
+] as const;

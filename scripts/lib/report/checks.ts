@@ -15,7 +15,8 @@ export const TARGETS = {
   bulkSpeedup: 20,
 } as const;
 
-export const isBulk = (f: Pick<FunctionMeasurement, "ids" | "kind">) => f.ids !== undefined && f.kind !== "procedure";
+export const isBulk = (f: Pick<FunctionMeasurement, "ids" | "kind">) =>
+  f.ids !== undefined && f.kind !== "procedure";
 
 /**
  * Every check, on the largest tier (the targets are stated at 1M rows; buffer growth and
@@ -27,45 +28,105 @@ export function evaluate(tiers: TierMeasurement[]): Check[] {
   const largest = sorted.at(-1)!;
   const smallest = sorted[0]!;
   const checks: Check[] = [];
-  const at = (t: TierMeasurement, name: string) => t.functions.find((f) => f.name === name);
+  const at = (t: TierMeasurement, name: string) =>
+    t.functions.find((f) => f.name === name);
 
   for (const f of largest.functions) {
     const base = { function: f.name, tier: largest.rows };
     if (f.error) {
-      checks.push({ ...base, kind: "budget", rule: "the routine runs", value: f.error, limit: "no error", ok: false });
+      checks.push({
+        ...base,
+        kind: "budget",
+        rule: "the routine runs",
+        value: f.error,
+        limit: "no error",
+        ok: false,
+      });
       continue;
     }
     const per = f.unit === "batch" ? " per batch" : "";
     if (f.timing.calls === 0) {
-      checks.push({ ...base, kind: "budget", rule: `p95 ≤ ${f.p95BudgetMs} ms${per}`, value: "not timed", limit: f.p95BudgetMs, ok: true, exempt: "no subject left to time at this tier (the plan's subject was consumed)" });
+      checks.push({
+        ...base,
+        kind: "budget",
+        rule: `p95 ≤ ${f.p95BudgetMs} ms${per}`,
+        value: "not timed",
+        limit: f.p95BudgetMs,
+        ok: true,
+        exempt:
+          "no subject left to time at this tier (the plan's subject was consumed)",
+      });
     } else {
-      checks.push({ ...base, kind: "budget", rule: `p95 ≤ ${f.p95BudgetMs} ms${per}`, value: f.timing.p95, limit: f.p95BudgetMs, ok: f.timing.p95 <= f.p95BudgetMs });
+      checks.push({
+        ...base,
+        kind: "budget",
+        rule: `p95 ≤ ${f.p95BudgetMs} ms${per}`,
+        value: f.timing.p95,
+        limit: f.p95BudgetMs,
+        ok: f.timing.p95 <= f.p95BudgetMs,
+      });
     }
 
     if (f.name === "api.collection_statistics") {
-      checks.push({ ...base, kind: "target", rule: `collection_statistics p95 ≤ ${TARGETS.collectionStatisticsP95Ms} ms`, value: f.timing.p95, limit: TARGETS.collectionStatisticsP95Ms, ok: f.timing.p95 <= TARGETS.collectionStatisticsP95Ms });
+      checks.push({
+        ...base,
+        kind: "target",
+        rule: `collection_statistics p95 ≤ ${TARGETS.collectionStatisticsP95Ms} ms`,
+        value: f.timing.p95,
+        limit: TARGETS.collectionStatisticsP95Ms,
+        ok: f.timing.p95 <= TARGETS.collectionStatisticsP95Ms,
+      });
     } else if (f.kind === "read") {
-      checks.push({ ...base, kind: "target", rule: `read p95 ≤ ${TARGETS.readP95Ms} ms`, value: f.timing.p95, limit: TARGETS.readP95Ms, ok: f.timing.p95 <= TARGETS.readP95Ms });
+      checks.push({
+        ...base,
+        kind: "target",
+        rule: `read p95 ≤ ${TARGETS.readP95Ms} ms`,
+        value: f.timing.p95,
+        limit: TARGETS.readP95Ms,
+        ok: f.timing.p95 <= TARGETS.readP95Ms,
+      });
     }
 
     if (sorted.length > 1 && smallest !== largest) {
       const small = at(smallest, f.name);
       if (small && !small.error && small.buffers.total > 0) {
         const limit = TARGETS.bufferGrowth * small.buffers.total;
-        const check: Check = { ...base, kind: "target", rule: `buffers ≤ ${TARGETS.bufferGrowth}× those at ${smallest.rows.toLocaleString("en-US")} rows`, value: f.buffers.total, limit, ok: f.buffers.total <= limit };
+        const check: Check = {
+          ...base,
+          kind: "target",
+          rule: `buffers ≤ ${TARGETS.bufferGrowth}× those at ${smallest.rows.toLocaleString("en-US")} rows`,
+          value: f.buffers.total,
+          limit,
+          ok: f.buffers.total <= limit,
+        };
         if (!f.bufferGrowthExpected) {
           check.ok = true;
-          check.exempt = f.bufferGrowthNote ?? "the work grows with the subject by design";
+          check.exempt =
+            f.bufferGrowthNote ?? "the work grows with the subject by design";
         }
         checks.push(check);
       }
     }
     if (f.bufferBudget !== undefined) {
-      checks.push({ ...base, kind: "target", rule: "buffers within the plan tests' budget", value: f.buffers.total, limit: f.bufferBudget, ok: f.buffers.total <= f.bufferBudget });
+      checks.push({
+        ...base,
+        kind: "target",
+        rule: "buffers within the plan tests' budget",
+        value: f.buffers.total,
+        limit: f.bufferBudget,
+        ok: f.buffers.total <= f.bufferBudget,
+      });
     }
     if (isBulk(f)) {
       const ok = f.ratio !== undefined && f.ratio >= TARGETS.bulkSpeedup;
-      checks.push({ ...base, kind: "target", rule: `${f.ids} ids: ≥ ${TARGETS.bulkSpeedup}× faster than before`, value: f.ratio ?? "not measured", limit: TARGETS.bulkSpeedup, ok });
+      checks.push({
+        ...base,
+        kind: "target",
+        rule: `${f.ids} ids: ≥ ${TARGETS.bulkSpeedup}× faster than before`,
+        value: f.ratio ?? "not measured",
+        limit: TARGETS.bulkSpeedup,
+        ok,
+      });
     }
     // Statements per call: the same with 1 id as with 100, and the same at every tier.
     const counts = [f.statements];
@@ -83,21 +144,38 @@ export function evaluate(tiers: TierMeasurement[]): Check[] {
       }
     }
     if (f.kind !== "procedure") {
-      checks.push({ ...base, kind: "target", rule: "statements per call constant", value: parts.join(", "), limit: "equal", ok: counts.every((c) => c === counts[0]) });
+      checks.push({
+        ...base,
+        kind: "target",
+        rule: "statements per call constant",
+        value: parts.join(", "),
+        limit: "equal",
+        ok: counts.every((c) => c === counts[0]),
+      });
     }
     if (f.intendedIndexes.length > 0) {
       checks.push({
         ...base,
         kind: "target",
         rule: "intended indexes used",
-        value: f.missingIndexes.length ? `missing ${f.missingIndexes.join(", ")}` : "all",
+        value: f.missingIndexes.length
+          ? `missing ${f.missingIndexes.join(", ")}`
+          : "all",
         limit: f.intendedIndexes.join(", "),
         ok: f.missingIndexes.length === 0,
       });
     }
   }
   for (const name of largest.notMeasured) {
-    checks.push({ kind: "target", rule: "measured", function: name, tier: largest.rows, value: "no workload entry", limit: "measured", ok: false });
+    checks.push({
+      kind: "target",
+      rule: "measured",
+      function: name,
+      tier: largest.rows,
+      value: "no workload entry",
+      limit: "measured",
+      ok: false,
+    });
   }
   return checks;
 }

@@ -6,14 +6,26 @@ import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { seedDatabase, type SeedReport } from "../seed.ts";
-import { budgetFailed, BUDGET_P95_MS, evaluate, isBulk, TARGETS } from "./checks.ts";
+import {
+  budgetFailed,
+  BUDGET_P95_MS,
+  evaluate,
+  isBulk,
+  TARGETS,
+} from "./checks.ts";
 import { renderMarkdown, short } from "./markdown.ts";
 import { measureTier, type MeasureOptions } from "./measure.ts";
 import { barChart, lineChart } from "./svg.ts";
 import type { Report, TierMeasurement } from "./types.ts";
 
 export * from "./types.ts";
-export { evaluate, exitCode, budgetFailed, BUDGET_P95_MS, TARGETS } from "./checks.ts";
+export {
+  evaluate,
+  exitCode,
+  budgetFailed,
+  BUDGET_P95_MS,
+  TARGETS,
+} from "./checks.ts";
 export { measureTier, timing } from "./measure.ts";
 export { isForeignKeyCheck } from "../plan/index.ts";
 export { countingClient } from "../query-counter.ts";
@@ -28,7 +40,10 @@ export interface RunOptions extends MeasureOptions {
   /** Seed each tier first (default true); false measures the data that is there (one tier). */
   seedData?: boolean;
   /** Runs each tier's seeding (`body`), e.g. under a progress bar. */
-  aroundSeed?: (rows: number, body: () => Promise<SeedReport>) => Promise<SeedReport>;
+  aroundSeed?: (
+    rows: number,
+    body: () => Promise<SeedReport>,
+  ) => Promise<SeedReport>;
   /** The progress callback for measuring a tier. */
   progressFor?: (rows: number) => MeasureOptions["onProgress"];
   /** Where the server came from, for the report's header. */
@@ -37,7 +52,11 @@ export interface RunOptions extends MeasureOptions {
   jobsPaused?: string[];
 }
 
-export const REPORT_DEFAULTS = { calls: 200, warmup: 20, beforeCalls: 30 } as const;
+export const REPORT_DEFAULTS = {
+  calls: 200,
+  warmup: 20,
+  beforeCalls: 30,
+} as const;
 
 /**
  * Pauses the active querybudget pg_cron jobs of the database at `url` and returns what resumes
@@ -46,21 +65,27 @@ export const REPORT_DEFAULTS = { calls: 200, warmup: 20, beforeCalls: 30 } as co
  * flips index-only scans to bitmap scans; the TTL job deletes rows mid-measurement). The
  * refresh is measured on its own instead. No pg_cron here (or no jobs): nothing to pause.
  */
-export async function pauseJobs(url: string): Promise<{ paused: string[]; resume: () => Promise<void> }> {
+export async function pauseJobs(
+  url: string,
+): Promise<{ paused: string[]; resume: () => Promise<void> }> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
-    const [cron] = await sql<{ ok: boolean }[]>`select to_regclass('cron.job') is not null as ok`;
+    const [cron] = await sql<
+      { ok: boolean }[]
+    >`select to_regclass('cron.job') is not null as ok`;
     if (!cron?.ok) return { paused: [], resume: async () => {} };
     const jobs = await sql<{ jobid: string; jobname: string }[]>`
       select jobid::text, jobname from cron.job
       where jobname like 'querybudget\\_%' and active and database = current_database() order by jobname`;
-    for (const job of jobs) await sql`select cron.alter_job(${job.jobid}::bigint, active => false)`;
+    for (const job of jobs)
+      await sql`select cron.alter_job(${job.jobid}::bigint, active => false)`;
     return {
       paused: jobs.map((j) => j.jobname),
       resume: async () => {
         const again = postgres(url, { max: 1, onnotice: () => {} });
         try {
-          for (const job of jobs) await again`select cron.alter_job(${job.jobid}::bigint, active => true)`;
+          for (const job of jobs)
+            await again`select cron.alter_job(${job.jobid}::bigint, active => true)`;
         } finally {
           await again.end({ timeout: 5 });
         }
@@ -72,7 +97,10 @@ export async function pauseJobs(url: string): Promise<{ paused: string[]; resume
 }
 
 /** Seeds and measures each tier in turn (smallest first) on the database at `url`. */
-export async function measureTiers(url: string, options: RunOptions): Promise<TierMeasurement[]> {
+export async function measureTiers(
+  url: string,
+  options: RunOptions,
+): Promise<TierMeasurement[]> {
   const tiers = [...options.tiers].sort((a, b) => a - b);
   const results: TierMeasurement[] = [];
   for (const rows of tiers) {
@@ -81,17 +109,29 @@ export async function measureTiers(url: string, options: RunOptions): Promise<Ti
       const seed = async () => {
         const sql = postgres(url, { max: 1, onnotice: () => {} });
         try {
-          return await seedDatabase(sql, { rows, seed: options.seed ?? 1, progress: true });
+          return await seedDatabase(sql, {
+            rows,
+            seed: options.seed ?? 1,
+            progress: true,
+          });
         } finally {
           await sql.end({ timeout: 5 });
         }
       };
-      seedReport = options.aroundSeed ? await options.aroundSeed(rows, seed) : await seed();
+      seedReport = options.aroundSeed
+        ? await options.aroundSeed(rows, seed)
+        : await seed();
     }
-    const tier = await measureTier(url, rows, { ...options, onProgress: options.progressFor?.(rows) ?? options.onProgress });
+    const tier = await measureTier(url, rows, {
+      ...options,
+      onProgress: options.progressFor?.(rows) ?? options.onProgress,
+    });
     if (seedReport) {
       tier.seedSeconds = Math.round(seedReport.seconds * 10) / 10;
-      tier.tables = seedReport.tables.map((t) => ({ table: t.table, rows: t.rows }));
+      tier.tables = seedReport.tables.map((t) => ({
+        table: t.table,
+        rows: t.rows,
+      }));
     }
     results.push(tier);
   }
@@ -99,11 +139,17 @@ export async function measureTiers(url: string, options: RunOptions): Promise<Ti
 }
 
 /** The report of measured tiers: checks evaluated, charts named. */
-export async function buildReport(url: string, tiers: TierMeasurement[], options: Omit<RunOptions, "tiers"> & { tiers?: number[] }): Promise<Report> {
+export async function buildReport(
+  url: string,
+  tiers: TierMeasurement[],
+  options: Omit<RunOptions, "tiers"> & { tiers?: number[] },
+): Promise<Report> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   let version = "PostgreSQL";
   try {
-    const [row] = await sql<{ v: string }[]>`select 'PostgreSQL ' || current_setting('server_version') as v`;
+    const [row] = await sql<
+      { v: string }[]
+    >`select 'PostgreSQL ' || current_setting('server_version') as v`;
     version = row!.v;
   } finally {
     await sql.end({ timeout: 5 });
@@ -112,7 +158,15 @@ export async function buildReport(url: string, tiers: TierMeasurement[], options
   return {
     version: 1,
     generatedAt: new Date().toISOString(),
-    environment: { node: process.versions.node, postgres: version, server: options.serverKind ?? "unknown", cpus: cpus().length, platform: `${process.platform} ${process.arch}`, loadAverage: loadavg().map((x) => Math.round(x * 100) / 100), jobsPaused: options.jobsPaused ?? [] },
+    environment: {
+      node: process.versions.node,
+      postgres: version,
+      server: options.serverKind ?? "unknown",
+      cpus: cpus().length,
+      platform: `${process.platform} ${process.arch}`,
+      loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
+      jobsPaused: options.jobsPaused ?? [],
+    },
     options: {
       tiers: tiers.map((t) => t.rows).sort((a, b) => a - b),
       calls: options.calls ?? REPORT_DEFAULTS.calls,
@@ -130,7 +184,9 @@ export async function buildReport(url: string, tiers: TierMeasurement[], options
 /** The SVG charts of a report, by file name. */
 export function charts(report: Pick<Report, "tiers">): Record<string, string> {
   const tiers = [...report.tiers].sort((a, b) => a.rows - b.rows);
-  const names = [...new Set(tiers.flatMap((t) => t.functions.map((f) => f.name)))];
+  const names = [
+    ...new Set(tiers.flatMap((t) => t.functions.map((f) => f.name))),
+  ];
   const series = (value: (f: TierMeasurement["functions"][number]) => number) =>
     names.map((name) => ({
       name: short(name),
@@ -158,13 +214,21 @@ export function charts(report: Pick<Report, "tiers">): Record<string, string> {
   });
   const largest = tiers.at(-1);
   if (largest) {
-    const paired = largest.functions.filter((f) => !f.error && f.before && !f.before.error);
+    const paired = largest.functions.filter(
+      (f) => !f.error && f.before && !f.before.error,
+    );
     out["before-after.svg"] = barChart({
       title: `before against after, p50 per call at ${largest.rows.toLocaleString("en-US")} rows (log scale)`,
       xLabel: "p50, ms",
       legend: ["before (the seeds' pattern)", "after (api)"],
       groups: paired.map((f) => ({
-        label: short(f.name) + (isBulk(f) ? ` (${f.ids} ids)` : f.wholeCall ? " (whole tenant)" : ""),
+        label:
+          short(f.name) +
+          (isBulk(f)
+            ? ` (${f.ids} ids)`
+            : f.wholeCall
+              ? " (whole tenant)"
+              : ""),
         bars: [
           { name: "before (the seeds' pattern)", value: f.before!.timing.p50 },
           { name: "after (api)", value: (f.wholeCall ?? f.timing).p50 },
@@ -177,7 +241,10 @@ export function charts(report: Pick<Report, "tiers">): Record<string, string> {
 }
 
 /** Writes latest.md, latest.json and the charts into `dir`; returns the paths written. */
-export async function writeReport(report: Report, dir: string): Promise<string[]> {
+export async function writeReport(
+  report: Report,
+  dir: string,
+): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const files: [string, string][] = [
     ["latest.md", renderMarkdown(report) + "\n"],

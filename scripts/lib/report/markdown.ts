@@ -3,13 +3,26 @@
 import { MEASURED_THROUGH } from "../before/index.ts";
 import { DEFAULT_RUNS } from "../workload.ts";
 import { BUDGET_P95_MS, counted, isBulk, missed, TARGETS } from "./checks.ts";
-import type { Check, FunctionMeasurement, Report, TierMeasurement } from "./types.ts";
+import type {
+  Check,
+  FunctionMeasurement,
+  Report,
+  TierMeasurement,
+} from "./types.ts";
 
 /** A Markdown table, cells padded to their column's width; `align` per column: "l" or "r". */
-export function table(header: string[], rows: string[][], align: ("l" | "r")[] = []): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length), 3));
-  const cell = (text: string, i: number) => (align[i] === "r" ? text.padStart(widths[i]!) : text.padEnd(widths[i]!));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => cell(c, i)).join(" | ")} |`;
+export function table(
+  header: string[],
+  rows: string[][],
+  align: ("l" | "r")[] = [],
+): string {
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length), 3),
+  );
+  const cell = (text: string, i: number) =>
+    align[i] === "r" ? text.padStart(widths[i]!) : text.padEnd(widths[i]!);
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => cell(c, i)).join(" | ")} |`;
   const rule = `|${widths.map((w, i) => (align[i] === "r" ? `${"-".repeat(w + 1)}:` : "-".repeat(w + 2))).join("|")}|`;
   return [line(header), rule, ...rows.map(line)].join("\n");
 }
@@ -35,19 +48,63 @@ function mark(text: string, failing: boolean): string {
 /** One line per access path: "chunks: Index Scan chunks_pkey (1/16)". */
 export function accessSummary(f: FunctionMeasurement): string {
   return f.access
-    .map((a) => `${short(a.table)}: ${a.scan}${a.index ? ` ${short(a.index)}` : ""}${a.partitions ? ` (${a.partitions})` : ""}`)
+    .map(
+      (a) =>
+        `${short(a.table)}: ${a.scan}${a.index ? ` ${short(a.index)}` : ""}${a.partitions ? ` (${a.partitions})` : ""}`,
+    )
     .join("; ");
 }
 
 /** The main table of one tier. */
 export function tierTable(tier: TierMeasurement, checks: Check[]): string {
-  const header = ["routine", "kind", "calls", "p50 ms", "p95 ms", "p99 ms", "buffers", "stmts", "before p50 ms", "before stmts", "× faster"];
-  const align: ("l" | "r")[] = ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r"];
+  const header = [
+    "routine",
+    "kind",
+    "calls",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "buffers",
+    "stmts",
+    "before p50 ms",
+    "before stmts",
+    "× faster",
+  ];
+  const align: ("l" | "r")[] = [
+    "l",
+    "l",
+    "r",
+    "r",
+    "r",
+    "r",
+    "r",
+    "r",
+    "r",
+    "r",
+    "r",
+  ];
   const rows = tier.functions.map((f) => {
     const miss = missed(checks, f.name, tier.rows);
     const has = (pattern: RegExp) => miss.some((c) => pattern.test(c.rule));
-    if (f.error) return [short(f.name), f.kind, "0", `error ${MISS}`, "", "", "", "", "", "", ""];
-    const kind = isBulk(f) ? `${f.kind}, ${f.ids} ids` : f.unit === "batch" ? `${f.kind}, per batch` : f.kind;
+    if (f.error)
+      return [
+        short(f.name),
+        f.kind,
+        "0",
+        `error ${MISS}`,
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+      ];
+    const kind = isBulk(f)
+      ? `${f.kind}, ${f.ids} ids`
+      : f.unit === "batch"
+        ? `${f.kind}, per batch`
+        : f.kind;
     const stmts = `${f.statements}${f.fkChecks ? ` +${f.fkChecks} fk` : ""}`;
     return [
       short(f.name),
@@ -58,9 +115,16 @@ export function tierTable(tier: TierMeasurement, checks: Check[]): string {
       ms(f.timing.p99),
       mark(String(f.buffers.total), has(/^buffers/)),
       mark(stmts, has(/^statements/)),
-      f.before ? (f.before.error ? `error ${MISS}` : ms(f.before.timing.p50)) : "–",
+      f.before
+        ? f.before.error
+          ? `error ${MISS}`
+          : ms(f.before.timing.p50)
+        : "–",
       f.before && !f.before.error ? String(f.before.statements) : "–",
-      mark(f.ratio !== undefined ? `${f.ratio}×` : "–", has(/faster than before/)),
+      mark(
+        f.ratio !== undefined ? `${f.ratio}×` : "–",
+        has(/faster than before/),
+      ),
     ];
   });
   return table(header, rows, align);
@@ -69,11 +133,21 @@ export function tierTable(tier: TierMeasurement, checks: Check[]): string {
 /** p95 and buffers of each routine at each tier. */
 export function acrossTiersTable(tiers: TierMeasurement[]): string {
   const sorted = [...tiers].sort((a, b) => a.rows - b.rows);
-  const names = [...new Set(sorted.flatMap((t) => t.functions.map((f) => f.name)))];
-  const header = ["routine", ...sorted.map((t) => `p95 ms at ${rowsLabel(t.rows)}`), ...sorted.map((t) => `buffers at ${rowsLabel(t.rows)}`)];
+  const names = [
+    ...new Set(sorted.flatMap((t) => t.functions.map((f) => f.name))),
+  ];
+  const header = [
+    "routine",
+    ...sorted.map((t) => `p95 ms at ${rowsLabel(t.rows)}`),
+    ...sorted.map((t) => `buffers at ${rowsLabel(t.rows)}`),
+  ];
   const rows = names.map((name) => {
     const fs = sorted.map((t) => t.functions.find((f) => f.name === name));
-    return [short(name), ...fs.map((f) => (f && !f.error ? ms(f.timing.p95) : "–")), ...fs.map((f) => (f && !f.error ? String(f.buffers.total) : "–"))];
+    return [
+      short(name),
+      ...fs.map((f) => (f && !f.error ? ms(f.timing.p95) : "–")),
+      ...fs.map((f) => (f && !f.error ? String(f.buffers.total) : "–")),
+    ];
   });
   return table(header, rows, ["l", ...header.slice(1).map(() => "r" as const)]);
 }
@@ -86,7 +160,15 @@ export function checksTable(checks: Check[], onlyFailed = false): string {
   const list = onlyFailed ? checks.filter((c) => !c.ok) : checks;
   return table(
     ["", "kind", "routine", "rule", "value", "limit", "note"],
-    list.map((c) => [c.exempt ? "n/a" : c.ok ? "ok" : MISS, c.kind, c.function ? short(c.function) : "", c.rule, checkValue(c.value), checkValue(c.limit), c.exempt ?? ""]),
+    list.map((c) => [
+      c.exempt ? "n/a" : c.ok ? "ok" : MISS,
+      c.kind,
+      c.function ? short(c.function) : "",
+      c.rule,
+      checkValue(c.value),
+      checkValue(c.limit),
+      c.exempt ?? "",
+    ]),
   );
 }
 
@@ -118,7 +200,9 @@ export function renderMarkdown(report: Report): string {
       `tiers ${report.tiers.map((t) => rowsLabel(t.rows)).join(", ")} rows (seed ${o.seed}). ` +
       `Each api routine: ${o.warmup} warm-up calls, then ${o.calls} timed calls through postgres.js (client side, round trip included); ` +
       `its before side: ${o.beforeCalls} timed calls. ` +
-      (e.jobsPaused?.length ? `pg_cron jobs paused during the run: ${e.jobsPaused.join(", ")}. ` : "") +
+      (e.jobsPaused?.length
+        ? `pg_cron jobs paused during the run: ${e.jobsPaused.join(", ")}. `
+        : "") +
       `How to read it: docs/benchmark.md.`,
   );
   out.push("");
@@ -129,12 +213,18 @@ export function renderMarkdown(report: Report): string {
     out.push("");
     out.push(tierTable(tier, report.checks));
     out.push("");
-    const seeded = tier.seedSeconds !== undefined ? `Seeded in ${tier.seedSeconds.toFixed(1)} s. ` : "";
+    const seeded =
+      tier.seedSeconds !== undefined
+        ? `Seeded in ${tier.seedSeconds.toFixed(1)} s. `
+        : "";
     out.push(
       `${seeded}\`maint.refresh_collection_stats()\` (the materialized view, concurrently): ${ms(tier.refresh.medianMs)} ms ` +
         `(median of ${tier.refresh.runsMs.map(ms).join(", ")}). Measured in ${tier.seconds.toFixed(1)} s.`,
     );
-    if (tier.notMeasured.length) out.push(`\nNot measured (no workload entry): ${tier.notMeasured.map((n) => `\`${n}\``).join(", ")}.`);
+    if (tier.notMeasured.length)
+      out.push(
+        `\nNot measured (no workload entry): ${tier.notMeasured.map((n) => `\`${n}\``).join(", ")}.`,
+      );
     out.push("");
   }
   if (report.tiers.length > 1) {
@@ -147,22 +237,32 @@ export function renderMarkdown(report: Report): string {
   if (largest) {
     out.push(`## Access paths at ${rowsLabel(largest.rows)} rows`);
     out.push("");
-    out.push(`From auto_explain of call ${DEFAULT_RUNS} of a session (cached plans), nested statements included; partitions scanned of all in parentheses.`);
+    out.push(
+      `From auto_explain of call ${DEFAULT_RUNS} of a session (cached plans), nested statements included; partitions scanned of all in parentheses.`,
+    );
     out.push("");
     out.push(
       table(
         ["routine", "access paths", "intended indexes"],
         largest.functions.map((f) => [
           short(f.name),
-          (accessSummary(f) || "–") + (f.largeSeqScans.length ? ` ${MISS} Seq Scan on ${f.largeSeqScans.join(", ")}` : ""),
-          f.intendedIndexes.map(short).join(", ") + (f.missingIndexes.length ? ` ${MISS} unused: ${f.missingIndexes.map(short).join(", ")}` : ""),
+          (accessSummary(f) || "–") +
+            (f.largeSeqScans.length
+              ? ` ${MISS} Seq Scan on ${f.largeSeqScans.join(", ")}`
+              : ""),
+          f.intendedIndexes.map(short).join(", ") +
+            (f.missingIndexes.length
+              ? ` ${MISS} unused: ${f.missingIndexes.map(short).join(", ")}`
+              : ""),
         ]),
       ),
     );
     out.push("");
     out.push(`## What was called`);
     out.push("");
-    out.push(`Arguments from scripts/lib/workload.ts (chosen from the data in hash order, rotated over the calls); the before side from scripts/lib/before/index.ts.`);
+    out.push(
+      `Arguments from scripts/lib/workload.ts (chosen from the data in hash order, rotated over the calls); the before side from scripts/lib/before/index.ts.`,
+    );
     out.push("");
     out.push(
       table(
@@ -171,7 +271,11 @@ export function renderMarkdown(report: Report): string {
           short(f.name),
           f.subject,
           String(f.argumentSets),
-          f.before ? `${f.before.name}: ${f.before.pattern}` : MEASURED_THROUGH[f.routine] ? `– (compared as a whole: ${short(MEASURED_THROUGH[f.routine]!)})` : "–",
+          f.before
+            ? `${f.before.name}: ${f.before.pattern}`
+            : MEASURED_THROUGH[f.routine]
+              ? `– (compared as a whole: ${short(MEASURED_THROUGH[f.routine]!)})`
+              : "–",
         ]),
       ),
     );
@@ -199,10 +303,15 @@ export function renderMarkdown(report: Report): string {
 export function renderConsole(report: Report): string {
   const out: string[] = [];
   for (const tier of [...report.tiers].sort((a, b) => a.rows - b.rows)) {
-    out.push("", `## ${rowsLabel(tier.rows)} rows (collection_stats refresh ${ms(tier.refresh.medianMs)} ms)`, "");
+    out.push(
+      "",
+      `## ${rowsLabel(tier.rows)} rows (collection_stats refresh ${ms(tier.refresh.medianMs)} ms)`,
+      "",
+    );
     out.push(tierTable(tier, report.checks));
   }
   out.push("", ...summary(report).map((s) => s.replace(/\*\*/g, "")));
-  if (report.checks.some((c) => !c.ok)) out.push("", checksTable(report.checks, true));
+  if (report.checks.some((c) => !c.ok))
+    out.push("", checksTable(report.checks, true));
   return out.join("\n") + "\n";
 }

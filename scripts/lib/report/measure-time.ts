@@ -4,8 +4,19 @@
 import type postgres from "postgres";
 import type { BeforeSide } from "../before/index.ts";
 import { countQueries } from "../query-counter.ts";
-import { percentile, PURGE_BUDGET_BATCH, timeCall, timePurgeBatches, type Call, type WorkloadDefinition } from "../workload.ts";
-import type { BeforeMeasurement, FunctionMeasurement, Timing } from "./types.ts";
+import {
+  percentile,
+  PURGE_BUDGET_BATCH,
+  timeCall,
+  timePurgeBatches,
+  type Call,
+  type WorkloadDefinition,
+} from "../workload.ts";
+import type {
+  BeforeMeasurement,
+  FunctionMeasurement,
+  Timing,
+} from "./types.ts";
 
 /** How many calls to time, and when to stop early (MeasureOptions of measure.ts, resolved). */
 export interface TimingPlan {
@@ -19,12 +30,22 @@ export interface TimingPlan {
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
-export const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
+export const errorMessage = (error: unknown) =>
+  error instanceof Error ? error.message : String(error);
 
 /** A sample's summary: nearest-rank percentiles (workload.ts's percentile, so p50 ≤ p95 ≤ p99 always), mean, min and max. */
 export function timing(samples: number[]): Timing {
   const n = samples.length;
-  if (n === 0) return { calls: 0, p50: NaN, p95: NaN, p99: NaN, mean: NaN, min: NaN, max: NaN };
+  if (n === 0)
+    return {
+      calls: 0,
+      p50: NaN,
+      p95: NaN,
+      p99: NaN,
+      mean: NaN,
+      min: NaN,
+      max: NaN,
+    };
   const round = (x: number) => Math.round(x * 1000) / 1000;
   return {
     calls: n,
@@ -38,20 +59,43 @@ export function timing(samples: number[]): Timing {
 }
 
 /** `warmup` untimed calls, then up to `count` timed ones; stops after maxSeconds once minCalls are in. */
-async function timeCalls(count: number, warmup: number, minCalls: number, maxSeconds: number, one: (i: number) => Promise<number>): Promise<number[]> {
+async function timeCalls(
+  count: number,
+  warmup: number,
+  minCalls: number,
+  maxSeconds: number,
+  one: (i: number) => Promise<number>,
+): Promise<number[]> {
   for (let i = 0; i < warmup; i++) await one(i);
   const samples: number[] = [];
   const started = performance.now();
   for (let i = 0; i < count; i++) {
     samples.push(await one(warmup + i));
-    if (samples.length >= minCalls && performance.now() - started > maxSeconds * 1000) break;
+    if (
+      samples.length >= minCalls &&
+      performance.now() - started > maxSeconds * 1000
+    )
+      break;
   }
   return samples;
 }
 
 /** The api side: warm calls rotating over the argument sets (writes rolled back, not timed). */
-export async function timeApi(sql: postgres.Sql, w: WorkloadDefinition, calls: Call[], o: TimingPlan): Promise<Timing> {
-  return timing(await timeCalls(o.calls, o.warmup, Math.min(30, o.calls), o.maxSeconds, (i) => timeCall(sql, w, calls[i % calls.length]!.args)));
+export async function timeApi(
+  sql: postgres.Sql,
+  w: WorkloadDefinition,
+  calls: Call[],
+  o: TimingPlan,
+): Promise<Timing> {
+  return timing(
+    await timeCalls(
+      o.calls,
+      o.warmup,
+      Math.min(30, o.calls),
+      o.maxSeconds,
+      (i) => timeCall(sql, w, calls[i % calls.length]!.args),
+    ),
+  );
 }
 
 const beforeArgs = (c: Call) => c.beforeArgs ?? c.args;
@@ -61,7 +105,11 @@ const beforeArgs = (c: Call) => c.beforeArgs ?? c.args;
  * timed). Returns the milliseconds and the statements it sent (top-level statements the
  * server ran, transaction control not counted).
  */
-async function beforeCall(conn: postgres.ReservedSql, side: BeforeSide, args: unknown[]): Promise<{ ms: number; statements: number }> {
+async function beforeCall(
+  conn: postgres.ReservedSql,
+  side: BeforeSide,
+  args: unknown[],
+): Promise<{ ms: number; statements: number }> {
   const count = await countQueries(conn, async () => {
     if (side.modifies) await conn.unsafe("begin");
     try {
@@ -75,24 +123,55 @@ async function beforeCall(conn: postgres.ReservedSql, side: BeforeSide, args: un
   return { ms: count.result, statements: count.topLevel };
 }
 
-function beforeResult(side: BeforeSide, samples: number[], statements: number[]): BeforeMeasurement {
-  const mean = statements.reduce((a, b) => a + b, 0) / Math.max(1, statements.length);
-  return { name: side.name, pattern: side.pattern, timing: timing(samples), statements: round1(mean) };
+function beforeResult(
+  side: BeforeSide,
+  samples: number[],
+  statements: number[],
+): BeforeMeasurement {
+  const mean =
+    statements.reduce((a, b) => a + b, 0) / Math.max(1, statements.length);
+  return {
+    name: side.name,
+    pattern: side.pattern,
+    timing: timing(samples),
+    statements: round1(mean),
+  };
 }
 
 /** The before side on the same argument sets, on one connection of `sql`; an error is reported, not thrown. */
-export async function measureBefore(sql: postgres.Sql, side: BeforeSide, calls: Call[], o: TimingPlan): Promise<BeforeMeasurement> {
+export async function measureBefore(
+  sql: postgres.Sql,
+  side: BeforeSide,
+  calls: Call[],
+  o: TimingPlan,
+): Promise<BeforeMeasurement> {
   const conn = await sql.reserve();
   try {
     const statements: number[] = [];
-    const samples = await timeCalls(o.beforeCalls, o.beforeWarmup, Math.min(5, o.beforeCalls), o.maxSeconds, async (i) => {
-      const call = await beforeCall(conn, side, beforeArgs(calls[i % calls.length]!));
-      if (i >= o.beforeWarmup) statements.push(call.statements);
-      return call.ms;
-    });
+    const samples = await timeCalls(
+      o.beforeCalls,
+      o.beforeWarmup,
+      Math.min(5, o.beforeCalls),
+      o.maxSeconds,
+      async (i) => {
+        const call = await beforeCall(
+          conn,
+          side,
+          beforeArgs(calls[i % calls.length]!),
+        );
+        if (i >= o.beforeWarmup) statements.push(call.statements);
+        return call.ms;
+      },
+    );
     return beforeResult(side, samples, statements);
   } catch (error) {
-    return { name: side.name, pattern: side.pattern, timing: timing([]), statements: 0, error: errorMessage(error) };
+    return {
+      name: side.name,
+      pattern: side.pattern,
+      timing: timing([]),
+      statements: 0,
+      error: errorMessage(error),
+    };
   } finally {
     conn.release();
   }
@@ -109,7 +188,9 @@ export async function measureProcedure(
   subjects: Call[],
   side: BeforeSide | undefined,
   o: TimingPlan,
-): Promise<Pick<FunctionMeasurement, "timing" | "wholeCall" | "before" | "ratio">> {
+): Promise<
+  Pick<FunctionMeasurement, "timing" | "wholeCall" | "before" | "ratio">
+> {
   const batches: number[] = [];
   const whole: number[] = [];
   const beforeSamples: number[] = [];
@@ -123,20 +204,32 @@ export async function measureProcedure(
         beforeSamples.push(before.ms);
         beforeStatements.push(before.statements);
       }
-      const purge = await timePurgeBatches(url, call.args[0], PURGE_BUDGET_BATCH);
+      const purge = await timePurgeBatches(
+        url,
+        call.args[0],
+        PURGE_BUDGET_BATCH,
+      );
       batches.push(...purge.batchMs);
       whole.push(purge.totalMs);
     }
   } finally {
     conn?.release();
   }
-  const result: Pick<FunctionMeasurement, "timing" | "wholeCall" | "before" | "ratio"> = { timing: timing(batches), wholeCall: timing(whole) };
-  if (side && beforeSamples.length) result.before = beforeResult(side, beforeSamples, beforeStatements);
-  if (result.before && whole.length) result.ratio = ratioOf(result.before, result.wholeCall!);
+  const result: Pick<
+    FunctionMeasurement,
+    "timing" | "wholeCall" | "before" | "ratio"
+  > = { timing: timing(batches), wholeCall: timing(whole) };
+  if (side && beforeSamples.length)
+    result.before = beforeResult(side, beforeSamples, beforeStatements);
+  if (result.before && whole.length)
+    result.ratio = ratioOf(result.before, result.wholeCall!);
   return result;
 }
 
 /** before p50 / api p50, one decimal (none when the api's p50 is 0). */
-export function ratioOf(before: BeforeMeasurement, api: Timing): number | undefined {
+export function ratioOf(
+  before: BeforeMeasurement,
+  api: Timing,
+): number | undefined {
   return api.p50 > 0 ? round1(before.timing.p50 / api.p50) : undefined;
 }

@@ -7,9 +7,25 @@
 import postgres from "postgres";
 import { beforeSide, MEASURED_THROUGH } from "../before/index.ts";
 import { PINNED_PLANNER_SETTINGS } from "../plan/index.ts";
-import { inRunOrder, P95_BUDGET_MS, tierOf, WORKLOAD, workloadRoutines, type Call, type WorkloadDefinition } from "../workload.ts";
+import {
+  inRunOrder,
+  P95_BUDGET_MS,
+  tierOf,
+  WORKLOAD,
+  workloadRoutines,
+  type Call,
+  type WorkloadDefinition,
+} from "../workload.ts";
 import { measurePlan } from "./measure-plan.ts";
-import { errorMessage, measureBefore, measureProcedure, ratioOf, timeApi, timing, type TimingPlan } from "./measure-time.ts";
+import {
+  errorMessage,
+  measureBefore,
+  measureProcedure,
+  ratioOf,
+  timeApi,
+  timing,
+  type TimingPlan,
+} from "./measure-time.ts";
 import type { FunctionMeasurement, TierMeasurement } from "./types.ts";
 
 export { timing } from "./measure-time.ts";
@@ -64,7 +80,10 @@ type Resolved = typeof RESOLVED & TimingPlan;
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
 /** A workload's measurement before anything is measured: what the workload says of it. */
-function emptyMeasurement(w: WorkloadDefinition, rows: number): FunctionMeasurement {
+function emptyMeasurement(
+  w: WorkloadDefinition,
+  rows: number,
+): FunctionMeasurement {
   const result: FunctionMeasurement = {
     name: w.name,
     routine: w.routine,
@@ -91,8 +110,16 @@ function emptyMeasurement(w: WorkloadDefinition, rows: number): FunctionMeasurem
 }
 
 /** Argument sets from the data, the plan subject first (the procedure: one more subject per tenant it may purge). */
-async function argumentSets(sql: postgres.Sql, w: WorkloadDefinition, o: Resolved): Promise<Call[]> {
-  const calls = await w.calls.call(w, sql, w.kind === "procedure" ? o.procedureSubjects + 1 : o.argumentSets);
+async function argumentSets(
+  sql: postgres.Sql,
+  w: WorkloadDefinition,
+  o: Resolved,
+): Promise<Call[]> {
+  const calls = await w.calls.call(
+    w,
+    sql,
+    w.kind === "procedure" ? o.procedureSubjects + 1 : o.argumentSets,
+  );
   if (calls.length === 0) throw new Error("no arguments found in the data");
   return calls;
 }
@@ -111,7 +138,8 @@ async function measureWorkload(
     progress("arguments");
     const calls = await argumentSets(sql, w, o);
     result.argumentSets = calls.length;
-    if (w.idsArg !== undefined) result.ids = (calls[0]!.args[w.idsArg] as unknown[]).length;
+    if (w.idsArg !== undefined)
+      result.ids = (calls[0]!.args[w.idsArg] as unknown[]).length;
 
     progress("plan");
     Object.assign(result, await measurePlan(url, w, calls[0]!.args));
@@ -119,12 +147,18 @@ async function measureWorkload(
     const side = o.before ? beforeSide(w.routine) : undefined;
     progress("api");
     // The procedure: calls[0] went to the plan (it commits), the others are purged for good.
-    if (w.kind === "procedure") return Object.assign(result, await measureProcedure(sql, url, calls.slice(1), side, o));
+    if (w.kind === "procedure")
+      return Object.assign(
+        result,
+        await measureProcedure(sql, url, calls.slice(1), side, o),
+      );
     result.timing = await timeApi(sql, w, calls, o);
     if (side) {
       progress("before");
       result.before = await measureBefore(sql, side, calls, o);
-      const ratio = result.before.error ? undefined : ratioOf(result.before, result.timing);
+      const ratio = result.before.error
+        ? undefined
+        : ratioOf(result.before, result.timing);
       if (ratio !== undefined) result.ratio = ratio;
     }
   } catch (error) {
@@ -135,10 +169,15 @@ async function measureWorkload(
 }
 
 /** Runs maint.refresh_collection_stats() `runs` times; the milliseconds it reports for each. */
-export async function measureRefresh(sql: postgres.Sql, runs = 3): Promise<TierMeasurement["refresh"]> {
+export async function measureRefresh(
+  sql: postgres.Sql,
+  runs = 3,
+): Promise<TierMeasurement["refresh"]> {
   const runsMs: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const [row] = await sql<{ ms: number }[]>`select (extract(epoch from maint.refresh_collection_stats()) * 1000)::float8 as ms`;
+    const [row] = await sql<
+      { ms: number }[]
+    >`select (extract(epoch from maint.refresh_collection_stats()) * 1000)::float8 as ms`;
     runsMs.push(round1(row!.ms));
   }
   return { runsMs, medianMs: timing(runsMs).p50 };
@@ -147,35 +186,78 @@ export async function measureRefresh(sql: postgres.Sql, runs = 3): Promise<TierM
 /** The workloads to measure, in the order one database can run them all (the procedure last). */
 function selected(options: MeasureOptions): WorkloadDefinition[] {
   const { workload = WORKLOAD, only } = options;
-  return inRunOrder(workload.filter((w) => !only || only.includes(w.name) || only.includes(w.routine)));
+  return inRunOrder(
+    workload.filter(
+      (w) => !only || only.includes(w.name) || only.includes(w.routine),
+    ),
+  );
 }
 
 /**
  * Measures every workload on the data at `url` (already seeded with `rows`). The procedure
  * goes last: it deletes the tenants it is given.
  */
-export async function measureTier(url: string, rows: number, options: MeasureOptions = {}): Promise<TierMeasurement> {
-  const o = { ...RESOLVED, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Resolved;
+export async function measureTier(
+  url: string,
+  rows: number,
+  options: MeasureOptions = {},
+): Promise<TierMeasurement> {
+  const o = {
+    ...RESOLVED,
+    ...Object.fromEntries(
+      Object.entries(options).filter(([, v]) => v !== undefined),
+    ),
+  } as Resolved;
   const started = performance.now();
   const workload = selected(options);
-  const sql = postgres(url, { max: 1, onnotice: () => {}, connection: { ...PINNED_PLANNER_SETTINGS } });
+  const sql = postgres(url, {
+    max: 1,
+    onnotice: () => {},
+    connection: { ...PINNED_PLANNER_SETTINGS },
+  });
   try {
     const total = workload.length;
-    options.onProgress?.({ routine: "maint.refresh_collection_stats", phase: "refresh", done: 0, total });
+    options.onProgress?.({
+      routine: "maint.refresh_collection_stats",
+      phase: "refresh",
+      done: 0,
+      total,
+    });
     const refresh = await measureRefresh(sql);
     // Each refresh rewrites every row of the view (refreshed_at changes): vacuum the dead
     // versions away, as autovacuum would soon, so the reads below find the view as it usually is.
     await sql`vacuum (analyze) app.collection_stats`;
     const functions: FunctionMeasurement[] = [];
     for (const w of workload) {
-      const progress = (phase: ProgressEvent["phase"]) => options.onProgress?.({ routine: w.name, phase, done: functions.length, total });
+      const progress = (phase: ProgressEvent["phase"]) =>
+        options.onProgress?.({
+          routine: w.name,
+          phase,
+          done: functions.length,
+          total,
+        });
       functions.push(await measureWorkload(sql, url, rows, w, o, progress));
-      options.onProgress?.({ routine: w.name, phase: "done", done: functions.length, total });
+      options.onProgress?.({
+        routine: w.name,
+        phase: "done",
+        done: functions.length,
+        total,
+      });
     }
     // The api routines are the workload's (test/plans.test.ts checks them against pg_proc).
     const measured = new Set(functions.map((f) => f.routine));
-    const notMeasured = options.only ? [] : workloadRoutines().filter((n) => !measured.has(n) && !measured.has(MEASURED_THROUGH[n] ?? ""));
-    return { rows, refresh, functions, notMeasured, seconds: round1((performance.now() - started) / 1000) };
+    const notMeasured = options.only
+      ? []
+      : workloadRoutines().filter(
+          (n) => !measured.has(n) && !measured.has(MEASURED_THROUGH[n] ?? ""),
+        );
+    return {
+      rows,
+      refresh,
+      functions,
+      notMeasured,
+      seconds: round1((performance.now() - started) / 1000),
+    };
   } finally {
     await sql.end({ timeout: 5 });
   }

@@ -29,7 +29,14 @@ export class Progress {
         write: (chunk: string) => realWrite(chunk),
       } as unknown as NodeJS.WritableStream;
       this.bars = new cliProgress.MultiBar(
-        { stream, hideCursor: true, clearOnComplete: false, stopOnComplete: false, format: "{label} |{bar}| {value}/{total} {unit} {detail}", barsize: 30 },
+        {
+          stream,
+          hideCursor: true,
+          clearOnComplete: false,
+          stopOnComplete: false,
+          format: "{label} |{bar}| {value}/{total} {unit} {detail}",
+          barsize: 30,
+        },
         cliProgress.Presets.shades_classic,
       );
     }
@@ -40,16 +47,30 @@ export class Progress {
   async seeding<T>(rows: number, body: () => Promise<T>): Promise<T> {
     if (!this.tty) return body();
     const steps = seedFiles().length + 3; // each file, vacuum analyze, the view's refresh, the total
-    const bar = this.multibar().create(steps, 0, { label: `seed    ${rows.toLocaleString("en-US").padStart(10)}`, unit: "steps", detail: "" });
+    const bar = this.multibar().create(steps, 0, {
+      label: `seed    ${rows.toLocaleString("en-US").padStart(10)}`,
+      unit: "steps",
+      detail: "",
+    });
     const original = process.stderr.write;
-    process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString();
+    process.stderr.write = ((
+      chunk: string | Uint8Array,
+      ...rest: unknown[]
+    ) => {
+      const text =
+        typeof chunk === "string" ? chunk : Buffer.from(chunk).toString();
       if (text.startsWith("[seed]")) {
         this.multibar().log(text.endsWith("\n") ? text : `${text}\n`);
-        bar.increment(1, { detail: text.slice(7).trim().split(/\s+/)[0] ?? "" });
+        bar.increment(1, {
+          detail: text.slice(7).trim().split(/\s+/)[0] ?? "",
+        });
         return true;
       }
-      return (original as (...a: unknown[]) => boolean).call(process.stderr, chunk, ...rest);
+      return (original as (...a: unknown[]) => boolean).call(
+        process.stderr,
+        chunk,
+        ...rest,
+      );
     }) as Write;
     try {
       const result = await body();
@@ -64,13 +85,25 @@ export class Progress {
   measuring(rows: number): (event: ProgressEvent) => void {
     if (!this.tty) {
       return (e) => {
-        if (e.phase === "done") this.realWrite(`[measure] ${rows.toLocaleString("en-US")} rows: ${e.routine} (${e.done}/${e.total})\n`);
+        if (e.phase === "done")
+          this.realWrite(
+            `[measure] ${rows.toLocaleString("en-US")} rows: ${e.routine} (${e.done}/${e.total})\n`,
+          );
       };
     }
     let bar: cliProgress.SingleBar | undefined;
     return (e) => {
-      bar ??= this.multibar().create(e.total, 0, { label: `measure ${rows.toLocaleString("en-US").padStart(10)}`, unit: "routines", detail: "" });
-      bar.update(e.done, { detail: e.phase === "done" ? "" : `${e.routine.replace(/^(api|maint)\./, "")}: ${e.phase}` });
+      bar ??= this.multibar().create(e.total, 0, {
+        label: `measure ${rows.toLocaleString("en-US").padStart(10)}`,
+        unit: "routines",
+        detail: "",
+      });
+      bar.update(e.done, {
+        detail:
+          e.phase === "done"
+            ? ""
+            : `${e.routine.replace(/^(api|maint)\./, "")}: ${e.phase}`,
+      });
     };
   }
 

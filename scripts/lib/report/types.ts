@@ -111,8 +111,22 @@ export interface Report {
    * loadAverage: os.loadavg() when the report was built (1, 5, 15 minutes): other work on the
    * machine shows in p95 and p99. jobsPaused: the pg_cron jobs paused during the run.
    */
-  environment: { node: string; postgres: string; server: string; cpus: number; platform: string; loadAverage: number[]; jobsPaused: string[] };
-  options: { tiers: number[]; calls: number; warmup: number; beforeCalls: number; seed: number };
+  environment: {
+    node: string;
+    postgres: string;
+    server: string;
+    cpus: number;
+    platform: string;
+    loadAverage: number[];
+    jobsPaused: string[];
+  };
+  options: {
+    tiers: number[];
+    calls: number;
+    warmup: number;
+    beforeCalls: number;
+    seed: number;
+  };
   tiers: TierMeasurement[];
   checks: Check[];
   /** Some budget failed: `npm start` exits 1. */
