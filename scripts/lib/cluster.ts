@@ -41,7 +41,9 @@ function serverSettings(
     max_connections: 200,
     shared_preload_libraries: `'${PRELOAD_LIBRARIES.join(",")}'`,
     "pg_stat_statements.track": "all",
-    "pg_stat_statements.max": 10000,
+    // every test file has its own database (its own dbid, so its own entries), and track = all
+    // counts nested statements: 10,000 entries were evicted mid-test once the write api came
+    "pg_stat_statements.max": 50000,
     "cron.database_name": `'${MAIN_DATABASE}'`,
     "cron.use_background_workers": "on",
     max_worker_processes: 32,
