@@ -8,7 +8,12 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { useTestDatabase } from "../harness/database.ts";
 import { sqlState } from "../harness/errors.ts";
 import { connectAs } from "../harness/roles.ts";
-import { batch, itemsOf, statementsOf, twoTenants } from "../harness/writes.ts";
+import {
+  batch,
+  itemsOf,
+  statementsOf,
+  twoTenantsWithData,
+} from "../harness/writes.ts";
 
 const db = useTestDatabase("agent_writes");
 
@@ -65,7 +70,7 @@ const workflowRow = async (id: string) =>
 
 beforeAll(async () => {
   const { sql, url } = db();
-  [tenant, other] = await twoTenants(sql);
+  [tenant, other] = await twoTenantsWithData(sql);
   agents = (
     await sql<
       { id: string }[]

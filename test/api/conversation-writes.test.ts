@@ -6,7 +6,12 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { useTestDatabase } from "../harness/database.ts";
 import { sqlState } from "../harness/errors.ts";
 import { connectAs } from "../harness/roles.ts";
-import { batch, itemsOf, statementsOf, twoTenants } from "../harness/writes.ts";
+import {
+  batch,
+  itemsOf,
+  statementsOf,
+  twoTenantsWithData,
+} from "../harness/writes.ts";
 
 const db = useTestDatabase("conversation_writes");
 
@@ -50,7 +55,7 @@ const turn = [
 
 beforeAll(async () => {
   const { sql, url } = db();
-  [tenant, other] = await twoTenants(sql);
+  [tenant, other] = await twoTenantsWithData(sql);
   user = (
     await sql<
       { id: string }[]

@@ -6,7 +6,12 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { useTestDatabase } from "../harness/database.ts";
 import { sqlState } from "../harness/errors.ts";
 import { connectAs } from "../harness/roles.ts";
-import { batch, itemsOf, statementsOf, twoTenants } from "../harness/writes.ts";
+import {
+  batch,
+  itemsOf,
+  statementsOf,
+  twoTenantsWithData,
+} from "../harness/writes.ts";
 
 const db = useTestDatabase("gap_writes");
 
@@ -60,7 +65,7 @@ const stats = async (t = tenant) => {
 
 beforeAll(async () => {
   const { sql, url } = db();
-  [tenant, other] = await twoTenants(sql);
+  [tenant, other] = await twoTenantsWithData(sql);
   app = await connectAs(url, "querybudget_app");
 });
 

@@ -188,7 +188,7 @@ export async function rolledBack<T>(
  */
 export const statementsOf = (
   one: postgres.Sql,
-  run: (sql: postgres.Sql) => Promise<unknown>,
+  run: (conn: postgres.ReservedSql) => Promise<unknown>,
 ) =>
   countRolledBack(one, run).then((c) => ({
     own: c.statements - c.foreignKeyChecks,

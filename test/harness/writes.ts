@@ -1,21 +1,9 @@
 // Shared by the write api's tests (test/api/*-writes.test.ts): statement counts of a rolled-back
 // call, batches as jsonb, and the tenants the seed gives.
 import type postgres from "postgres";
-import { countRolledBack } from "../../scripts/lib/query-counter.ts";
 
-/**
- * The statements a call ran on the server, in a transaction rolled back: its own, and
- * PostgreSQL's foreign key checks apart (one per row a foreign key touches, by design).
- * `sql` must be a superuser's client (it reads pg_stat_statements); `run` calls the api on the
- * reserved connection it is given.
- */
-export async function statementsOf(
-  sql: postgres.Sql,
-  run: (conn: postgres.ReservedSql) => Promise<unknown>,
-): Promise<{ own: number; ri: number }> {
-  const c = await countRolledBack(sql, run);
-  return { own: c.statements - c.foreignKeyChecks, ri: c.foreignKeyChecks };
-}
+// The statement counter of a rolled-back call, shared with the other api tests.
+export { statementsOf } from "./fixtures.ts";
 
 /** A batch argument, sent as text and cast to jsonb by the call. */
 export const batch = (items: readonly unknown[] | unknown): string =>
@@ -26,7 +14,9 @@ export const itemsOf = <T>(n: number, make: (i: number) => T): T[] =>
   Array.from({ length: n }, (_, i) => make(i));
 
 /** Two tenants (A, B) that both have users, agents, workflows and knowledge gaps: the two biggest. */
-export async function twoTenants(sql: postgres.Sql): Promise<[string, string]> {
+export async function twoTenantsWithData(
+  sql: postgres.Sql,
+): Promise<[string, string]> {
   const rows = await sql<{ t: string }[]>`
     select t.tenant_id::text as t from app.tenants t
     where exists (select from app.users u where u.tenant_id = t.tenant_id)
