@@ -321,16 +321,17 @@ export async function adviseIndexes(
 
     // 1. the workload
     let baseline: Awaited<ReturnType<typeof statementCounters>> | undefined;
-    if (options.workload.kind !== "statements") {
-      if (options.resetStatistics) await sql`select pg_stat_reset()`;
-      baseline = await statementCounters(sql);
-    }
     run = await runWorkloadSource(
       sql,
       options.url,
       options.workload,
       notes,
       progress.onProgress,
+      async () => {
+        if (options.workload.kind === "statements") return;
+        if (options.resetStatistics) await sql`select pg_stat_reset()`;
+        baseline = await statementCounters(sql);
+      },
     );
 
     // 2. its statements, planned; candidates; hypopg

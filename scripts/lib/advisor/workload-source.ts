@@ -62,9 +62,12 @@ async function runApi(
   source: Extract<WorkloadSource, { kind: "api" }>,
   notes: string[],
   progress: Progress,
+  beforeRun: () => Promise<void>,
 ): Promise<WorkloadRun> {
   const calls = await apiWorkload(sql, source.options);
   const notDriven = await functionsNotDriven(sql, calls);
+  // the queries that picked the arguments above are not the workload: counters start here
+  await beforeRun();
   if (notDriven.length)
     notes.push(
       `api functions the workload does not call (add them to scripts/lib/workload.ts): ${notDriven.join(", ")}`,
@@ -143,15 +146,22 @@ async function runQueries(
   return { units, literalQueryIds, queries: queries.length };
 }
 
-/** Runs the workload source (nothing for `statements`). */
+/**
+ * Runs the workload source (nothing for `statements`). `beforeRun` is called once everything is
+ * ready and just before the workload runs (the api workload first picks its arguments with
+ * queries of its own, which are not part of it).
+ */
 export async function runWorkloadSource(
   sql: postgres.Sql,
   url: string,
   source: WorkloadSource,
   notes: string[],
   progress: Progress,
+  beforeRun: () => Promise<void> = async () => {},
 ): Promise<WorkloadRun> {
-  if (source.kind === "api") return runApi(sql, url, source, notes, progress);
+  if (source.kind === "api")
+    return runApi(sql, url, source, notes, progress, beforeRun);
+  await beforeRun();
   if (source.kind === "queries")
     return runQueries(url, source.queries, source.repeat ?? 5, notes, progress);
   return { units: [], literalQueryIds: new Map() };
