@@ -13,7 +13,6 @@ import {
 import {
   buildReport,
   charts,
-  countingClient,
   evaluate,
   exitCode,
   isForeignKeyCheck,
@@ -384,13 +383,6 @@ describe("helpers", () => {
       50, 95, 99, 1, 100, 100,
     ]);
     expect(timing([7])).toMatchObject({ p50: 7, p95: 7, p99: 7 });
-  });
-
-  test("the counting client counts queries, not identifiers", async () => {
-    const counting = countingClient(db().sql);
-    await counting.sql`select ${counting.sql("x")} from (select 1 as x) t`;
-    await counting.sql.unsafe("select 1");
-    expect(counting.count()).toBe(2);
   });
 
   test("foreign key checks are told apart from the routine's own statements", () => {

@@ -327,39 +327,3 @@ export function queryHeaders(count: QueryCount): Record<string, string> {
     "X-Query-Count-Nested": String(count.nested),
   };
 }
-
-/**
- * A postgres.js client that counts the statements it is asked to run (tagged templates and
- * unsafe), client side: not what the server ran (nested statements are not seen).
- * @deprecated Count with countQueries or countRolledBack (what the server ran). Kept only
- * because test/report.test.ts imports it; it goes when that file is split.
- */
-export function countingClient(sql: postgres.Sql): {
-  sql: postgres.Sql;
-  count: () => number;
-  reset: () => void;
-} {
-  let n = 0;
-  const proxy = new Proxy(sql, {
-    apply(target, thisArg, args: unknown[]) {
-      const first = args[0];
-      if (Array.isArray(first) && "raw" in first) n++; // sql`...`, not sql(identifier) or sql(rows)
-      return Reflect.apply(
-        target as unknown as (...a: unknown[]) => unknown,
-        thisArg,
-        args,
-      );
-    },
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver);
-      if (property === "unsafe" && typeof value === "function") {
-        return (...args: unknown[]) => {
-          n++;
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      }
-      return value;
-    },
-  });
-  return { sql: proxy, count: () => n, reset: () => (n = 0) };
-}

@@ -28,7 +28,6 @@ export {
 } from "./checks.ts";
 export { measureTier, timing } from "./measure.ts";
 export { isForeignKeyCheck } from "../plan/index.ts";
-export { countingClient } from "../query-counter.ts";
 export type { MeasureOptions, ProgressEvent } from "./measure.ts";
 export { renderMarkdown, renderConsole, tierTable } from "./markdown.ts";
 export { lineChart, barChart } from "./svg.ts";
