@@ -9,6 +9,8 @@
 -- exceptions belong to querybudget_maint (BYPASSRLS), because their work crosses tenants:
 --   app.collection_stats            a refresh computes the view as its owner: all tenants
 --   maint.refresh_collection_stats  security definer: only the view's owner may refresh it
+--   maint.fold_collection_stat_deltas, maint.rebuild_collection_stat_totals
+--                                   security definer: fold or compute every tenant's statistics
 --   app.session_tenant_id           security definer: finds the tenant of a session token
 -- The rest of maint and perf stays with the role that migrates (their security definer
 -- functions read pg_stat_activity, pg_stat_statements and cron.job, which need that role).
@@ -46,10 +48,14 @@ begin
     select format('alter routine %s owner to %I', p.oid::regprocedure, o.owner)
     from pg_proc p
     cross join lateral (select case when p.oid in ('maint.refresh_collection_stats()'::regprocedure,
+                                                   'maint.fold_collection_stat_deltas()'::regprocedure,
+                                                   'maint.rebuild_collection_stat_totals()'::regprocedure,
                                                    'app.session_tenant_id(uuid)'::regprocedure)
                                     then 'querybudget_maint' else 'querybudget_owner' end as owner) o
     where (p.pronamespace in ('app'::regnamespace, 'api'::regnamespace)
-           or p.oid = 'maint.refresh_collection_stats()'::regprocedure)
+           or p.oid in ('maint.refresh_collection_stats()'::regprocedure,
+                        'maint.fold_collection_stat_deltas()'::regprocedure,
+                        'maint.rebuild_collection_stat_totals()'::regprocedure))
       and p.proowner <> o.owner::regrole
   loop
     execute r.ddl;
@@ -103,6 +109,9 @@ $$;
 -- Cross-tenant maintenance (querybudget_maint, BYPASSRLS): what the stats view reads, what the
 -- TTL job deletes (FOR UPDATE needs UPDATE on a column), what the token lookup reads.
 grant select on app.collections, app.operations, app.chunks to querybudget_maint;
+-- the statistics the writers maintain: folded (deltas deleted, totals upserted) or rebuilt
+grant select, delete on app.collection_stat_deltas to querybudget_maint;
+grant select, insert, update, delete on app.collection_stat_totals to querybudget_maint;
 grant select, delete on app.messages, app.conversations, app.user_sessions to querybudget_maint;
 grant update (expires_at) on app.messages, app.conversations, app.user_sessions to querybudget_maint;
 -- the TTL batch, which maint.purge_expired calls after switching to querybudget_maint

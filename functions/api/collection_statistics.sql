@@ -24,24 +24,90 @@ declare
   chunk_max integer;
   chunk_documents bigint;
   as_of timestamptz;
+  v_rows bigint;
+  v_time_sum numeric;
+  v_time_count bigint;
+  v_size_sum bigint;
+  v_deleted_first timestamptz;
+  v_deleted_last timestamptz;
+  v_deleted_min integer;
+  v_deleted_max integer;
 begin
   perform app.require_tenant(p_tenant_id);
   perform app.require_not_null(p_collection_id, 'p_collection_id');
   perform app.require_not_null(p_fresh, 'p_fresh');
 
   if not p_fresh then
-    -- one lookup on collection_stats_tenant_id_collection_id_idx
-    select v.chunking_total, v.chunking_completed, v.chunking_failed, v.chunking_processing,
-           v.chunking_avg_processing_time, v.chunking_first_at, v.chunking_last_at, v.chunking_strategies,
-           v.chunks_total, v.chunk_avg_size, v.chunk_min_size, v.chunk_max_size, v.unique_documents, v.refreshed_at
-      into ops_total, ops_completed, ops_failed, ops_processing, ops_avg_time, ops_first, ops_last, strategies,
-           chunks_total, chunk_avg, chunk_min, chunk_max, chunk_documents, as_of
-    from app.collection_stats v
-    where v.tenant_id = p_tenant_id and v.collection_id = p_collection_id;
+    -- The collection's folded totals plus its pending deltas (app.collection_stat_totals,
+    -- app.collection_stat_deltas, maintained by the writers): one statement, so one snapshot;
+    -- every write committed before it is counted. Cost: one primary key probe and a range scan
+    -- of the deltas not yet folded.
+    with u as (
+      select false as pending, t.chunking_total, t.chunking_completed, t.chunking_failed, t.chunking_processing,
+             t.chunking_time_sum, t.chunking_time_count, t.chunking_first_at, t.chunking_last_at,
+             null::timestamptz as deleted_first_at, null::timestamptz as deleted_last_at, t.chunking_strategies,
+             t.chunks_total, t.chunk_size_sum, t.chunk_documents, t.chunk_min_size, t.chunk_max_size,
+             null::integer as deleted_min_size, null::integer as deleted_max_size
+      from app.collection_stat_totals t
+      where t.tenant_id = p_tenant_id and t.collection_id = p_collection_id
+      union all
+      select true, d.chunking_total, d.chunking_completed, d.chunking_failed, d.chunking_processing,
+             d.chunking_time_sum, d.chunking_time_count, d.chunking_first_at, d.chunking_last_at,
+             d.chunking_deleted_first_at, d.chunking_deleted_last_at, d.chunking_strategies,
+             d.chunks_total, d.chunk_size_sum, d.chunk_documents, d.chunk_min_size, d.chunk_max_size,
+             d.chunk_deleted_min_size, d.chunk_deleted_max_size
+      from app.collection_stat_deltas d
+      where d.tenant_id = p_tenant_id and d.collection_id = p_collection_id
+    )
+    select count(*), coalesce(sum(u.chunking_total), 0), coalesce(sum(u.chunking_completed), 0),
+           coalesce(sum(u.chunking_failed), 0), coalesce(sum(u.chunking_processing), 0),
+           coalesce(sum(u.chunking_time_sum), 0), coalesce(sum(u.chunking_time_count), 0),
+           min(u.chunking_first_at), max(u.chunking_last_at), min(u.deleted_first_at), max(u.deleted_last_at),
+           coalesce(sum(u.chunks_total), 0), coalesce(sum(u.chunk_size_sum), 0), coalesce(sum(u.chunk_documents), 0),
+           min(u.chunk_min_size), max(u.chunk_max_size), min(u.deleted_min_size), max(u.deleted_max_size),
+           (select coalesce(jsonb_object_agg(x.key, x.n) filter (where x.n <> 0), '{}')
+            from (select e.key, sum(e.value::bigint) as n
+                  from u cross join lateral jsonb_each_text(u.chunking_strategies) e
+                  group by e.key) x)
+      into v_rows, ops_total, ops_completed, ops_failed, ops_processing, v_time_sum, v_time_count,
+           ops_first, ops_last, v_deleted_first, v_deleted_last, chunks_total, v_size_sum, chunk_documents,
+           chunk_min, chunk_max, v_deleted_min, v_deleted_max, strategies
+    from u;
+    as_of := clock_timestamp();
+
+    if v_rows = 0 then
+      -- nothing written yet (all zeros), or not a collection of the tenant
+      if not exists (select from app.collections c where c.tenant_id = p_tenant_id and c.id = p_collection_id) then
+        raise exception 'unknown collection % of tenant %', p_collection_id, p_tenant_id using errcode = 'QB009';
+      end if;
+    end if;
+
+    -- exact, as the fresh path: numeric sums over counts, rounded once to double precision
+    ops_avg_time := (v_time_sum / nullif(v_time_count, 0))::double precision;
+    chunk_avg := (v_size_sum::numeric / nullif(chunks_total, 0)::numeric)::double precision;
+
+    -- A bound stays exact unless a pending delete reached it (a deleted chunk of size <= the
+    -- minimum, ...): then it is read from the collection's rows, as the fresh path does.
+    if chunks_total = 0 then
+      chunk_min := null;
+      chunk_max := null;
+    elsif chunk_min is null or chunk_max is null or v_deleted_min <= chunk_min or v_deleted_max >= chunk_max then
+      select min(k.size), max(k.size) into chunk_min, chunk_max
+      from app.chunks k
+      where k.tenant_id = p_tenant_id and k.collection_id = p_collection_id;
+    end if;
+    if ops_total = 0 then
+      ops_first := null;
+      ops_last := null;
+    elsif ops_first is null or ops_last is null or v_deleted_first <= ops_first or v_deleted_last >= ops_last then
+      select min(o.created_at), max(o.created_at) into ops_first, ops_last
+      from app.operations o
+      where o.tenant_id = p_tenant_id and o.collection_id = p_collection_id and o.type = 'chunking';
+    end if;
   end if;
 
-  if p_fresh or not found then
-    -- fresh numbers, or a collection made since the last refresh (or an unknown one)
+  if p_fresh then
+    -- fresh numbers, computed now from the rows (the reference the default must equal)
     if not exists (select from app.collections c where c.tenant_id = p_tenant_id and c.id = p_collection_id) then
       raise exception 'unknown collection % of tenant %', p_collection_id, p_tenant_id using errcode = 'QB009';
     end if;

@@ -193,6 +193,10 @@ declare
   v_asked bigint[];
   v_ids bigint[];
   v_deleted bigint;
+  v_deleted_size bigint;
+  v_deleted_documents bigint;
+  v_deleted_min integer;
+  v_deleted_max integer;
   v_result jsonb;
 begin
   perform app.require_tenant(p_tenant_id);
@@ -224,9 +228,11 @@ begin
     where c.tenant_id = p_tenant_id
       and c.collection_id = p_collection_id
       and c.document_id = any ((select v_ids)::bigint[])
-    returning 1
+    returning c.document_id, c.size
   )
-  select count(*) into v_deleted from deleted;
+  select count(*), coalesce(sum(x.size), 0), count(distinct x.document_id), min(x.size), max(x.size)
+  into v_deleted, v_deleted_size, v_deleted_documents, v_deleted_min, v_deleted_max
+  from deleted x;
 
   -- 3. The new chunks, documents in id order and each in chunk_index order (so are their ids),
   -- size = char_length(content); and each document's content_size, the sum of its chunks'
@@ -246,6 +252,16 @@ begin
     where d.tenant_id = p_tenant_id
       and d.id = s.document_id
     returning d.id
+  ), delta as (
+    -- the collection's statistics (app.collection_stat_deltas): every chunk of a document in
+    -- v_ids was deleted above and each gets at least one new one, so the distinct documents
+    -- change by those inserted minus those that had chunks
+    insert into app.collection_stat_deltas (tenant_id, collection_id, chunks_total, chunk_size_sum, chunk_documents,
+                                            chunk_min_size, chunk_max_size, chunk_deleted_min_size, chunk_deleted_max_size)
+    select p_tenant_id, p_collection_id, count(*) - v_deleted, coalesce(sum(i.size), 0) - v_deleted_size,
+           count(distinct i.document_id) - v_deleted_documents, min(i.size), max(i.size), v_deleted_min, v_deleted_max
+    from inserted i
+    having count(*) > 0 or v_deleted > 0
   )
   select jsonb_build_object(
            'replaced', (select count(*) from sized),

@@ -222,6 +222,15 @@ begin
     where c.tenant_id = p_tenant_id
       and c.collection_id = t.collection_id
       and c.document_id = t.id
+    returning c.collection_id, c.document_id, c.size
+  ), delta as (
+    -- the statistics of each collection that lost chunks (app.collection_stat_deltas): all
+    -- chunks of a document go, so its distinct documents drop by the documents deleted
+    insert into app.collection_stat_deltas (tenant_id, collection_id, chunks_total, chunk_size_sum, chunk_documents,
+                                            chunk_deleted_min_size, chunk_deleted_max_size)
+    select p_tenant_id, x.collection_id, -count(*), -sum(x.size), -count(distinct x.document_id), min(x.size), max(x.size)
+    from chunks_deleted x
+    group by x.collection_id
   ), documents_deleted as (
     delete from app.documents d
     using target t
@@ -340,7 +349,15 @@ begin
     where c.tenant_id = p_tenant_id
       and c.collection_id = b.collection_id
       and c.document_id = b.id
-    returning 1
+    returning c.collection_id, c.document_id, c.size
+  ), delta as (
+    -- the statistics of each collection that lost chunks (app.collection_stat_deltas), as in
+    -- app.hard_delete_documents
+    insert into app.collection_stat_deltas (tenant_id, collection_id, chunks_total, chunk_size_sum, chunk_documents,
+                                            chunk_deleted_min_size, chunk_deleted_max_size)
+    select p_tenant_id, x.collection_id, -count(*), -sum(x.size), -count(distinct x.document_id), min(x.size), max(x.size)
+    from chunks_deleted x
+    group by x.collection_id
   ), documents_deleted as (
     delete from app.documents d
     where d.tenant_id = p_tenant_id

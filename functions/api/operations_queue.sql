@@ -70,7 +70,16 @@ begin
     select p_tenant_id, p_collection_id, b.user_id, p_type, 'pending', coalesce(b.metadata, '{}')
     from rows from (jsonb_to_recordset(p_operations) as (metadata jsonb, user_id bigint)) with ordinality as b (metadata, user_id, pos)
     order by b.pos
-    returning app.operations.id
+    returning app.operations.id, app.operations.created_at, app.operations.metadata ->> 'strategy' as strategy
+  ), delta as (
+    -- chunking operations count in the collection's statistics (app.collection_stat_deltas)
+    insert into app.collection_stat_deltas (tenant_id, collection_id, chunking_total, chunking_first_at, chunking_last_at, chunking_strategies)
+    select p_tenant_id, p_collection_id, count(*), min(i.created_at), max(i.created_at),
+           coalesce((select jsonb_object_agg(g.strategy, g.n)
+                     from (select j.strategy, count(*) as n from inserted j where j.strategy is not null group by j.strategy) g), '{}')
+    from inserted i
+    where p_type = 'chunking'
+    having count(*) > 0
   )
   select (row_number() over (order by i.id) - 1)::integer, i.id
   from inserted i
@@ -118,6 +127,13 @@ begin
       and o.id = c.id
       and o.created_at = c.created_at
     returning o.id, o.collection_id, o.user_id, o.type, o.status, o.metadata, o.created_at
+  ), delta as (
+    -- pending to processing: the statistics of each collection (app.collection_stat_deltas)
+    insert into app.collection_stat_deltas (tenant_id, collection_id, chunking_processing)
+    select p_tenant_id, u.collection_id, count(*)
+    from updated u
+    where p_type = 'chunking'
+    group by u.collection_id
   )
   select u.id, u.collection_id, u.user_id, u.type, u.status, u.metadata, u.created_at
   from updated u
@@ -176,7 +192,18 @@ begin
       and o.id = t.id
       and o.created_at = t.created_at
       and t.status in ('pending', 'processing')
-    returning o.id
+    returning o.id, o.collection_id, o.type, t.status as old_status, o.status, o.processing_time
+  ), delta as (
+    -- the statistics of each collection with chunking operations finished (app.collection_stat_deltas)
+    insert into app.collection_stat_deltas (tenant_id, collection_id, chunking_completed, chunking_failed, chunking_processing,
+                                            chunking_time_sum, chunking_time_count)
+    select p_tenant_id, f.collection_id, count(*) filter (where f.status = 'completed'), count(*) filter (where f.status = 'failed'),
+           -count(*) filter (where f.old_status = 'processing'),
+           coalesce(sum(f.processing_time::numeric) filter (where f.status = 'completed'), 0),
+           count(f.processing_time) filter (where f.status = 'completed')
+    from finished f
+    where f.type = 'chunking'
+    group by f.collection_id
   )
   select jsonb_build_object(
            'finished', (select count(*) from finished),
@@ -223,7 +250,14 @@ begin
       and o.id = t.id
       and o.created_at = t.created_at
       and t.status in ('pending', 'processing')
-    returning o.id
+    returning o.id, o.collection_id, o.type, t.status as old_status
+  ), delta as (
+    -- processing ones leave that count (app.collection_stat_deltas); pending ones count only in the total
+    insert into app.collection_stat_deltas (tenant_id, collection_id, chunking_processing)
+    select p_tenant_id, c.collection_id, -count(*)
+    from cancelled c
+    where c.type = 'chunking' and c.old_status = 'processing'
+    group by c.collection_id
   )
   select jsonb_build_object(
            'cancelled', (select count(*) from cancelled),
