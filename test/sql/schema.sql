@@ -8,7 +8,7 @@ select schemas_are(array['app', 'api', 'perf', 'maint', 'partman', 'graphile_mig
 select is(
   (select array_agg(relname::text order by relname) from pg_class
    where relnamespace = 'app'::regnamespace and relkind in ('r', 'p') and not relispartition),
-  array['agents', 'chunks', 'collections', 'connectors', 'conversations', 'deleted_documents',
+  array['agents', 'chunks', 'collection_stat_deltas', 'collection_stat_totals', 'collections', 'connectors', 'conversations', 'deleted_documents',
         'documents', 'gap_answers', 'knowledge_gaps', 'messages', 'operations', 'tenants',
         'user_sessions', 'users', 'workflow_tasks', 'workflows'],
   'app has every table of the domain model, and no other');

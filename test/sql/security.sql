@@ -66,8 +66,9 @@ select set_eq(
   $$ select c.oid::regclass::text from pg_class c where c.relowner = 'querybudget_maint'::regrole and c.relkind not in ('i', 't')
      union all
      select p.oid::regprocedure::text from pg_proc p where p.proowner = 'querybudget_maint'::regrole $$,
-  array['app.collection_stats', 'maint.refresh_collection_stats()', 'app.session_tenant_id(uuid)'],
-  'querybudget_maint (BYPASSRLS) owns exactly the stats view, its refresh and the session token lookup');
+  array['app.collection_stats', 'maint.refresh_collection_stats()', 'maint.fold_collection_stat_deltas()',
+        'maint.rebuild_collection_stat_totals()', 'app.session_tenant_id(uuid)'],
+  'querybudget_maint (BYPASSRLS) owns exactly the stats view, its refresh, the fold and rebuild of the statistics totals and the session token lookup');
 
 -- security definer functions ---------------------------------------------------------------
 select is_empty(
