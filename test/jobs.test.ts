@@ -484,6 +484,10 @@ describe("pg_cron registration (the main database)", () => {
       command: "SELECT maint.prune_job_history()",
       schedule: "15 4 * * *",
     },
+    querybudget_fold_stats: {
+      command: "SELECT maint.fold_collection_stat_deltas()",
+      schedule: "* * * * *",
+    },
   };
   interface Job {
     jobid: string;

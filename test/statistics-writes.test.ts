@@ -204,4 +204,24 @@ describe("maint.fold_collection_stat_deltas", () => {
     await Promise.all(writers);
     await expectAgree("concurrent");
   });
+
+  test("partition retention dropping a month of operations: the totals follow in the same transaction", async () => {
+    // Setup: retention of operations shortened so the oldest seeded month goes (the seed fills
+    // the three months before the current one), on this copy only
+    const { sql } = db();
+    const [before] = await sql<
+      { n: number }[]
+    >`select count(*)::int as n from app.operations`;
+    await sql`update partman.part_config set retention = '2 months' where parent_table = 'app.operations'`;
+
+    // Action
+    await sql`call maint.run_partition_maintenance()`;
+
+    // Assertions: operations were dropped, and the default still equals the live computation
+    const [after] = await sql<
+      { n: number }[]
+    >`select count(*)::int as n from app.operations`;
+    expect(after!.n).toBeLessThan(before!.n);
+    await expectAgree("after retention");
+  });
 });

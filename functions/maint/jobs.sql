@@ -25,9 +25,11 @@ as $$
     (3, 'analyze', '30 3 * * *', 'CALL maint.analyze_partitioned_parents()',
      'Nightly 03:30 GMT: extended statistics for new partitions, then ANALYZE of the partitioned tables of app (autovacuum never analyzes them).'),
     (4, 'refresh_stats', '* * * * *', 'SELECT maint.refresh_collection_stats()',
-     'Every minute by default (querybudget.refresh_stats_schedule): refresh materialized view concurrently app.collection_stats, read by api.collection_statistics.'),
+     'Every minute by default (querybudget.refresh_stats_schedule): refresh materialized view concurrently app.collection_stats (the per-collection view of earlier versions; api.collection_statistics now reads the totals the writers keep, folded by querybudget_fold_stats).'),
     (5, 'prune_job_history', '15 4 * * *', 'SELECT maint.prune_job_history()',
-     'Daily 04:15 GMT: deletes cron.job_run_details rows older than 7 days (pg_cron never does).')
+     'Daily 04:15 GMT: deletes cron.job_run_details rows older than 7 days (pg_cron never does).'),
+    (6, 'fold_stats', '* * * * *', 'SELECT maint.fold_collection_stat_deltas()',
+     'Every minute by default (querybudget.fold_stats_schedule): folds the statistics deltas the writers appended into app.collection_stat_totals, so api.collection_statistics reads a short tail of deltas.')
   ) as d (ord, job, default_schedule, command, description)
   order by d.ord
 $$;

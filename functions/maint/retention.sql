@@ -22,6 +22,7 @@ declare
   v_parent text;
   v_before text[];
   v_after text[];
+  v_dropped integer;
 begin
   partitions_created := 0;
   partitions_dropped := 0;
@@ -40,8 +41,15 @@ begin
                        from partman.show_partitions(v_parent) s);
       partitions_created := partitions_created
         + (select count(*)::integer from unnest(v_after) a where a <> all (v_before));
-      partitions_dropped := partitions_dropped
-        + (select count(*)::integer from unnest(v_before) b where b <> all (v_after));
+      v_dropped := (select count(*)::integer from unnest(v_before) b where b <> all (v_after));
+      partitions_dropped := partitions_dropped + v_dropped;
+      -- A dropped month of operations takes its rows out of the collection statistics, which
+      -- the writers keep by deltas (functions/maint/collection_stat_deltas.sql); no writer
+      -- wrote one for this, so the totals are rebuilt in the same transaction as the drop.
+      -- Retention drops a month at a time, monthly: a rebuild then is the simple exact way.
+      if v_parent = 'app.operations' and v_dropped > 0 then
+        perform maint.rebuild_collection_stat_totals();
+      end if;
     exception when lock_not_available then
       raise notice 'maint.run_partition_maintenance: %: lock_timeout (%) reached; left for the next run', v_parent, v_lock_timeout;
     end;

@@ -43,8 +43,8 @@ select throws_ok($$ select maint.prune_job_history(null) $$, 'QB001', null, 'pru
 select set_eq(
   $$ select name from maint.job_definitions() $$,
   array['querybudget_ttl', 'querybudget_partition_maintenance', 'querybudget_analyze',
-        'querybudget_refresh_stats', 'querybudget_prune_job_history'],
-  'maint.job_definitions() lists the five querybudget_ jobs');
+        'querybudget_refresh_stats', 'querybudget_prune_job_history', 'querybudget_fold_stats'],
+  'maint.job_definitions() lists the six querybudget_ jobs');
 
 -- each command names one maint routine of the right kind: CALL a procedure, SELECT a function
 select is_empty(
