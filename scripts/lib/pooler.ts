@@ -37,11 +37,11 @@ export const POOLED_ROLES = [
 /**
  * postgres.js options for a connection through the pooler: no named prepared statements (a
  * prepared statement lives on one server connection; in transaction mode the next call may
- * run on another), no type fetch at connect (PgBouncer's admin console does not answer it).
+ * run on another). For PgBouncer's admin console add `fetch_types: false` (it answers simple
+ * queries only) and send `.simple()` queries.
  */
 export const POOLED = {
   prepare: false,
-  fetch_types: false,
   onnotice: () => {},
 } as const;
 
