@@ -21,9 +21,15 @@ const serverPackages = [
   ["postgresql-15-pgtap", `${extDir}/pgtap.control`],
   ["postgresql-15-hypopg", `${extDir}/hypopg.control`],
   ["postgresql-15-partman", `${extDir}/pg_partman.control`],
+  // the pooler the load test and `npm run load` put in front of the server (scripts/lib/pooler.ts)
+  ["pgbouncer", "/usr/sbin/pgbouncer"],
 ];
 // With DATABASE_URL the server is someone else's; we still run psql and pg_dump here.
-const clientPackages = [["postgresql-client-15", `${pgBin}/psql`]];
+// PgBouncer runs here too, in front of that server.
+const clientPackages = [
+  ["postgresql-client-15", `${pgBin}/psql`],
+  ["pgbouncer", "/usr/sbin/pgbouncer"],
+];
 
 function say(msg) {
   process.stderr.write(`[bootstrap] ${msg}\n`);

@@ -83,6 +83,9 @@ $$;
 --                                            order and purge batches last well under a second
 --   idle_in_transaction_session_timeout 15s  a connection that opens a transaction and forgets
 --                                            it loses it after 15 s, and its locks with it
+--   jit off                                  (not a timeout) the api's statements are point reads
+--                                            and small batches: compiling one costs more than it
+--                                            runs, and the seeds ask for it (docs/operations.md "Pooling")
 -- and of the monitoring role:
 --   statement_timeout 30s                    perf reports read catalogs and statistics views
 do $$
@@ -95,6 +98,7 @@ begin
       ('querybudget_app', 'statement_timeout', '5s'),
       ('querybudget_app', 'lock_timeout', '2s'),
       ('querybudget_app', 'idle_in_transaction_session_timeout', '15s'),
+      ('querybudget_app', 'jit', 'off'),
       ('querybudget_monitor', 'statement_timeout', '30s')
     ) as v (role, setting, value)
     where not exists (

@@ -70,6 +70,7 @@ describe("timeouts", () => {
         .sort(),
     ).toEqual([
       "idle_in_transaction_session_timeout",
+      "jit",
       "lock_timeout",
       "statement_timeout",
     ]);

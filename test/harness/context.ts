@@ -28,6 +28,13 @@ export interface TestServer {
   templateRows: number;
   /** Every tier's template; `useTestDatabase(label, { tier: "1M" })` copies the 1M one. */
   tiers: Record<Tier, TierTemplate>;
+  /**
+   * PgBouncer in transaction pooling mode in front of the server (scripts/lib/pooler.ts),
+   * started with it and stopped with it: `pooledUrl(db.url, role)` of test/harness/pooler.ts.
+   * Absent when it could not start: `poolerError` says why (test/load.test.ts fails with it).
+   */
+  pooler?: { host: string; port: number; defaultPoolSize: number };
+  poolerError?: string;
 }
 
 declare module "vitest" {

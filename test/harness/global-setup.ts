@@ -10,6 +10,7 @@ import postgres from "postgres";
 import type { TestProject } from "vitest/node";
 import { migrateDatabase } from "../../scripts/lib/migrate.ts";
 import { seedDatabase } from "../../scripts/lib/seed.ts";
+import { startPooler, type Pooler } from "../../scripts/lib/pooler.ts";
 import { provisionServer } from "../../scripts/lib/server.ts";
 import { withDatabase } from "../../scripts/lib/server-contract.ts";
 import { elapsed, log } from "../../scripts/lib/log.ts";
@@ -101,6 +102,15 @@ export default async function setup(project: TestProject) {
     await server.stop();
     throw error;
   }
+  // The pooler beside it (test/load.test.ts): a failure to start it fails that test, not the run.
+  let pooler: Pooler | undefined;
+  let poolerError: string | undefined;
+  try {
+    pooler = await startPooler(server);
+  } catch (error) {
+    poolerError = error instanceof Error ? error.message : String(error);
+    log(`pgbouncer did not start: ${poolerError}`);
+  }
   const context: TestServer = {
     kind: server.kind,
     url: server.url,
@@ -111,9 +121,16 @@ export default async function setup(project: TestProject) {
       "10k": { template: TEMPLATE, rows: TEMPLATE_ROWS, eager: true },
       "1M": { template: TEMPLATE_1M, rows: TEMPLATE_1M_ROWS, eager: false },
     },
+    pooler: pooler && {
+      host: pooler.host,
+      port: pooler.port,
+      defaultPoolSize: pooler.settings.default_pool_size,
+    },
+    poolerError,
   };
   project.provide("server", context);
   return async () => {
+    await pooler?.stop();
     await server.stop();
   };
 }

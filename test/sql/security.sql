@@ -19,8 +19,8 @@ select ok(not pg_has_role('querybudget_monitor', r, 'member'), format('querybudg
 from unnest(array['querybudget_owner', 'querybudget_maint', 'querybudget_app']) r;
 select set_eq(
   $$ select unnest(s.setconfig) from pg_db_role_setting s where s.setrole = 'querybudget_app'::regrole and s.setdatabase = 0 $$,
-  array['statement_timeout=5s', 'lock_timeout=2s', 'idle_in_transaction_session_timeout=15s'],
-  'querybudget_app has the documented timeouts');
+  array['statement_timeout=5s', 'lock_timeout=2s', 'idle_in_transaction_session_timeout=15s', 'jit=off'],
+  'querybudget_app has the documented timeouts, and jit off');
 
 -- row level security ---------------------------------------------------------------------
 select is_empty(
