@@ -1,5 +1,6 @@
 // Migrations: from scratch to the full schema, and a second run changes nothing.
 import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
@@ -7,6 +8,7 @@ import { migrateDatabase } from "../scripts/lib/migrate.ts";
 import { PG_BIN, withDatabase } from "../scripts/lib/server-contract.ts";
 import {
   idempotentSqlFiles,
+  ROOT,
   routinesDefinedIn,
 } from "../scripts/lib/sql-files.ts";
 
@@ -46,13 +48,25 @@ describe("graphile-migrate", () => {
   test("migrates an empty database to the whole schema", async () => {
     await migrateDatabase(url, { quiet: true });
     const sql = postgres(url, { max: 1 });
-    const [row] = await sql<{ migrations: number; tables: number }[]>`
+    const [row] = await sql<{ migrations: number; tables: string[] }[]>`
       select (select count(*)::int from graphile_migrate.migrations) as migrations,
-             (select count(*)::int from pg_class where relnamespace = 'app'::regnamespace and relkind in ('r', 'p')
-                and not relispartition) as tables`;
+             (select array_agg(relname::text order by relname) from pg_class where relnamespace = 'app'::regnamespace
+                and relkind in ('r', 'p') and not relispartition) as tables`;
     await sql.end();
+    // the tables the committed migrations create, read from their text
+    const dir = join(ROOT, "migrations", "committed");
+    const created = readdirSync(dir)
+      .flatMap((f) =>
+        [
+          ...readFileSync(join(dir, f), "utf8").matchAll(
+            /create table (?:if not exists )?app\.(\w+)/gi,
+          ),
+        ].map((m) => m[1]!),
+      )
+      .sort();
     expect(row?.migrations).toBeGreaterThan(0);
-    expect(row?.tables).toBe(16);
+    expect(created.length).toBeGreaterThan(15);
+    expect(row?.tables).toEqual(created);
   });
 
   test("a second run changes nothing (the schema dump is identical)", async () => {
