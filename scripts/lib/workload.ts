@@ -461,7 +461,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
       "app.chunks_tenant_id_collection_id_document_id_chunk_index_key",
     ],
     partitions: [CHUNKS_PER_DOCUMENT],
-    buffers: { "10k": 6300, "1M": 7300 },
+    buffers: { "10k": 5500, "1M": 6600 },
     measuredP95Ms: 9.1,
     ratioAsserted: true,
     p95Ms: P95_BUDGET_MS,
