@@ -106,17 +106,42 @@ async function writer(
   return done;
 }
 
+/**
+ * One round: the writers for `seconds`, and a sampler that looks at pg_stat_activity every
+ * 50 ms and counts the writers it finds waiting on a heavyweight lock (a row or a tuple: what
+ * writers queued behind one hot row would show). Operations finished per second, and the
+ * share of writer samples that were lock waits.
+ */
 async function round(
   url: string,
   targets: Target[],
   seconds: number,
   batch: number,
-): Promise<number> {
+): Promise<{ ops: number; lockWaits: number }> {
   const until = performance.now() + seconds * 1000;
+  const sampler = postgres(url, { max: 1, onnotice: () => {} });
+  let samples = 0;
+  let waits = 0;
+  const sampling = (async () => {
+    while (performance.now() < until) {
+      const [s] = await sampler<{ writers: number; waiting: number }[]>`
+        select count(*)::int as writers, (count(*) filter (where wait_event_type = 'Lock'))::int as waiting
+        from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()
+          and query like 'select%api.%' and state = 'active'`;
+      samples += s!.writers;
+      waits += s!.waiting;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
   const counts = await Promise.all(
     targets.map((t) => writer(url, t, until, batch)),
   );
-  return counts.reduce((a, b) => a + b, 0) / seconds;
+  await sampling;
+  await sampler.end();
+  return {
+    ops: counts.reduce((a, b) => a + b, 0) / seconds,
+    lockWaits: samples ? waits / samples : 0,
+  };
 }
 
 try {
@@ -155,20 +180,22 @@ try {
       where tenant_id = ${tenant!.tenant_id} order by id limit ${options.writers}`;
     const one = Array.from({ length: options.writers }, () => collections[0]!);
     const modes: Record<"one" | "own", number[]> = { one: [], own: [] };
+    const waitShares: Record<"one" | "own", number[]> = { one: [], own: [] };
     // a warm-up round, not counted
     await round(url, collections, Math.min(2, options.seconds), options.batch);
     for (let r = 0; r < options.rounds; r++) {
       for (const mode of ["one", "own"] as const) {
         await sql`select maint.fold_collection_stat_deltas()`;
-        const ops = await round(
+        const { ops, lockWaits } = await round(
           url,
           mode === "one" ? one : collections,
           options.seconds,
           options.batch,
         );
         modes[mode].push(ops);
+        waitShares[mode].push(lockWaits);
         log(
-          `round ${r + 1}: ${options.writers} writers into ${mode === "one" ? "one collection" : "a collection each"}: ${ops.toFixed(0)} operations/s`,
+          `round ${r + 1}: ${options.writers} writers into ${mode === "one" ? "one collection" : "a collection each"}: ${ops.toFixed(0)} operations/s, ${(lockWaits * 100).toFixed(1)} % of active writer samples waiting on a lock`,
         );
       }
     }
@@ -237,6 +264,7 @@ try {
     into one collection:      ${modes.one.map((x) => x.toFixed(0)).join(", ")} operations/s
     into a collection each:   ${modes.own.map((x) => x.toFixed(0)).join(", ")} operations/s
     one / each:               ${(ratio * 100).toFixed(0)} %
+    writers seen waiting on a lock: one collection ${waitShares.one.map((x) => `${(x * 100).toFixed(1)} %`).join(", ")}; a collection each ${waitShares.own.map((x) => `${(x * 100).toFixed(1)} %`).join(", ")}
 (b) fold of 1,000 writes' deltas (${folded} rows, 100 collections): median ${median(foldMs).toFixed(1)} ms, max ${Math.max(...foldMs).toFixed(1)} ms over ${foldMs.length} folds
     fold of ${n} deltas with ${bounds.length} collection minimums deleted (recomputed from ${sizes[0]!.chunks} chunks of those collections): ${boundMs.toFixed(1)} ms`);
     } finally {
