@@ -1,6 +1,7 @@
 -- api.collection_statistics: seed 000's get_statistics, without loading any operation or chunk.
--- By default one index lookup in the materialized view app.collection_stats (constant time
--- whatever the size of the collection); with p_fresh => true, three aggregates computed live.
+-- By default the collection's totals kept by the writers plus its deltas not yet folded
+-- (functions/maint/collection_stat_deltas.sql): constant time whatever the size of the
+-- collection; with p_fresh => true, three aggregates computed live, the reference.
 create or replace function api.collection_statistics(p_tenant_id bigint, p_collection_id bigint, p_fresh boolean default false)
 returns jsonb
 language plpgsql
@@ -165,5 +166,5 @@ end
 $$;
 comment on function api.collection_statistics(bigint, bigint, boolean) is
   'Statistics of a collection (seed 000 get_statistics): jsonb {operations: {total, completed, failed, processing, success_rate, avg_processing_time, first_operation_at, last_operation_at} of its chunking operations, chunks: {total, avg_size, min_size, max_size, unique_documents}, strategies: {strategy: count}, as_of} (docs/api.md), the same for the same data whichever p_fresh, as_of apart. '
-  'p_fresh false (default): one lookup in app.collection_stats as of its last refresh (collection_stats_tenant_id_collection_id_idx; a collection made since is computed live); true: computed now (operations_tenant_id_collection_id_type_status_idx, the collection''s chunk partition). '
+  'p_fresh false (default): the totals the writers keep (app.collection_stat_totals, primary key) plus the deltas not yet folded (app.collection_stat_deltas), every committed write included; true: computed now (operations_tenant_id_collection_id_type_status_idx, the collection''s chunk partition). as_of is the time of the call. '
   'Errors: QB001 null argument; QB005 unknown tenant; QB009 collection unknown within the tenant.';

@@ -604,7 +604,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     routine: "api.user_conversations",
     kind: "read",
     query:
-      "select * from api.user_conversations($1, $2, $3::timestamptz, $4, $5)",
+      "select * from api.user_conversations($1, $2, $3::text::timestamptz, $4, $5)",
     subject: "the first page of 50 of the users with the most conversations",
     intendedIndexes: ["app.conversations_tenant_id_user_id_created_at_id_idx"],
     smallAt10k: ["app.conversations_tenant_id_user_id_created_at_id_idx"],
@@ -631,7 +631,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     routine: "api.conversation_messages",
     kind: "read",
     query:
-      "select * from api.conversation_messages($1, $2, $3::timestamptz, $4, $5)",
+      "select * from api.conversation_messages($1, $2, $3::text::timestamptz, $4, $5)",
     subject:
       "the second page of 20 (exact cursor: the 20th newest message) of the live conversations with the most messages",
     intendedIndexes: [
@@ -779,7 +779,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     routine: "api.workflows_by_status",
     kind: "read",
     query:
-      "select * from api.workflows_by_status($1, $2, $3::timestamptz, $4, $5)",
+      "select * from api.workflows_by_status($1, $2, $3::text::timestamptz, $4, $5)",
     subject: "a page of 50 in the middle of the biggest (tenant, status) lists",
     intendedIndexes: ["app.workflows_tenant_id_status_created_at_id_idx"],
     smallAt10k: ["app.workflows_tenant_id_status_created_at_id_idx"],
