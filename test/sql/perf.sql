@@ -28,7 +28,15 @@ insert into expected values
   ('perf.require_threshold(anycompatible,text,anycompatible,anycompatible)', false, 'anycompatible'),
   ('perf.leaf_relations(oid)', false, 'setof oid'),
   ('perf.in_scope(oid)', false, 'boolean'),
-  ('perf.generic_plan(text,text[])', false, 'jsonb');
+  ('perf.generic_plan(text,text[])', false, 'jsonb'),
+  ('perf.reloption(text[],text)', false, 'text'),
+  ('perf.wraparound_danger(real)', false, 'setof record'),
+  ('perf.sequence_position(regclass)', false, 'setof record'),
+  ('perf.sequence_overflow(real)', true, 'setof record'),
+  ('perf.vacuum_health()', false, 'setof record'),
+  ('perf.bloat_estimates(bigint,real)', true, 'setof record'),
+  ('perf.not_valid_constraints()', false, 'setof record'),
+  ('perf.replication_health(bigint)', true, 'setof record');
 
 select is_empty(
   $$ select e.signature from expected e where to_regprocedure(e.signature) is null $$,
@@ -43,7 +51,7 @@ select is_empty(
 select results_eq(
   $$ select e.signature, e.definer from expected e order by 1 $$,
   $$ select p.oid::regprocedure::text, p.prosecdef from pg_proc p join expected e on p.oid = to_regprocedure(e.signature) order by 1 $$,
-  'security definer exactly where the function reads other sessions, other roles'' statements, pg_cron or pg_statistic');
+  'security definer exactly where the function reads other sessions, other roles'' statements, pg_cron, pg_statistic, sequences or the replication views');
 
 select results_eq(
   $$ select e.signature, e.returns from expected e order by 1 $$,
