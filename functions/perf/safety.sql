@@ -86,8 +86,8 @@ begin
                                               else 'toast.autovacuum_multixact_freeze_max_age' end)::bigint,
                           current_setting('autovacuum_multixact_freeze_max_age')::bigint))
     from pg_class c
-    join pg_namespace n on n.oid = coalesce((select o.relnamespace from pg_class o where o.reltoastrelid = c.oid), c.relnamespace)
     left join pg_class owner on owner.reltoastrelid = c.oid and c.relkind = 't'
+    join pg_namespace n on n.oid = coalesce(owner.relnamespace, c.relnamespace)
     where c.relkind in ('r', 'm', 't')
       and c.relfrozenxid <> '0'::xid
       and c.relpersistence <> 't'

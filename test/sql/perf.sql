@@ -36,7 +36,12 @@ insert into expected values
   ('perf.vacuum_health()', false, 'setof record'),
   ('perf.bloat_estimates(bigint,real)', true, 'setof record'),
   ('perf.not_valid_constraints()', false, 'setof record'),
-  ('perf.replication_health(bigint)', true, 'setof record');
+  ('perf.replication_health(bigint)', true, 'setof record'),
+  ('perf.take_snapshot(timestamptz,interval)', true, 'setof record'),
+  ('perf.routine_history(timestamptz)', true, 'setof record'),
+  ('perf.routine_changes_since(timestamptz,real)', true, 'setof record'),
+  ('perf.table_size_history(timestamptz)', true, 'setof record'),
+  ('perf.table_growth_since(timestamptz)', true, 'setof record');
 
 select is_empty(
   $$ select e.signature from expected e where to_regprocedure(e.signature) is null $$,
@@ -80,23 +85,24 @@ select is_empty(
 select is_empty(
   $$ select p.oid::regprocedure::text from pg_proc p
      where p.pronamespace = 'perf'::regnamespace and p.provolatile = 'v'
-       and p.oid <> 'perf.generic_plan(text,text[])'::regprocedure $$,
-  'every perf function is stable: it only reads (perf.generic_plan prepares and deallocates a statement of its session: volatile)');
+       and p.oid not in ('perf.generic_plan(text,text[])'::regprocedure, 'perf.take_snapshot(timestamptz,interval)'::regprocedure) $$,
+  'every perf function is stable: it only reads (perf.generic_plan prepares and deallocates a statement of its session, perf.take_snapshot writes the history: volatile)');
 
 -- the report: every section, arrays where there may be several rows
 select is(
   (select array_agg(k order by k) from jsonb_object_keys(perf.database_report()) k),
-  array['auto_explain', 'blocked_queries', 'cache_hit_ratio', 'connections', 'database', 'database_size', 'duplicate_indexes',
-        'generated_at', 'index_usage', 'invalid_indexes', 'job_health', 'long_running_queries', 'missing_fk_indexes',
-        'seq_scan_tables', 'server_version', 'slow_queries', 'statistics', 'summary', 'table_sizes', 'tables_needing_analyze',
-        'thresholds', 'unused_indexes'],
+  array['auto_explain', 'blocked_queries', 'bloat', 'cache_hit_ratio', 'connections', 'database', 'database_size', 'duplicate_indexes',
+        'generated_at', 'index_usage', 'invalid_indexes', 'job_health', 'long_running_queries', 'missing_fk_indexes', 'not_valid_constraints',
+        'replication', 'routine_changes', 'seq_scan_tables', 'sequences', 'server_version', 'slow_queries', 'statistics', 'summary', 'table_growth',
+        'table_sizes', 'tables_needing_analyze', 'thresholds', 'unused_indexes', 'vacuum', 'wraparound'],
   'database_report has every section');
 
 select is_empty(
   $$ select k from jsonb_each(perf.database_report()) r (k, v)
      where k in ('auto_explain', 'blocked_queries', 'cache_hit_ratio', 'connections', 'duplicate_indexes', 'index_usage',
                  'invalid_indexes', 'job_health', 'long_running_queries', 'missing_fk_indexes', 'seq_scan_tables',
-                 'slow_queries', 'table_sizes', 'tables_needing_analyze', 'unused_indexes')
+                 'slow_queries', 'table_sizes', 'tables_needing_analyze', 'unused_indexes', 'wraparound', 'sequences', 'vacuum',
+                 'bloat', 'not_valid_constraints', 'replication', 'routine_changes', 'table_growth')
        and jsonb_typeof(v) <> 'array' $$,
   'every list section is an array, never null');
 
