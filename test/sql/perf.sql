@@ -37,11 +37,11 @@ insert into expected values
   ('perf.bloat_estimates(bigint,real)', true, 'setof record'),
   ('perf.not_valid_constraints()', false, 'setof record'),
   ('perf.replication_health(bigint)', true, 'setof record'),
-  ('perf.take_snapshot(timestamptz,interval)', true, 'setof record'),
-  ('perf.routine_history(timestamptz)', true, 'setof record'),
-  ('perf.routine_changes_since(timestamptz,real)', true, 'setof record'),
-  ('perf.table_size_history(timestamptz)', true, 'setof record'),
-  ('perf.table_growth_since(timestamptz)', true, 'setof record');
+  ('perf.take_snapshot(timestamp with time zone,interval)', true, 'setof record'),
+  ('perf.routine_history(timestamp with time zone)', true, 'setof record'),
+  ('perf.routine_changes_since(timestamp with time zone,real)', true, 'setof record'),
+  ('perf.table_size_history(timestamp with time zone)', true, 'setof record'),
+  ('perf.table_growth_since(timestamp with time zone)', true, 'setof record');
 
 select is_empty(
   $$ select e.signature from expected e where to_regprocedure(e.signature) is null $$,
@@ -91,7 +91,7 @@ select is_empty(
 -- the report: every section, arrays where there may be several rows
 select is(
   (select array_agg(k order by k) from jsonb_object_keys(perf.database_report()) k),
-  array['auto_explain', 'blocked_queries', 'bloat', 'cache_hit_ratio', 'connections', 'database', 'database_size', 'duplicate_indexes',
+  array['auto_explain', 'bloat', 'blocked_queries', 'cache_hit_ratio', 'connections', 'database', 'database_size', 'duplicate_indexes',
         'generated_at', 'index_usage', 'invalid_indexes', 'job_health', 'long_running_queries', 'missing_fk_indexes', 'not_valid_constraints',
         'replication', 'routine_changes', 'seq_scan_tables', 'sequences', 'server_version', 'slow_queries', 'statistics', 'summary', 'table_growth',
         'table_sizes', 'tables_needing_analyze', 'thresholds', 'unused_indexes', 'vacuum', 'wraparound'],
