@@ -301,5 +301,13 @@ describe("snapshots and what changed since", () => {
       return p!.snapshots_pruned;
     });
     expect(pruned).toBe(1);
+    const [status] = await sql<
+      { snapshots: number; latest_at: Date; retention: string }[]
+    >`select snapshots::int, latest_at, retention::text from perf.history_status()`;
+    expect(status).toEqual({
+      snapshots: 1,
+      latest_at: new Date(twoHours),
+      retention: "14 days",
+    });
   });
 });

@@ -73,7 +73,8 @@ begin
     'bloat', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.bloat_estimates(c_bloat_min_bytes, c_bloat_min_ratio) x),
     'not_valid_constraints', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.not_valid_constraints() x),
     'replication', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.replication_health(c_replication_max_lag) x),
-    -- the history (functions/perf/history.sql): what changed in the last 24 hours
+    -- the history (functions/perf/history.sql): its state, and what changed in the last 24 hours
+    'history', (select to_jsonb(h) from perf.history_status() h),
     'routine_changes', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.routine_changes_since(now() - c_history_window, c_routine_min_growth) x),
     'table_growth', (select coalesce(jsonb_agg(to_jsonb(x)), '[]')
                      from (select * from perf.table_growth_since(now() - c_history_window) limit c_growth_listed) x)
@@ -109,6 +110,6 @@ comment on function perf.database_report() is
   'thresholds, and the sections connections, long_running_queries (1 minute), blocked_queries, cache_hit_ratio (0.99), slow_queries (100 / 500 ms, the 50 with the most total time), '
   'index_usage, unused_indexes (0 scans), duplicate_indexes, missing_fk_indexes, invalid_indexes, seq_scan_tables (95 %, 10,000 rows), table_sizes, tables_needing_analyze, job_health, '
   'auto_explain (perf.auto_explain_settings), wraparound (perf.wraparound_danger 0.5), sequences (perf.sequence_overflow 0.75), vacuum (perf.vacuum_health), bloat (perf.bloat_estimates 10 MB, 0.2), '
-  'not_valid_constraints, replication (perf.replication_health 1 GB), routine_changes (perf.routine_changes_since the last 24 hours, +50 %), table_growth (perf.table_growth_since the last 24 hours, the 20 that grew most), '
+  'not_valid_constraints, replication (perf.replication_health 1 GB), history (perf.history_status, an object), routine_changes (perf.routine_changes_since the last 24 hours, +50 %), table_growth (perf.table_growth_since the last 24 hours, the 20 that grew most), '
   'each an array (empty when there is nothing), and summary: counts of what needs attention per section. Security definer.';
 revoke all on function perf.database_report() from public;

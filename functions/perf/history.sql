@@ -400,3 +400,25 @@ comment on function perf.table_growth_since(timestamptz) is
   'total_bytes_before, total_bytes_after, growth_bytes (negative: it shrank), growth_ratio (of the size before; null for a table new since), rows_before, rows_after (estimates), index_bytes_before, index_bytes_after, bytes_per_day, growth (for people). '
   'Most growth first; no rows with fewer than two snapshots. Security definer (the history tables). Errors: QB001 null p_since.';
 revoke all on function perf.table_growth_since(timestamptz) from public;
+
+create or replace function perf.history_status()
+returns table (
+  snapshots bigint,
+  first_at timestamptz,
+  latest_at timestamptz,
+  latest_age interval,
+  retention interval)
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+set jit = off
+as $$
+  select count(*), min(s.taken_at), max(s.taken_at), now() - max(s.taken_at),
+         coalesce(nullif(btrim(current_setting('querybudget.perf_history_retention', true)), '')::interval, interval '14 days')
+  from perf.snapshots s
+$$;
+comment on function perf.history_status() is
+  'The history at a glance, one row: snapshots retained, first_at and latest_at (null: none yet), latest_age (now() - latest_at: more than 5 minutes and a bit means the job querybudget_perf_snapshot is not running), '
+  'retention (querybudget.perf_history_retention, else 14 days: what the next snapshot prunes with unless given p_retention). Security definer (the history tables).';
+revoke all on function perf.history_status() from public;

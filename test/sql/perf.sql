@@ -41,7 +41,8 @@ insert into expected values
   ('perf.routine_history(timestamp with time zone)', true, 'setof record'),
   ('perf.routine_changes_since(timestamp with time zone,real)', true, 'setof record'),
   ('perf.table_size_history(timestamp with time zone)', true, 'setof record'),
-  ('perf.table_growth_since(timestamp with time zone)', true, 'setof record');
+  ('perf.table_growth_since(timestamp with time zone)', true, 'setof record'),
+  ('perf.history_status()', true, 'setof record');
 
 select is_empty(
   $$ select e.signature from expected e where to_regprocedure(e.signature) is null $$,
@@ -92,7 +93,7 @@ select is_empty(
 select is(
   (select array_agg(k order by k) from jsonb_object_keys(perf.database_report()) k),
   array['auto_explain', 'bloat', 'blocked_queries', 'cache_hit_ratio', 'connections', 'database', 'database_size', 'duplicate_indexes',
-        'generated_at', 'index_usage', 'invalid_indexes', 'job_health', 'long_running_queries', 'missing_fk_indexes', 'not_valid_constraints',
+        'generated_at', 'history', 'index_usage', 'invalid_indexes', 'job_health', 'long_running_queries', 'missing_fk_indexes', 'not_valid_constraints',
         'replication', 'routine_changes', 'seq_scan_tables', 'sequences', 'server_version', 'slow_queries', 'statistics', 'summary', 'table_growth',
         'table_sizes', 'tables_needing_analyze', 'thresholds', 'unused_indexes', 'vacuum', 'wraparound'],
   'database_report has every section');
