@@ -177,6 +177,56 @@ describe("snapshots and what changed since", () => {
     ).toEqual([]);
   });
 
+  test("statement_changes_since: the calling statement and the routine's nested statement both got heavier at T10; statement_history has their intervals", async () => {
+    const { sql } = db();
+    const rows = await sql<
+      {
+        queryid: string;
+        toplevel: boolean;
+        query: string;
+        calls_before: number;
+        calls_after: number;
+        blocks_growth: string;
+        changed_at: Date;
+      }[]
+    >`select queryid::text, toplevel, query, calls_before::int, calls_after::int, blocks_growth::text, changed_at
+      from perf.statement_changes_since(${T(5)}::timestamptz)`;
+    const top = rows.find(
+      (r) => r.toplevel && /api\.perf_test_scan/.test(r.query),
+    );
+    const nested = rows.find(
+      (r) => !r.toplevel && /perf_test\.big/.test(r.query),
+    );
+    expect(top, JSON.stringify(rows)).toBeDefined();
+    expect(nested, JSON.stringify(rows)).toBeDefined();
+    // the nested statement also ran once for the statement that called two routines
+    expect([top!.calls_before, top!.calls_after]).toEqual([20, 20]);
+    expect([nested!.calls_before, nested!.calls_after]).toEqual([21, 20]);
+    for (const r of [top!, nested!]) {
+      expect(Number(r.blocks_growth)).toBeGreaterThan(10);
+      expect(r.changed_at.toISOString()).toBe(T(10));
+    }
+    // the top-level statement's buffers are the routine's (its nested statements included)
+    const [routine] = await sql<{ blocks_growth: string }[]>`
+      select blocks_growth::text from perf.routine_changes_since(${T(5)}::timestamptz) where routine = 'api.perf_test_scan'`;
+    expect(top!.blocks_growth).toBe(routine!.blocks_growth);
+    const history = await sql<
+      { taken_at: Date; calls: number; toplevel: boolean }[]
+    >`
+      select taken_at, calls::int, toplevel from perf.statement_history(${top!.queryid}::bigint)`;
+    expect(
+      history.map((h) => [h.taken_at.toISOString(), h.calls, h.toplevel]),
+    ).toEqual([
+      [T(5), 20, true],
+      [T(10), 20, true],
+    ]);
+    expect(
+      await sqlState(
+        sql`select * from perf.statement_history(${null}::bigint)`,
+      ),
+    ).toBe("QB001");
+  });
+
   test("table_growth_since and table_size_history: the table that grew, by what pg_total_relation_size says", async () => {
     const { sql } = db();
     const [g] = await sql<

@@ -42,7 +42,9 @@ insert into expected values
   ('perf.routine_changes_since(timestamp with time zone,real)', true, 'setof record'),
   ('perf.table_size_history(timestamp with time zone)', true, 'setof record'),
   ('perf.table_growth_since(timestamp with time zone)', true, 'setof record'),
-  ('perf.history_status()', true, 'setof record');
+  ('perf.history_status()', true, 'setof record'),
+  ('perf.statement_history(bigint,timestamp with time zone)', true, 'setof record'),
+  ('perf.statement_changes_since(timestamp with time zone,real)', true, 'setof record');
 
 select is_empty(
   $$ select e.signature from expected e where to_regprocedure(e.signature) is null $$,
