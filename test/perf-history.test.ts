@@ -122,8 +122,9 @@ describe("snapshots and what changed since", () => {
       expect(Number(r.rows_per_call)).toBe(1);
     }
     // pg_stat_user_functions counts every call, the one beside api.perf_test_other too
-    const [{ tracking }] = await sql<{ tracking: string }[]>`
+    const [row1] = await sql<{ tracking: string }[]>`
       select current_setting('track_functions') as tracking`;
+    const { tracking } = row1!;
     if (tracking !== "none")
       expect(rows.map((r) => r.function_calls)).toEqual([21, 20]);
     // the statement calling two api routines is attributed to neither
@@ -337,9 +338,10 @@ describe("snapshots and what changed since", () => {
       select taken_at from perf.table_size_history() group by taken_at order by taken_at`;
     expect(left.map((s) => s.taken_at.toISOString())).toEqual([later]);
     // no statement text outlives the deltas that mention it
-    const [{ orphans }] = await sql<{ orphans: number }[]>`
+    const [row2] = await sql<{ orphans: number }[]>`
       select count(*)::int as orphans from perf.statement_texts t
       where not exists (select from perf.statement_deltas d where d.queryid = t.queryid)`;
+    const { orphans } = row2!;
     expect(orphans).toBe(0);
 
     // querybudget.perf_history_retention = 1 hour: a snapshot 2 hours later keeps only itself
