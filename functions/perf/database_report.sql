@@ -52,6 +52,8 @@ begin
     'table_sizes', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.table_sizes() x),
     'tables_needing_analyze', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.tables_needing_analyze() x),
     'job_health', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.job_health() x),
+    'collection_statistics', (select to_jsonb(x) from perf.collection_stats_serving() x),
+    'tenant_overview', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.tenant_overview() x),
     'auto_explain', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.auto_explain_settings() x)
   ) into v_report;
 
@@ -76,5 +78,6 @@ comment on function perf.database_report() is
   'Everything perf knows about this database as one jsonb (seed 002''s /api/performance/database): generated_at, database, server_version, database_size, statistics (perf.statistics_age), '
   'thresholds, and the sections connections, long_running_queries (1 minute), blocked_queries, cache_hit_ratio (0.99), slow_queries (100 / 500 ms, the 50 with the most total time), '
   'index_usage, unused_indexes (0 scans), duplicate_indexes, missing_fk_indexes, invalid_indexes, seq_scan_tables (95 %, 10,000 rows), table_sizes, tables_needing_analyze, job_health, '
-  'auto_explain (perf.auto_explain_settings), each an array (empty when there is nothing), and summary: counts of what needs attention per section. Security definer.';
+  'collection_statistics (perf.collection_stats_serving, one object: how statistics are served and folded), tenant_overview (perf.tenant_overview, one row per tenant), '
+  'auto_explain (perf.auto_explain_settings), each an array (collection_statistics an object) (empty when there is nothing), and summary: counts of what needs attention per section. Security definer.';
 revoke all on function perf.database_report() from public;
