@@ -106,7 +106,7 @@ beforeAll(async () => {
   // The template was seeded after the view was created: fill it now.
   await sql`select maint.refresh_collection_stats()`;
   // and the totals the writers maintain (the seed wrote its rows around the api)
-  await sql`select maint.rebuild_collection_stat_totals()`;
+  await sql`select maint.rebuild_collection_stats()`;
   collections = await sql<Collection[]>`
     select c.tenant_id, c.id,
            (select count(*)::int from app.chunks k where k.tenant_id = c.tenant_id and k.collection_id = c.id) as chunks,
@@ -303,7 +303,7 @@ describe("app.collection_stats and maint.refresh_collection_stats", () => {
     }
   });
 
-  test("the default reads the totals the writers maintain: a row written around the api shows only after maint.rebuild_collection_stat_totals()", async () => {
+  test("the default reads the totals the writers maintain: a row written around the api shows only after maint.rebuild_collection_stats()", async () => {
     const { sql } = db();
     const c = biggest;
     const old = await stats(c.tenant_id, c.id);
@@ -319,7 +319,7 @@ describe("app.collection_stats and maint.refresh_collection_stats", () => {
     expect(fresh.operations.total).toBe(old.operations.total + 1);
     expect(fresh.strategies["statistics-test"]).toBe(1);
 
-    await sql`select maint.rebuild_collection_stat_totals()`;
+    await sql`select maint.rebuild_collection_stats()`;
     const now = await stats(c.tenant_id, c.id);
     expectSameStatistics(now, fresh, "rebuilt");
     expectSameStatistics(

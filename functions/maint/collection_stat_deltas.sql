@@ -148,7 +148,7 @@ begin
 
   -- the fold's own record (perf.collection_stats_serving): one row, written by one fold at a
   -- time (the advisory lock above), never by the api
-  insert into app.collection_stat_folds as f (singleton, folds, deltas_folded, total_ms, last_at, last_ms, last_deltas, last_collections, last_recomputed)
+  insert into maint.collection_stat_folds as f (singleton, folds, deltas_folded, total_ms, last_at, last_ms, last_deltas, last_collections, last_recomputed)
   values (true, 1, v_folded, 1000 * extract(epoch from clock_timestamp() - v_started), v_started,
           1000 * extract(epoch from clock_timestamp() - v_started), v_folded, v_collections, v_recomputed)
   on conflict (singleton) do update
@@ -161,7 +161,7 @@ end
 $$;
 comment on function maint.fold_collection_stat_deltas() is
   'Job body: folds every committed row of app.collection_stat_deltas into app.collection_stat_totals in one statement (deleted and added in the same snapshot) and returns how many it folded; cost proportional to the deltas, except a chunk size or chunking created_at bound a folded delete reached, or a count map a delta lacks, recomputed from that collection''s rows. '
-  'Records its run in app.collection_stat_folds (time, deltas, collections, recomputed). One fold at a time (advisory lock; a second concurrent call returns 0 at once). Readers are never blocked and read the same numbers before and after. Call: select maint.fold_collection_stat_deltas().';
+  'Records its run in maint.collection_stat_folds (time, deltas, collections, recomputed). One fold at a time (advisory lock; a second concurrent call returns 0 at once). Readers are never blocked and read the same numbers before and after. Call: select maint.fold_collection_stat_deltas().';
 
 -- The one full recomputation of the statistics, from the rows (app.documents, app.operations,
 -- app.chunks): every collection that has a document, an operation or a chunk (no row: all
