@@ -194,6 +194,7 @@ language sql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
+set jit = off
 as $$
   select o.tenant_id, o.name, o.collections, o.documents_total, o.documents_by_status, o.chunks_total,
          o.chunk_characters, o.operations_total, o.operations_by_type_status, o.refreshed_at
