@@ -224,12 +224,10 @@ describe("races between bulk document calls", () => {
 });
 
 describe("races between a refresh of app.tenant_overview and its readers", () => {
-  // The readers read the view itself: api.collection_statistics no longer does (it reads the
-  // totals the writers keep, test/statistics-writes.test.ts), but the refresh job still keeps
-  // the view for whoever reads it, and must not block them.
-  // A refresh reads app.chunks while it holds its own lock on app.tenant_overview: a holder's
-  // ACCESS EXCLUSIVE lock on app.chunks (which api.collection_statistics's default path does
-  // not read) keeps it there. A concurrent refresh holds EXCLUSIVE (readers pass); a plain one
+  // The readers read the operators' view (the api never does: it reads the totals the writers
+  // keep, test/statistics-writes.test.ts); the refresh job must not block them.
+  // A refresh reads app.collection_stat_totals while it holds its own lock on
+  // app.tenant_overview: a holder's ACCESS EXCLUSIVE lock on the totals keeps it there. A concurrent refresh holds EXCLUSIVE (readers pass); a plain one
   // holds ACCESS EXCLUSIVE (readers wait).
   let target = { tenant_id: "", collection_id: "" };
   beforeAll(async () => {
@@ -245,7 +243,8 @@ describe("races between a refresh of app.tenant_overview and its readers", () =>
       holder: {
         steps: {
           begin: "begin",
-          "lock chunks": "lock table app.chunks in access exclusive mode",
+          "lock totals":
+            "lock table app.collection_stat_totals in access exclusive mode",
           commit: "commit",
         },
       },
@@ -268,7 +267,7 @@ describe("races between a refresh of app.tenant_overview and its readers", () =>
     "a concurrent refresh lets readers through",
     [
       "holder begin",
-      "holder lock chunks",
+      "holder lock totals",
       "refresher refresh concurrently (blocks)",
       "reader read",
       "holder commit",
@@ -288,7 +287,7 @@ describe("races between a refresh of app.tenant_overview and its readers", () =>
     "control: a plain refresh blocks them",
     [
       "holder begin",
-      "holder lock chunks",
+      "holder lock totals",
       "refresher refresh (blocks)",
       "reader read (blocks)",
       "holder commit",
@@ -1136,8 +1135,7 @@ describe("8 connections over overlapping ids", () => {
 describe("REFRESH MATERIALIZED VIEW CONCURRENTLY during reads", () => {
   // At the 10k tier a refresh takes some 20 ms, too short to tell a blocked reader from a slow
   // one on a busy machine. So the refresh is also stretched: another session holds an ACCESS
-  // EXCLUSIVE lock on app.chunks (which the view's query reads and api.collection_statistics's
-  // default path does not) for STRETCH_MS, and the refresh waits for it while it holds its
+  // EXCLUSIVE lock on app.collection_stat_totals (which the view's query reads) for STRETCH_MS, and the refresh waits for it while it holds its
   // own lock on app.tenant_overview: the same locks a refresh of a big database holds for
   // that long. A concurrent refresh holds EXCLUSIVE (readers pass); a plain one holds ACCESS
   // EXCLUSIVE (readers wait): the control shows that the probe sees that.
@@ -1200,7 +1198,7 @@ describe("REFRESH MATERIALIZED VIEW CONCURRENTLY during reads", () => {
     for (let i = 0; i < times; i++) {
       if (stretch) {
         await holder`begin`;
-        await holder`lock table app.chunks in access exclusive mode`;
+        await holder`lock table app.collection_stat_totals in access exclusive mode`;
       }
       const at = performance.now();
       const running = refresher.unsafe(refresh).then(() => undefined); // .then sends it now (postgres.js queries are lazy)
