@@ -55,7 +55,10 @@ begin
            min(f.chunk_min_size) as min_size, max(f.chunk_max_size) as max_size,
            min(f.chunk_deleted_min_size) as deleted_min_size, max(f.chunk_deleted_max_size) as deleted_max_size,
            bool_or(f.documents_by_status is null) as documents_unknown,
-           bool_or(f.operations_by_type_status is null) as operations_unknown
+           bool_or(f.operations_by_type_status is null) as operations_unknown,
+           array_agg(f.chunking_strategies) as strategies,
+           array_agg(f.documents_by_status) as documents_by_status,
+           array_agg(f.operations_by_type_status) as operations_by_type_status
     from folded f
     group by f.tenant_id, f.collection_id
   ), merged as (
@@ -73,15 +76,9 @@ begin
            coalesce(t.chunk_documents, 0) + s.chunk_documents as chunk_documents,
            least(t.chunk_min_size, s.min_size) as min_size, greatest(t.chunk_max_size, s.max_size) as max_size,
            s.deleted_min_size, s.deleted_max_size, s.documents_unknown, s.operations_unknown,
-           app.sum_count_maps(array(select f.chunking_strategies from folded f
-                                    where f.tenant_id = s.tenant_id and f.collection_id = s.collection_id)
-                              || t.chunking_strategies) as strategies,
-           app.sum_count_maps(array(select f.documents_by_status from folded f
-                                    where f.tenant_id = s.tenant_id and f.collection_id = s.collection_id)
-                              || t.documents_by_status) as documents_by_status,
-           app.sum_count_maps(array(select f.operations_by_type_status from folded f
-                                    where f.tenant_id = s.tenant_id and f.collection_id = s.collection_id)
-                              || t.operations_by_type_status) as operations_by_type_status
+           app.sum_count_maps(s.strategies || t.chunking_strategies) as strategies,
+           app.sum_count_maps(s.documents_by_status || t.documents_by_status) as documents_by_status,
+           app.sum_count_maps(s.operations_by_type_status || t.operations_by_type_status) as operations_by_type_status
     from sums s
     left join app.collection_stat_totals t on t.tenant_id = s.tenant_id and t.collection_id = s.collection_id
   ), decided as (
