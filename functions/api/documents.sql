@@ -92,10 +92,13 @@ begin
   ), delta as (
     -- documents by status of each collection (app.collection_stat_deltas)
     insert into app.collection_stat_deltas (tenant_id, collection_id, documents_by_status, operations_by_type_status)
-    select p_tenant_id, c.collection_id, app.status_changes(array_agg(c.old_status), array_agg('classified'::text)), '{}'
-    from classified c
-    group by c.collection_id
-    having bool_or(c.old_status <> 'classified')
+    select p_tenant_id, g.collection_id, coalesce(jsonb_object_agg(g.status, g.n) filter (where g.n <> 0), '{}'), '{}'
+    from (select x.collection_id, v.status, sum(v.n) as n
+          from classified x
+          cross join lateral (values (x.old_status, -1), ('classified', 1)) v (status, n)
+          group by x.collection_id, v.status) g
+    group by g.collection_id
+    having bool_or(g.n <> 0)
   )
   select jsonb_build_object(
            'updated', (select count(*) from classified),
@@ -143,10 +146,13 @@ as $$
   ), delta as (
     -- documents by status of each collection (app.collection_stat_deltas)
     insert into app.collection_stat_deltas (tenant_id, collection_id, documents_by_status, operations_by_type_status)
-    select p_tenant_id, c.collection_id, app.status_changes(array_agg(c.old_status), array_agg('confirmed'::text)), '{}'
-    from confirmed c
-    group by c.collection_id
-    having bool_or(c.old_status <> 'confirmed')
+    select p_tenant_id, g.collection_id, coalesce(jsonb_object_agg(g.status, g.n) filter (where g.n <> 0), '{}'), '{}'
+    from (select x.collection_id, v.status, sum(v.n) as n
+          from confirmed x
+          cross join lateral (values (x.old_status, -1), ('confirmed', 1)) v (status, n)
+          group by x.collection_id, v.status) g
+    group by g.collection_id
+    having bool_or(g.n <> 0)
   )
   select jsonb_build_object(
            'confirmed', (select count(*) from confirmed),
@@ -188,9 +194,13 @@ begin
   ), delta as (
     -- documents by status of each collection (app.collection_stat_deltas); chunks stay
     insert into app.collection_stat_deltas (tenant_id, collection_id, documents_by_status, operations_by_type_status)
-    select p_tenant_id, x.collection_id, app.status_changes(array_agg(x.old_status), array_agg('deleted'::text)), '{}'
-    from documents_deleted x
-    group by x.collection_id
+    select p_tenant_id, g.collection_id, coalesce(jsonb_object_agg(g.status, g.n) filter (where g.n <> 0), '{}'), '{}'
+    from (select x.collection_id, v.status, sum(v.n) as n
+          from documents_deleted x
+          cross join lateral (values (x.old_status, -1), ('deleted', 1)) v (status, n)
+          group by x.collection_id, v.status) g
+    group by g.collection_id
+    having bool_or(g.n <> 0)
   ), tombstones as (
     insert into app.deleted_documents (tenant_id, connector_id, external_id)
     select p_tenant_id, t.connector_id, t.external_id
@@ -260,8 +270,9 @@ begin
                                             documents_by_status, operations_by_type_status)
     select p_tenant_id, g.collection_id, coalesce(x.chunks, 0), coalesce(x.size_sum, 0), coalesce(x.documents, 0),
            x.min_size, x.max_size, g.by_status, '{}'
-    from (select t.collection_id, app.status_changes(array_agg(t.status), '{}') as by_status
-          from target t group by t.collection_id) g
+    from (select y.collection_id, jsonb_object_agg(y.status, -y.n) as by_status
+          from (select t.collection_id, t.status, count(*) as n from target t group by t.collection_id, t.status) y
+          group by y.collection_id) g
     left join (select c.collection_id, -count(*) as chunks, -sum(c.size) as size_sum, -count(distinct c.document_id) as documents,
                       min(c.size) as min_size, max(c.size) as max_size
                from chunks_read c group by c.collection_id) x on x.collection_id = g.collection_id
@@ -397,8 +408,9 @@ begin
                                             documents_by_status, operations_by_type_status)
     select p_tenant_id, g.collection_id, coalesce(x.chunks, 0), coalesce(x.size_sum, 0), coalesce(x.documents, 0),
            x.min_size, x.max_size, g.by_status, '{}'
-    from (select d.collection_id, app.status_changes(array_agg(d.status), '{}') as by_status
-          from documents_deleted d group by d.collection_id) g
+    from (select y.collection_id, jsonb_object_agg(y.status, -y.n) as by_status
+          from (select d.collection_id, d.status, count(*) as n from documents_deleted d group by d.collection_id, d.status) y
+          group by y.collection_id) g
     left join (select c.collection_id, -count(*) as chunks, -sum(c.size) as size_sum, -count(distinct c.document_id) as documents,
                       min(c.size) as min_size, max(c.size) as max_size
                from chunks_deleted c group by c.collection_id) x on x.collection_id = g.collection_id

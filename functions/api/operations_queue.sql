@@ -198,6 +198,14 @@ begin
       and o.created_at = t.created_at
       and t.status in ('pending', 'processing')
     returning o.id, o.collection_id, o.type, t.status as old_status, o.status, o.processing_time
+  ), transitions_finished as (
+    -- each operation leaves "type:old status" for "type:new status": the change per collection
+    select g.collection_id, coalesce(jsonb_object_agg(g.k, g.n) filter (where g.n <> 0), '{}') as by_type_status
+    from (select x.collection_id, v.k, sum(v.n) as n
+          from finished x
+          cross join lateral (values (x.type || ':' || x.old_status, -1), (x.type || ':' || x.status, 1)) v (k, n)
+          group by x.collection_id, v.k) g
+    group by g.collection_id
   ), delta as (
     -- the statistics of each collection with operations finished (app.collection_stat_deltas):
     -- each leaves its old status for its new one; the chunking ones in what
@@ -210,9 +218,10 @@ begin
            -count(*) filter (where f.type = 'chunking' and f.old_status = 'processing'),
            coalesce(sum(f.processing_time::numeric) filter (where f.type = 'chunking' and f.status = 'completed'), 0),
            count(f.processing_time) filter (where f.type = 'chunking' and f.status = 'completed'),
-           '{}', app.status_changes(array_agg(f.type || ':' || f.old_status), array_agg(f.type || ':' || f.status))
+           '{}', t.by_type_status
     from finished f
-    group by f.collection_id
+    join transitions_finished t on t.collection_id = f.collection_id
+    group by f.collection_id, t.by_type_status
   )
   select jsonb_build_object(
            'finished', (select count(*) from finished),
@@ -260,14 +269,23 @@ begin
       and o.created_at = t.created_at
       and t.status in ('pending', 'processing')
     returning o.id, o.collection_id, o.type, t.status as old_status
+  ), transitions_cancelled as (
+    -- each operation leaves "type:old status" for "type:new status": the change per collection
+    select g.collection_id, coalesce(jsonb_object_agg(g.k, g.n) filter (where g.n <> 0), '{}') as by_type_status
+    from (select x.collection_id, v.k, sum(v.n) as n
+          from cancelled x
+          cross join lateral (values (x.type || ':' || x.old_status, -1), (x.type || ':cancelled', 1)) v (k, n)
+          group by x.collection_id, v.k) g
+    group by g.collection_id
   ), delta as (
     -- each leaves its old status for cancelled (app.collection_stat_deltas); a chunking one
     -- that was processing leaves that count (a pending one counts only in the total)
     insert into app.collection_stat_deltas (tenant_id, collection_id, chunking_processing, documents_by_status, operations_by_type_status)
     select p_tenant_id, c.collection_id, -count(*) filter (where c.type = 'chunking' and c.old_status = 'processing'),
-           '{}', app.status_changes(array_agg(c.type || ':' || c.old_status), array_agg(c.type || ':cancelled'))
+           '{}', t.by_type_status
     from cancelled c
-    group by c.collection_id
+    join transitions_cancelled t on t.collection_id = c.collection_id
+    group by c.collection_id, t.by_type_status
   )
   select jsonb_build_object(
            'cancelled', (select count(*) from cancelled),
