@@ -11,6 +11,11 @@
 //       over 100 collections), timed at the client, several rounds; and once more after 1,000
 //       writes that include hard deletes of a collection's smallest chunk (the fold recomputes
 //       that bound from the collection's rows).
+//   (c) the operators' per-tenant view: maint.refresh_tenant_overview() (concurrently, from
+//       the maintained statistics: its cost follows the number of collections), several
+//       runs; and, for scale, one full recomputation of every collection's statistics from
+//       the rows (maint.collection_stats_recomputed(), what perf.collection_stats_drift()
+//       and the retired per-collection view computed).
 //
 //   npm run measure:stat-deltas                          # 1M rows, 8 writers, 10 s per round
 //   npm run measure:stat-deltas -- --rows 10000 --seconds 3
@@ -259,6 +264,21 @@ try {
       await sql`select maint.fold_collection_stat_deltas()`;
       const boundMs = performance.now() - t0;
 
+      // (c) the tenant overview's refresh, and a full recomputation for scale
+      const refreshMs: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const [r] = await sql<
+          { ms: number }[]
+        >`select (extract(epoch from maint.refresh_tenant_overview()) * 1000)::float8 as ms`;
+        refreshMs.push(r!.ms);
+      }
+      const [shape] = await sql<{ collections: string; tenants: string }[]>`
+        select (select count(*) from app.collection_stat_totals)::text as collections,
+               (select count(*) from app.tenant_overview)::text as tenants`;
+      const t1 = performance.now();
+      await sql`select count(*) from maint.collection_stats_recomputed()`;
+      const recomputeMs = performance.now() - t1;
+
       console.log(`\nstatistics maintained by the writes: ${options.rows} rows (seed 1), ${size!.operations} operations, ${size!.chunks} chunks
 (a) ${options.writers} writers, enqueue + finish batches of ${options.batch} chunking operations, ${options.seconds} s per round, ${options.rounds} rounds per mode:
     into one collection:      ${modes.one.map((x) => x.toFixed(0)).join(", ")} operations/s
@@ -266,7 +286,9 @@ try {
     one / each:               ${(ratio * 100).toFixed(0)} %
     writers seen waiting on a lock: one collection ${waitShares.one.map((x) => `${(x * 100).toFixed(1)} %`).join(", ")}; a collection each ${waitShares.own.map((x) => `${(x * 100).toFixed(1)} %`).join(", ")}
 (b) fold of 1,000 writes' deltas (${folded} rows, 100 collections): median ${median(foldMs).toFixed(1)} ms, max ${Math.max(...foldMs).toFixed(1)} ms over ${foldMs.length} folds
-    fold of ${n} deltas with ${bounds.length} collection minimums deleted (recomputed from ${sizes[0]!.chunks} chunks of those collections): ${boundMs.toFixed(1)} ms`);
+    fold of ${n} deltas with ${bounds.length} collection minimums deleted (recomputed from ${sizes[0]!.chunks} chunks of those collections): ${boundMs.toFixed(1)} ms
+(c) maint.refresh_tenant_overview() (${shape!.tenants} tenants from ${shape!.collections} collections' totals): median ${median(refreshMs).toFixed(1)} ms, runs ${refreshMs.map((x) => x.toFixed(1)).join(", ")} ms
+    for scale, one full recomputation from the rows (maint.collection_stats_recomputed()): ${recomputeMs.toFixed(0)} ms`);
     } finally {
       w.release();
     }

@@ -12,9 +12,10 @@
 --                        else (sql/50_grants.sql); timeouts below.
 --   querybudget_monitor  monitoring: EXECUTE on the perf functions, nothing else.
 --   querybudget_maint    NOLOGIN, BYPASSRLS: the cross-tenant work (the TTL job's deletes, the
---                        refresh of app.collection_stats, the session token lookup). Nothing
---                        logs in as it; it owns the two security definer functions that need
---                        it, and maint.purge_expired switches to it per batch (SET LOCAL ROLE).
+--                        statistics' fold, rebuild and drift, the refresh of app.tenant_overview,
+--                        the session token lookup). Nothing logs in as it; it owns the security
+--                        definer functions that need it, and maint.purge_expired switches to it
+--                        per batch (SET LOCAL ROLE).
 do $$
 declare
   r record;
@@ -56,7 +57,7 @@ begin
       using errcode = '42501', hint = 'alter role ' || r.rolname || ' nosuperuser nobypassrls;';
   end loop;
   if not exists (select from pg_catalog.pg_roles a where a.rolname = 'querybudget_maint' and (a.rolbypassrls or a.rolsuper)) then
-    raise exception 'role querybudget_maint must have bypassrls (the TTL job and the stats refresh work across tenants)'
+    raise exception 'role querybudget_maint must have bypassrls (the TTL job and the statistics jobs work across tenants)'
       using errcode = '42501', hint = 'alter role querybudget_maint bypassrls; (as a superuser)';
   end if;
 end

@@ -7,10 +7,13 @@
 -- every routine of app and api: the api functions are security definer, so they run as
 -- querybudget_owner, under the forced row level security of the tables it owns. The
 -- exceptions belong to querybudget_maint (BYPASSRLS), because their work crosses tenants:
---   app.collection_stats            a refresh computes the view as its owner: all tenants
---   maint.refresh_collection_stats  security definer: only the view's owner may refresh it
---   maint.fold_collection_stat_deltas, maint.rebuild_collection_stat_totals
---                                   security definer: fold or compute every tenant's statistics
+--   app.tenant_overview             a refresh computes the view as its owner: all tenants
+--   maint.refresh_tenant_overview   security definer: only the view's owner may refresh it
+--   maint.fold_collection_stat_deltas, maint.rebuild_collection_stats,
+--   maint.collection_stats_recomputed, maint.collection_stats_pending,
+--   perf.collection_stats_drift, perf.tenant_overview
+--                                   security definer: fold, compute, compare or read every
+--                                   tenant's statistics
 --   app.session_tenant_id           security definer: finds the tenant of a session token
 -- The rest of maint and perf stays with the role that migrates (their security definer
 -- functions read pg_stat_activity, pg_stat_statements and cron.job, which need that role).
@@ -31,7 +34,7 @@ begin
                   case c.relkind when 'm' then 'materialized view' when 'S' then 'sequence' else 'table' end,
                   c.oid::regclass, o.owner)
     from pg_class c
-    cross join lateral (select case when c.oid = 'app.collection_stats'::regclass then 'querybudget_maint'
+    cross join lateral (select case when c.oid = to_regclass('app.tenant_overview') then 'querybudget_maint'
                                     else 'querybudget_owner' end as owner) o
     where c.relnamespace = 'app'::regnamespace
       and c.relkind in ('r', 'p', 'm', 'S')
@@ -47,15 +50,17 @@ begin
     union all
     select format('alter routine %s owner to %I', p.oid::regprocedure, o.owner)
     from pg_proc p
-    cross join lateral (select case when p.oid in ('maint.refresh_collection_stats()'::regprocedure,
-                                                   'maint.fold_collection_stat_deltas()'::regprocedure,
-                                                   'maint.rebuild_collection_stat_totals()'::regprocedure,
-                                                   'app.session_tenant_id(uuid)'::regprocedure)
+    cross join (select array['maint.refresh_tenant_overview()'::regprocedure,
+                             'maint.fold_collection_stat_deltas()'::regprocedure,
+                             'maint.rebuild_collection_stats()'::regprocedure,
+                             'maint.collection_stats_recomputed(bigint)'::regprocedure,
+                             'maint.collection_stats_pending()'::regprocedure,
+                             'perf.collection_stats_drift()'::regprocedure,
+                             'perf.tenant_overview(bigint)'::regprocedure]::oid[] as routines) m
+    cross join lateral (select case when p.oid = any (m.routines) or p.oid = 'app.session_tenant_id(uuid)'::regprocedure
                                     then 'querybudget_maint' else 'querybudget_owner' end as owner) o
     where (p.pronamespace in ('app'::regnamespace, 'api'::regnamespace)
-           or p.oid in ('maint.refresh_collection_stats()'::regprocedure,
-                        'maint.fold_collection_stat_deltas()'::regprocedure,
-                        'maint.rebuild_collection_stat_totals()'::regprocedure))
+           or p.oid = any (m.routines))
       and p.proowner <> o.owner::regrole
   loop
     execute r.ddl;
@@ -112,17 +117,27 @@ $$;
 revoke all on function perf.take_snapshot(timestamptz, interval) from querybudget_monitor;
 revoke all on all tables in schema perf from public, querybudget_app, querybudget_monitor;
 
--- Cross-tenant maintenance (querybudget_maint, BYPASSRLS): what the stats view reads, what the
--- TTL job deletes (FOR UPDATE needs UPDATE on a column), what the token lookup reads.
-grant select on app.collections, app.operations, app.chunks to querybudget_maint;
+-- Cross-tenant maintenance (querybudget_maint, BYPASSRLS): what the statistics and the tenant
+-- overview read, what the TTL job deletes (FOR UPDATE needs UPDATE on a column), what the
+-- token lookup reads.
+grant select on app.tenants, app.collections, app.documents, app.operations, app.chunks to querybudget_maint;
 -- the statistics the writers maintain: folded (deltas deleted, totals upserted) or rebuilt
 grant select, delete on app.collection_stat_deltas to querybudget_maint;
 grant select, insert, update, delete on app.collection_stat_totals to querybudget_maint;
+-- the count maps the fold, the recomputation and the tenant overview add up
+grant execute on function app.sum_count_maps(jsonb[]) to querybudget_maint;
+-- the fold records its runs (perf.collection_stats_serving reads them as the migrating role);
+-- a shadow database replaying the migrations before the one that makes the table has none
+do $$
+begin
+  if to_regclass('maint.collection_stat_folds') is not null then
+    grant select, insert, update on maint.collection_stat_folds to querybudget_maint;
+  end if;
+end
+$$;
 grant select, delete on app.messages, app.conversations, app.user_sessions to querybudget_maint;
 grant update (expires_at) on app.messages, app.conversations, app.user_sessions to querybudget_maint;
 -- the TTL batch, which maint.purge_expired calls after switching to querybudget_maint
 grant execute on function maint.delete_expired_batch(regclass, integer) to querybudget_maint;
--- the api functions read the view querybudget_maint owns
-grant select on app.collection_stats to querybudget_owner;
 -- Privileges on the database itself (CONNECT, TEMPORARY, CREATE): sql/52_database_privileges.sql.
 -- Large objects and pg_stat_statements (objects we do not own): sql/55_builtin_privileges.sql.

@@ -4,7 +4,7 @@
 -- create temporary tables, and temporary functions in pg_temp: the application and the
 -- monitoring role need neither, so PUBLIC loses it. The one role that needs it gets it back by
 -- name: querybudget_maint, because REFRESH MATERIALIZED VIEW CONCURRENTLY (in
--- maint.refresh_collection_stats, security definer as querybudget_maint, the view's owner)
+-- maint.refresh_tenant_overview, security definer as querybudget_maint, the view's owner)
 -- compares old and new rows through a temporary table it creates as the view's owner. CREATE
 -- (new schemas) is PUBLIC's on no database; it is revoked from our roles as well, in case a
 -- hand grant gave it. CONNECT stays with PUBLIC (PostgreSQL's default) and is granted to

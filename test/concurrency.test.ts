@@ -223,20 +223,18 @@ describe("races between bulk document calls", () => {
   });
 });
 
-describe("races between a refresh of app.collection_stats and its readers", () => {
-  // The readers read the view itself: api.collection_statistics no longer does (it reads the
-  // totals the writers keep, test/statistics-writes.test.ts), but the refresh job still keeps
-  // the view for whoever reads it, and must not block them.
-  // A refresh reads app.chunks while it holds its own lock on app.collection_stats: a holder's
-  // ACCESS EXCLUSIVE lock on app.chunks (which api.collection_statistics's default path does
-  // not read) keeps it there. A concurrent refresh holds EXCLUSIVE (readers pass); a plain one
+describe("races between a refresh of app.tenant_overview and its readers", () => {
+  // The readers read the operators' view (the api never does: it reads the totals the writers
+  // keep, test/statistics-writes.test.ts); the refresh job must not block them.
+  // A refresh reads app.collection_stat_totals while it holds its own lock on
+  // app.tenant_overview: a holder's ACCESS EXCLUSIVE lock on the totals keeps it there. A concurrent refresh holds EXCLUSIVE (readers pass); a plain one
   // holds ACCESS EXCLUSIVE (readers wait).
   let target = { tenant_id: "", collection_id: "" };
   beforeAll(async () => {
     const [first] = await db().sql<
       { tenant_id: string; collection_id: string }[]
     >`
-      select tenant_id::text, collection_id::text from app.collection_stats order by tenant_id, collection_id limit 1`;
+      select tenant_id::text, tenant_id::text as collection_id from app.tenant_overview order by tenant_id limit 1`;
     target = first!;
   });
   const races = permutations(
@@ -245,20 +243,21 @@ describe("races between a refresh of app.collection_stats and its readers", () =
       holder: {
         steps: {
           begin: "begin",
-          "lock chunks": "lock table app.chunks in access exclusive mode",
+          "lock totals":
+            "lock table app.collection_stat_totals in access exclusive mode",
           commit: "commit",
         },
       },
       refresher: {
         steps: {
-          "refresh concurrently": "select maint.refresh_collection_stats()",
-          refresh: "refresh materialized view app.collection_stats",
+          "refresh concurrently": "select maint.refresh_tenant_overview()",
+          refresh: "refresh materialized view app.tenant_overview",
         },
       },
       reader: {
         steps: {
           read: (sql) =>
-            sql`select * from app.collection_stats where tenant_id = ${target.tenant_id} and collection_id = ${target.collection_id}`,
+            sql`select * from app.tenant_overview where tenant_id = ${target.tenant_id}`,
         },
       },
     }),
@@ -268,7 +267,7 @@ describe("races between a refresh of app.collection_stats and its readers", () =
     "a concurrent refresh lets readers through",
     [
       "holder begin",
-      "holder lock chunks",
+      "holder lock totals",
       "refresher refresh concurrently (blocks)",
       "reader read",
       "holder commit",
@@ -288,7 +287,7 @@ describe("races between a refresh of app.collection_stats and its readers", () =
     "control: a plain refresh blocks them",
     [
       "holder begin",
-      "holder lock chunks",
+      "holder lock totals",
       "refresher refresh (blocks)",
       "reader read (blocks)",
       "holder commit",
@@ -298,7 +297,7 @@ describe("races between a refresh of app.collection_stats and its readers", () =
     (o) => {
       expect(o.waits["reader read"]?.blockedBy).toEqual(["refresher"]);
       expect(o.waits["reader read"]?.locks).toContain(
-        "relation AccessShareLock on app.collection_stats",
+        "relation AccessShareLock on app.tenant_overview",
       );
       expect(o.error).toEqual({});
     },
@@ -1136,14 +1135,13 @@ describe("8 connections over overlapping ids", () => {
 describe("REFRESH MATERIALIZED VIEW CONCURRENTLY during reads", () => {
   // At the 10k tier a refresh takes some 20 ms, too short to tell a blocked reader from a slow
   // one on a busy machine. So the refresh is also stretched: another session holds an ACCESS
-  // EXCLUSIVE lock on app.chunks (which the view's query reads and api.collection_statistics's
-  // default path does not) for STRETCH_MS, and the refresh waits for it while it holds its
-  // own lock on app.collection_stats: the same locks a refresh of a big database holds for
+  // EXCLUSIVE lock on app.collection_stat_totals (which the view's query reads) for STRETCH_MS, and the refresh waits for it while it holds its
+  // own lock on app.tenant_overview: the same locks a refresh of a big database holds for
   // that long. A concurrent refresh holds EXCLUSIVE (readers pass); a plain one holds ACCESS
   // EXCLUSIVE (readers wait): the control shows that the probe sees that.
   const STRETCH_MS = 1000;
 
-  /** Readers read app.collection_stats (as the api did before the totals) while `refresh` runs; a monitor samples who waits. */
+  /** Readers read app.tenant_overview (the operators' view; the api reads the maintained totals) while `refresh` runs; a monitor samples who waits. */
   async function readWhileRefreshing(
     refresh: string,
     times: number,
@@ -1160,7 +1158,7 @@ describe("REFRESH MATERIALIZED VIEW CONCURRENTLY during reads", () => {
     const targets = await db().sql<
       { tenant_id: string; collection_id: string }[]
     >`
-      select tenant_id::text, collection_id::text from app.collection_stats order by tenant_id, collection_id`;
+      select tenant_id::text, tenant_id::text as collection_id from app.tenant_overview order by tenant_id`;
     const readerPids = await Promise.all(
       readers.map(
         async (r) =>
@@ -1176,7 +1174,7 @@ describe("REFRESH MATERIALIZED VIEW CONCURRENTLY during reads", () => {
       while (reading) {
         const t = targets[Math.floor(random() * targets.length)]!;
         const at = performance.now();
-        await reader`select * from app.collection_stats where tenant_id = ${t.tenant_id} and collection_id = ${t.collection_id}`;
+        await reader`select * from app.tenant_overview where tenant_id = ${t.tenant_id}`;
         reads.push([at, performance.now()]);
       }
     };
@@ -1200,7 +1198,7 @@ describe("REFRESH MATERIALIZED VIEW CONCURRENTLY during reads", () => {
     for (let i = 0; i < times; i++) {
       if (stretch) {
         await holder`begin`;
-        await holder`lock table app.chunks in access exclusive mode`;
+        await holder`lock table app.collection_stat_totals in access exclusive mode`;
       }
       const at = performance.now();
       const running = refresher.unsafe(refresh).then(() => undefined); // .then sends it now (postgres.js queries are lazy)
@@ -1230,7 +1228,7 @@ describe("REFRESH MATERIALIZED VIEW CONCURRENTLY during reads", () => {
 
   test("refreshes of the seeded data: no reader ever waits for a lock", async () => {
     const { durations, latencies, waits, slowest } = await readWhileRefreshing(
-      "select maint.refresh_collection_stats()",
+      "select maint.refresh_tenant_overview()",
       5,
       false,
     );
@@ -1243,7 +1241,7 @@ describe("REFRESH MATERIALIZED VIEW CONCURRENTLY during reads", () => {
 
   test(`a refresh that lasts ${STRETCH_MS} ms: no reader waits, the slowest read takes a fraction of it`, async () => {
     const { durations, latencies, waits, slowest } = await readWhileRefreshing(
-      "select maint.refresh_collection_stats()",
+      "select maint.refresh_tenant_overview()",
       2,
       true,
     );
@@ -1259,7 +1257,7 @@ describe("REFRESH MATERIALIZED VIEW CONCURRENTLY during reads", () => {
 
   test("control: a plain REFRESH, stretched the same way, does block the readers (the probe sees it)", async () => {
     const { durations, waits, slowest } = await readWhileRefreshing(
-      "refresh materialized view app.collection_stats",
+      "refresh materialized view app.tenant_overview",
       1,
       true,
     );
@@ -1268,7 +1266,7 @@ describe("REFRESH MATERIALIZED VIEW CONCURRENTLY during reads", () => {
     );
     expect(waits.length).toBeGreaterThan(0);
     expect(
-      waits.some((w) => w.includes("AccessShareLock on app.collection_stats")),
+      waits.some((w) => w.includes("AccessShareLock on app.tenant_overview")),
     ).toBe(true);
     expect(slowest).toBeGreaterThan(Math.min(...durations) / 2);
   });

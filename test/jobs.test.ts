@@ -476,8 +476,8 @@ describe("pg_cron registration (the main database)", () => {
       command: "CALL maint.analyze_partitioned_parents()",
       schedule: "30 3 * * *",
     },
-    querybudget_refresh_stats: {
-      command: "SELECT maint.refresh_collection_stats()",
+    querybudget_refresh_tenant_overview: {
+      command: "SELECT maint.refresh_tenant_overview()",
       schedule: "* * * * *",
     },
     querybudget_prune_job_history: {
@@ -569,21 +569,23 @@ describe("pg_cron registration (the main database)", () => {
     expect(await jobs()).toEqual(before);
   });
 
-  test("querybudget.refresh_stats_schedule changes the refresh schedule; without it the default comes back", async () => {
+  test("querybudget.refresh_tenant_overview_schedule changes the refresh schedule; without it the default comes back", async () => {
     const conn = await main.reserve();
     try {
-      await conn`select set_config('querybudget.refresh_stats_schedule', '*/5 * * * *', false)`;
+      await conn`select set_config('querybudget.refresh_tenant_overview_schedule', '*/5 * * * *', false)`;
       await conn.unsafe(JOBS_SQL);
       const changed = await jobs();
       expect(
-        changed.find((j) => j.jobname === "querybudget_refresh_stats")!
-          .schedule,
+        changed.find(
+          (j) => j.jobname === "querybudget_refresh_tenant_overview",
+        )!.schedule,
       ).toBe("*/5 * * * *");
-      await conn`reset querybudget.refresh_stats_schedule`;
+      await conn`reset querybudget.refresh_tenant_overview_schedule`;
       await conn.unsafe(JOBS_SQL);
       expect(
-        (await jobs()).find((j) => j.jobname === "querybudget_refresh_stats")!
-          .schedule,
+        (await jobs()).find(
+          (j) => j.jobname === "querybudget_refresh_tenant_overview",
+        )!.schedule,
       ).toBe("* * * * *");
     } finally {
       conn.release();

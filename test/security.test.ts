@@ -135,12 +135,12 @@ describe("querybudget_app: EXECUTE on the api, nothing else", () => {
     const refused = [
       app`select count(*) from app.documents`,
       app`select count(*) from app.chunks_p00`,
-      app`select count(*) from app.collection_stats`,
+      app`select count(*) from app.tenant_overview`,
       app`insert into app.tenants (name) values ('intruder')`,
       app`select app.require_tenant(1)`,
       app`select app.session_tenant_id(gen_random_uuid())`,
       app`call maint.purge_expired()`,
-      app`select maint.refresh_collection_stats()`,
+      app`select maint.refresh_tenant_overview()`,
       app`select * from perf.connections()`,
       app`set role querybudget_maint`,
       app`set role querybudget_owner`,
@@ -283,12 +283,12 @@ describe("row level security", () => {
       select (select count(*)::int from app.messages where expires_at < now()) + (select count(*)::int from app.user_sessions where expires_at < now()) as n`;
     expect(left!.n).toBe(0);
 
-    await sql`select maint.refresh_collection_stats()`;
+    await sql`select maint.refresh_tenant_overview()`;
     const [cover] = await sql<
       { view: number; collections: number; tenants: number }[]
     >`
-      select (select count(*)::int from app.collection_stats) as view, (select count(*)::int from app.collections) as collections,
-             (select count(distinct tenant_id)::int from app.collection_stats) as tenants`;
+      select (select count(*)::int from app.tenant_overview) as view, (select count(*)::int from app.tenants) as collections,
+             (select count(distinct tenant_id)::int from app.tenant_overview where documents_total > 0) as tenants`;
     expect(cover!.view).toBe(cover!.collections);
     expect(cover!.tenants).toBeGreaterThan(1);
   });

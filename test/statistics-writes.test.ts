@@ -58,7 +58,7 @@ async function chunksOf(documentIds: string[], n: number, seed: number) {
 
 beforeAll(async () => {
   const { sql } = db();
-  await sql`select maint.rebuild_collection_stat_totals()`;
+  await sql`select maint.rebuild_collection_stats()`;
   // the two biggest collections that have a connector of their tenant
   const rows = await sql<Target[]>`
     select c.tenant_id::text, c.id::text as collection_id,

@@ -1,4 +1,4 @@
-// api.collection_statistics, app.collection_stats with maint.refresh_collection_stats, and
+// api.collection_statistics, the maintained statistics (app.collection_stat_totals), and
 // api.knowledge_gap_stats, checked against the seeds' "before" code (scripts/lib/before/
 // statistics.ts: load everything and count in code; one COUNT per number) on the seeded data.
 import { beforeAll, describe, expect, test } from "vitest";
@@ -103,10 +103,8 @@ beforeAll(async () => {
     insert into app.collections (tenant_id, owner_id, name)
     select u.tenant_id, u.id, 'statistics test: empty' from app.users u where u.tenant_id = 2 order by u.id limit 1
     returning tenant_id, id`;
-  // The template was seeded after the view was created: fill it now.
-  await sql`select maint.refresh_collection_stats()`;
-  // and the totals the writers maintain (the seed wrote its rows around the api)
-  await sql`select maint.rebuild_collection_stat_totals()`;
+  // The totals the writers maintain (the seed wrote its rows around the api)
+  await sql`select maint.rebuild_collection_stats()`;
   collections = await sql<Collection[]>`
     select c.tenant_id, c.id,
            (select count(*)::int from app.chunks k where k.tenant_id = c.tenant_id and k.collection_id = c.id) as chunks,
@@ -216,10 +214,10 @@ describe("api.collection_statistics", () => {
       insert into app.collections (tenant_id, owner_id, name)
       select u.tenant_id, u.id, 'statistics test: after refresh' from app.users u where u.tenant_id = 3 order by u.id limit 1
       returning id`;
-    const [inView] = await db().sql<
+    const [inTotals] = await db().sql<
       { n: number }[]
-    >`select count(*)::int as n from app.collection_stats where collection_id = ${made!.id}`;
-    expect(inView!.n).toBe(0);
+    >`select count(*)::int as n from app.collection_stat_totals where collection_id = ${made!.id}`;
+    expect(inTotals!.n).toBe(0);
     const s = await stats("3", made!.id);
     expect(s.operations.total).toBe(0);
     expect(s.chunks.total).toBe(0);
@@ -271,14 +269,8 @@ describe("api.collection_statistics", () => {
   });
 });
 
-describe("app.collection_stats and maint.refresh_collection_stats", () => {
-  test("one row per collection, and after a refresh it equals p_fresh => true for every collection of two tenants", async () => {
-    const { sql } = db();
-    const [counts] = await sql<{ view: number; collections: number }[]>`
-      select (select count(*)::int from app.collection_stats) as view, (select count(*)::int from app.collections) as collections`;
-    // every collection but the one the previous test made after the refresh
-    expect(counts!.view).toBe(counts!.collections - 1);
-
+describe("the maintained statistics (app.collection_stat_totals)", () => {
+  test("the default equals p_fresh => true for every collection of two tenants", async () => {
     const random = prng(7);
     const tenants = [
       biggest.tenant_id,
@@ -303,7 +295,7 @@ describe("app.collection_stats and maint.refresh_collection_stats", () => {
     }
   });
 
-  test("the default reads the totals the writers maintain: a row written around the api shows only after maint.rebuild_collection_stat_totals()", async () => {
+  test("the default reads the totals the writers maintain: a row written around the api shows only after maint.rebuild_collection_stats()", async () => {
     const { sql } = db();
     const c = biggest;
     const old = await stats(c.tenant_id, c.id);
@@ -319,7 +311,7 @@ describe("app.collection_stats and maint.refresh_collection_stats", () => {
     expect(fresh.operations.total).toBe(old.operations.total + 1);
     expect(fresh.strategies["statistics-test"]).toBe(1);
 
-    await sql`select maint.rebuild_collection_stat_totals()`;
+    await sql`select maint.rebuild_collection_stats()`;
     const now = await stats(c.tenant_id, c.id);
     expectSameStatistics(now, fresh, "rebuilt");
     expectSameStatistics(
@@ -327,50 +319,30 @@ describe("app.collection_stats and maint.refresh_collection_stats", () => {
       await collectionStatisticsBefore(sql, c.tenant_id, c.id),
       "rebuilt vs before",
     );
-    // the view's own tests below read it after this change too
-    await sql`select maint.refresh_collection_stats()`;
   });
 
-  test("operations by status and by type in the view add up to the operations of the collection", async () => {
+  test("operations by type and status in the totals add up to the operations of the collection", async () => {
     const rows = await db().sql<
-      {
-        collection_id: string;
-        operations_total: string;
-        by_status: string;
-        by_type: string;
-        naive: string;
-      }[]
+      { collection_id: string; by_type_status: string; naive: string }[]
     >`
-      select v.collection_id, v.operations_total::text,
-             (select coalesce(sum(value::bigint), 0) from jsonb_each_text(v.operations_by_status))::text as by_status,
-             (select coalesce(sum(value::bigint), 0) from jsonb_each_text(v.operations_by_type))::text as by_type,
+      select v.collection_id::text,
+             (select coalesce(sum(value::bigint), 0) from jsonb_each_text(v.operations_by_type_status))::text as by_type_status,
              (select count(*) from app.operations o where o.tenant_id = v.tenant_id and o.collection_id = v.collection_id)::text as naive
-      from app.collection_stats v`;
+      from app.collection_stat_totals v`;
     expect(rows.length).toBeGreaterThan(0);
-    for (const r of rows) {
-      expect(
-        [r.operations_total, r.by_status, r.by_type],
-        `collection ${r.collection_id}`,
-      ).toEqual([r.naive, r.naive, r.naive]);
-    }
+    for (const r of rows)
+      expect(r.by_type_status, `collection ${r.collection_id}`).toBe(r.naive);
   });
 });
 
-describe("the two paths agree exactly: the view and p_fresh => true", () => {
+describe("the two paths agree exactly: the default (maintained) and p_fresh => true", () => {
   // docs/api.md: for the same data both return the same jsonb, as_of apart (the refresh time or
   // now), to the last digit: the averages are exact (numeric sum over count, rounded once to
   // double precision) instead of float sums that depend on the order they add in.
-  test("after a refresh, every collection of the database gets the same jsonb from both, as_of apart, compared as text", async () => {
+  test("every collection of the database gets the same jsonb from both, as_of apart, compared as text", async () => {
     const { sql } = db();
-    await sql`select maint.refresh_collection_stats()`;
     const all = await sql<{ tenant_id: string; id: string }[]>`
       select tenant_id::text, id::text from app.collections order by tenant_id, id`;
-    const [inView] = await sql<
-      { n: number }[]
-    >`select count(*)::int as n from app.collection_stats`;
-    expect(inView!.n, "every collection is in the view after the refresh").toBe(
-      all.length,
-    );
     expect(all.length).toBeGreaterThan(10);
 
     const differing: string[] = [];

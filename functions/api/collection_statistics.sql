@@ -42,8 +42,9 @@ begin
     -- The collection's folded totals plus its pending deltas (app.collection_stat_totals,
     -- app.collection_stat_deltas, maintained by the writers): one statement, so one snapshot;
     -- every write committed before it is counted. Cost: one primary key probe and a range scan
-    -- of the deltas not yet folded.
-    with u as (
+    -- of the deltas not yet folded. The comment in the statement is how
+    -- perf.collection_stats_serving() finds it in pg_stat_statements (maintained reads).
+    with /* querybudget:statistics:maintained */ u as (
       select false as pending, t.chunking_total, t.chunking_completed, t.chunking_failed, t.chunking_processing,
              t.chunking_time_sum, t.chunking_time_count, t.chunking_first_at, t.chunking_last_at,
              null::timestamptz as deleted_first_at, null::timestamptz as deleted_last_at, t.chunking_strategies,
@@ -93,7 +94,7 @@ begin
       chunk_min := null;
       chunk_max := null;
     elsif chunk_min is null or chunk_max is null or v_deleted_min <= chunk_min or v_deleted_max >= chunk_max then
-      select min(k.size), max(k.size) into chunk_min, chunk_max
+      select /* querybudget:statistics:bound_recomputed */ min(k.size), max(k.size) into chunk_min, chunk_max
       from app.chunks k
       where k.tenant_id = p_tenant_id and k.collection_id = p_collection_id;
     end if;
@@ -101,7 +102,7 @@ begin
       ops_first := null;
       ops_last := null;
     elsif ops_first is null or ops_last is null or v_deleted_first <= ops_first or v_deleted_last >= ops_last then
-      select min(o.created_at), max(o.created_at) into ops_first, ops_last
+      select /* querybudget:statistics:bound_recomputed */ min(o.created_at), max(o.created_at) into ops_first, ops_last
       from app.operations o
       where o.tenant_id = p_tenant_id and o.collection_id = p_collection_id and o.type = 'chunking';
     end if;
@@ -114,12 +115,13 @@ begin
     end if;
     as_of := clock_timestamp();
 
-    -- index-only scan on operations_tenant_id_collection_id_type_status_idx (it includes processing_time, created_at).
-    -- The average is exact (numeric sum over count, rounded once to double precision), as in
-    -- app.collection_stats: a float avg() depends on the order it adds in, and the two paths
+    -- index-only scan on operations_tenant_id_collection_id_type_status_idx (it includes processing_time, created_at);
+    -- the comment counts fresh computations in pg_stat_statements (perf.collection_stats_serving).
+    -- The average is exact (numeric sum over count, rounded once to double precision), as the
+    -- default path computes it: a float avg() depends on the order it adds in, and the two paths
     -- must return the same value for the same data.
-    select count(*), count(*) filter (where o.status = 'completed'), count(*) filter (where o.status = 'failed'),
-           count(*) filter (where o.status = 'processing'),
+    select /* querybudget:statistics:fresh */ count(*), count(*) filter (where o.status = 'completed'),
+           count(*) filter (where o.status = 'failed'), count(*) filter (where o.status = 'processing'),
            (sum(o.processing_time::numeric) filter (where o.status = 'completed')
               / nullif(count(o.processing_time) filter (where o.status = 'completed'), 0))::double precision,
            min(o.created_at), max(o.created_at)

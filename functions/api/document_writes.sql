@@ -124,6 +124,12 @@ begin
       and b.tombstoned is null
     order by b.pos
     returning id
+  ), delta as (
+    -- new documents are pending (app.collection_stat_deltas); an update keeps the status
+    insert into app.collection_stat_deltas (tenant_id, collection_id, documents_by_status, operations_by_type_status)
+    select p_tenant_id, p_collection_id, jsonb_build_object('pending', count(*)), '{}'
+    from inserted i
+    having count(*) > 0
   )
   select jsonb_build_object(
            'inserted', (select count(*) from inserted),
@@ -169,6 +175,12 @@ begin
     from rows from (jsonb_to_recordset(p_documents) as (title text, content_size integer)) with ordinality as b (title, content_size, pos)
     order by b.pos
     returning app.documents.id
+  ), delta as (
+    -- new documents are pending (app.collection_stat_deltas)
+    insert into app.collection_stat_deltas (tenant_id, collection_id, documents_by_status, operations_by_type_status)
+    select p_tenant_id, p_collection_id, jsonb_build_object('pending', count(*)), '{}'
+    from inserted i
+    having count(*) > 0
   )
   select (row_number() over (order by i.id) - 1)::integer, i.id
   from inserted i
@@ -257,9 +269,11 @@ begin
     -- v_ids was deleted above and each gets at least one new one, so the distinct documents
     -- change by those inserted minus those that had chunks
     insert into app.collection_stat_deltas (tenant_id, collection_id, chunks_total, chunk_size_sum, chunk_documents,
-                                            chunk_min_size, chunk_max_size, chunk_deleted_min_size, chunk_deleted_max_size)
+                                            chunk_min_size, chunk_max_size, chunk_deleted_min_size, chunk_deleted_max_size,
+                                            documents_by_status, operations_by_type_status)
     select p_tenant_id, p_collection_id, count(*) - v_deleted, coalesce(sum(i.size), 0) - v_deleted_size,
-           count(distinct i.document_id) - v_deleted_documents, min(i.size), max(i.size), v_deleted_min, v_deleted_max
+           count(distinct i.document_id) - v_deleted_documents, min(i.size), max(i.size), v_deleted_min, v_deleted_max,
+           '{}', '{}'
     from inserted i
     having count(*) > 0 or v_deleted > 0
   )

@@ -73,7 +73,7 @@ begin
 
   -- Lock the targets in id order first, then update them (file header: "Lock order", "Plans").
   with target as materialized (
-    select d.id
+    select d.id, d.collection_id, d.status
     from app.documents d
     where d.tenant_id = p_tenant_id
       and d.id = any ((select p_document_ids)::bigint[])
@@ -88,7 +88,17 @@ begin
     from target t
     where d.tenant_id = p_tenant_id
       and d.id = t.id
-    returning d.id
+    returning d.id, t.collection_id, t.status as old_status
+  ), delta as (
+    -- documents by status of each collection (app.collection_stat_deltas)
+    insert into app.collection_stat_deltas (tenant_id, collection_id, documents_by_status, operations_by_type_status)
+    select p_tenant_id, g.collection_id, coalesce(jsonb_object_agg(g.status, g.n) filter (where g.n <> 0), '{}'), '{}'
+    from (select x.collection_id, v.status, sum(v.n) as n
+          from classified x
+          cross join lateral (values (x.old_status, -1), ('classified', 1)) v (status, n)
+          group by x.collection_id, v.status) g
+    group by g.collection_id
+    having bool_or(g.n <> 0)
   )
   select jsonb_build_object(
            'updated', (select count(*) from classified),
@@ -116,7 +126,7 @@ as $$
 
   -- Lock the targets in id order first, then update them (file header: "Lock order").
   with target as materialized (
-    select d.id
+    select d.id, d.collection_id, d.status
     from app.documents d
     where d.tenant_id = p_tenant_id
       and d.id = any (p_document_ids)
@@ -132,7 +142,17 @@ as $$
     from target t
     where d.tenant_id = p_tenant_id
       and d.id = t.id
-    returning d.id
+    returning d.id, t.collection_id, t.status as old_status
+  ), delta as (
+    -- documents by status of each collection (app.collection_stat_deltas)
+    insert into app.collection_stat_deltas (tenant_id, collection_id, documents_by_status, operations_by_type_status)
+    select p_tenant_id, g.collection_id, coalesce(jsonb_object_agg(g.status, g.n) filter (where g.n <> 0), '{}'), '{}'
+    from (select x.collection_id, v.status, sum(v.n) as n
+          from confirmed x
+          cross join lateral (values (x.old_status, -1), ('confirmed', 1)) v (status, n)
+          group by x.collection_id, v.status) g
+    group by g.collection_id
+    having bool_or(g.n <> 0)
   )
   select jsonb_build_object(
            'confirmed', (select count(*) from confirmed),
@@ -156,7 +176,7 @@ begin
   -- status = deleted; chunks stay until the document is hard-deleted or purged. A document
   -- soft-deleted already is not a target (not_found). One statement: lock, update, tombstone.
   with target as materialized (
-    select d.id, d.connector_id, d.external_id
+    select d.id, d.collection_id, d.status, d.connector_id, d.external_id
     from app.documents d
     where d.tenant_id = p_tenant_id
       and d.id = any ((select p_document_ids)::bigint[])
@@ -170,7 +190,17 @@ begin
     from target t
     where d.tenant_id = p_tenant_id
       and d.id = t.id
-    returning d.id
+    returning d.id, t.collection_id, t.status as old_status
+  ), delta as (
+    -- documents by status of each collection (app.collection_stat_deltas); chunks stay
+    insert into app.collection_stat_deltas (tenant_id, collection_id, documents_by_status, operations_by_type_status)
+    select p_tenant_id, g.collection_id, coalesce(jsonb_object_agg(g.status, g.n) filter (where g.n <> 0), '{}'), '{}'
+    from (select x.collection_id, v.status, sum(v.n) as n
+          from documents_deleted x
+          cross join lateral (values (x.old_status, -1), ('deleted', 1)) v (status, n)
+          group by x.collection_id, v.status) g
+    group by g.collection_id
+    having bool_or(g.n <> 0)
   ), tombstones as (
     insert into app.deleted_documents (tenant_id, connector_id, external_id)
     select p_tenant_id, t.connector_id, t.external_id
@@ -210,7 +240,7 @@ begin
   -- 2. The chunks (through the partition key: one partition per document), the documents and
   -- the tombstones, in one statement.
   with target as materialized (
-    select d.id, d.collection_id, d.connector_id, d.external_id
+    select d.id, d.collection_id, d.status, d.connector_id, d.external_id
     from app.documents d
     where d.tenant_id = p_tenant_id
       and d.id = any ((select p_document_ids)::bigint[])
@@ -232,13 +262,20 @@ begin
     join target t on c.collection_id = t.collection_id and c.document_id = t.id
     where c.tenant_id = p_tenant_id
   ), delta as (
-    -- the statistics of each collection that lost chunks (app.collection_stat_deltas): all
-    -- chunks of a document go, so its distinct documents drop by the documents deleted
+    -- the statistics of each collection that lost documents (app.collection_stat_deltas): all
+    -- chunks of a document go, so its distinct documents drop by the documents deleted; and
+    -- the documents leave their statuses
     insert into app.collection_stat_deltas (tenant_id, collection_id, chunks_total, chunk_size_sum, chunk_documents,
-                                            chunk_deleted_min_size, chunk_deleted_max_size)
-    select p_tenant_id, x.collection_id, -count(*), -sum(x.size), -count(distinct x.document_id), min(x.size), max(x.size)
-    from chunks_read x
-    group by x.collection_id
+                                            chunk_deleted_min_size, chunk_deleted_max_size,
+                                            documents_by_status, operations_by_type_status)
+    select p_tenant_id, g.collection_id, coalesce(x.chunks, 0), coalesce(x.size_sum, 0), coalesce(x.documents, 0),
+           x.min_size, x.max_size, g.by_status, '{}'
+    from (select y.collection_id, jsonb_object_agg(y.status, -y.n) as by_status
+          from (select t.collection_id, t.status, count(*) as n from target t group by t.collection_id, t.status) y
+          group by y.collection_id) g
+    left join (select c.collection_id, -count(*) as chunks, -sum(c.size) as size_sum, -count(distinct c.document_id) as documents,
+                      min(c.size) as min_size, max(c.size) as max_size
+               from chunks_read c group by c.collection_id) x on x.collection_id = g.collection_id
   ), documents_deleted as (
     delete from app.documents d
     using target t
@@ -358,19 +395,25 @@ begin
       and c.collection_id = b.collection_id
       and c.document_id = b.id
     returning c.collection_id, c.document_id, c.size
-  ), delta as (
-    -- the statistics of each collection that lost chunks (app.collection_stat_deltas), as in
-    -- app.hard_delete_documents
-    insert into app.collection_stat_deltas (tenant_id, collection_id, chunks_total, chunk_size_sum, chunk_documents,
-                                            chunk_deleted_min_size, chunk_deleted_max_size)
-    select p_tenant_id, x.collection_id, -count(*), -sum(x.size), -count(distinct x.document_id), min(x.size), max(x.size)
-    from chunks_deleted x
-    group by x.collection_id
   ), documents_deleted as (
     delete from app.documents d
     where d.tenant_id = p_tenant_id
       and d.id = any ((select v_ids)::bigint[])
-    returning d.id
+    returning d.id, d.collection_id, d.status
+  ), delta as (
+    -- the statistics of each collection that lost documents (app.collection_stat_deltas), as
+    -- in app.hard_delete_documents
+    insert into app.collection_stat_deltas (tenant_id, collection_id, chunks_total, chunk_size_sum, chunk_documents,
+                                            chunk_deleted_min_size, chunk_deleted_max_size,
+                                            documents_by_status, operations_by_type_status)
+    select p_tenant_id, g.collection_id, coalesce(x.chunks, 0), coalesce(x.size_sum, 0), coalesce(x.documents, 0),
+           x.min_size, x.max_size, g.by_status, '{}'
+    from (select y.collection_id, jsonb_object_agg(y.status, -y.n) as by_status
+          from (select d.collection_id, d.status, count(*) as n from documents_deleted d group by d.collection_id, d.status) y
+          group by y.collection_id) g
+    left join (select c.collection_id, -count(*) as chunks, -sum(c.size) as size_sum, -count(distinct c.document_id) as documents,
+                      min(c.size) as min_size, max(c.size) as max_size
+               from chunks_deleted c group by c.collection_id) x on x.collection_id = g.collection_id
   )
   select (select count(*) from documents_deleted), (select count(*) from chunks_deleted), (select max(id) from documents_deleted)
   into documents_deleted, chunks_deleted, last_id;

@@ -72,13 +72,18 @@ begin
     order by b.pos
     returning app.operations.id, app.operations.created_at, app.operations.metadata ->> 'strategy' as strategy
   ), delta as (
-    -- chunking operations count in the collection's statistics (app.collection_stat_deltas)
-    insert into app.collection_stat_deltas (tenant_id, collection_id, chunking_total, chunking_first_at, chunking_last_at, chunking_strategies)
-    select p_tenant_id, p_collection_id, count(*), min(i.created_at), max(i.created_at),
-           coalesce((select jsonb_object_agg(g.strategy, g.n)
-                     from (select j.strategy, count(*) as n from inserted j where j.strategy is not null group by j.strategy) g), '{}')
+    -- the collection's statistics (app.collection_stat_deltas): operations by type and status,
+    -- and the chunking ones in what api.collection_statistics reports
+    insert into app.collection_stat_deltas (tenant_id, collection_id, chunking_total, chunking_first_at, chunking_last_at,
+                                            chunking_strategies, documents_by_status, operations_by_type_status)
+    select p_tenant_id, p_collection_id, case when p_type = 'chunking' then count(*) else 0 end,
+           case when p_type = 'chunking' then min(i.created_at) end, case when p_type = 'chunking' then max(i.created_at) end,
+           case when p_type = 'chunking'
+                then coalesce((select jsonb_object_agg(g.strategy, g.n)
+                               from (select j.strategy, count(*) as n from inserted j where j.strategy is not null group by j.strategy) g), '{}')
+                else '{}' end,
+           '{}', jsonb_build_object(p_type || ':pending', count(*))
     from inserted i
-    where p_type = 'chunking'
     having count(*) > 0
   )
   select (row_number() over (order by i.id) - 1)::integer, i.id
@@ -129,10 +134,10 @@ begin
     returning o.id, o.collection_id, o.user_id, o.type, o.status, o.metadata, o.created_at
   ), delta as (
     -- pending to processing: the statistics of each collection (app.collection_stat_deltas)
-    insert into app.collection_stat_deltas (tenant_id, collection_id, chunking_processing)
-    select p_tenant_id, u.collection_id, count(*)
+    insert into app.collection_stat_deltas (tenant_id, collection_id, chunking_processing, documents_by_status, operations_by_type_status)
+    select p_tenant_id, u.collection_id, case when p_type = 'chunking' then count(*) else 0 end,
+           '{}', jsonb_build_object(p_type || ':pending', -count(*), p_type || ':processing', count(*))
     from updated u
-    where p_type = 'chunking'
     group by u.collection_id
   )
   select u.id, u.collection_id, u.user_id, u.type, u.status, u.metadata, u.created_at
@@ -193,17 +198,30 @@ begin
       and o.created_at = t.created_at
       and t.status in ('pending', 'processing')
     returning o.id, o.collection_id, o.type, t.status as old_status, o.status, o.processing_time
+  ), transitions_finished as (
+    -- each operation leaves "type:old status" for "type:new status": the change per collection
+    select g.collection_id, coalesce(jsonb_object_agg(g.k, g.n) filter (where g.n <> 0), '{}') as by_type_status
+    from (select x.collection_id, v.k, sum(v.n) as n
+          from finished x
+          cross join lateral (values (x.type || ':' || x.old_status, -1), (x.type || ':' || x.status, 1)) v (k, n)
+          group by x.collection_id, v.k) g
+    group by g.collection_id
   ), delta as (
-    -- the statistics of each collection with chunking operations finished (app.collection_stat_deltas)
+    -- the statistics of each collection with operations finished (app.collection_stat_deltas):
+    -- each leaves its old status for its new one; the chunking ones in what
+    -- api.collection_statistics reports
     insert into app.collection_stat_deltas (tenant_id, collection_id, chunking_completed, chunking_failed, chunking_processing,
-                                            chunking_time_sum, chunking_time_count)
-    select p_tenant_id, f.collection_id, count(*) filter (where f.status = 'completed'), count(*) filter (where f.status = 'failed'),
-           -count(*) filter (where f.old_status = 'processing'),
-           coalesce(sum(f.processing_time::numeric) filter (where f.status = 'completed'), 0),
-           count(f.processing_time) filter (where f.status = 'completed')
+                                            chunking_time_sum, chunking_time_count, documents_by_status, operations_by_type_status)
+    select p_tenant_id, f.collection_id,
+           count(*) filter (where f.type = 'chunking' and f.status = 'completed'),
+           count(*) filter (where f.type = 'chunking' and f.status = 'failed'),
+           -count(*) filter (where f.type = 'chunking' and f.old_status = 'processing'),
+           coalesce(sum(f.processing_time::numeric) filter (where f.type = 'chunking' and f.status = 'completed'), 0),
+           count(f.processing_time) filter (where f.type = 'chunking' and f.status = 'completed'),
+           '{}', t.by_type_status
     from finished f
-    where f.type = 'chunking'
-    group by f.collection_id
+    join transitions_finished t on t.collection_id = f.collection_id
+    group by f.collection_id, t.by_type_status
   )
   select jsonb_build_object(
            'finished', (select count(*) from finished),
@@ -251,13 +269,23 @@ begin
       and o.created_at = t.created_at
       and t.status in ('pending', 'processing')
     returning o.id, o.collection_id, o.type, t.status as old_status
+  ), transitions_cancelled as (
+    -- each operation leaves "type:old status" for "type:new status": the change per collection
+    select g.collection_id, coalesce(jsonb_object_agg(g.k, g.n) filter (where g.n <> 0), '{}') as by_type_status
+    from (select x.collection_id, v.k, sum(v.n) as n
+          from cancelled x
+          cross join lateral (values (x.type || ':' || x.old_status, -1), (x.type || ':cancelled', 1)) v (k, n)
+          group by x.collection_id, v.k) g
+    group by g.collection_id
   ), delta as (
-    -- processing ones leave that count (app.collection_stat_deltas); pending ones count only in the total
-    insert into app.collection_stat_deltas (tenant_id, collection_id, chunking_processing)
-    select p_tenant_id, c.collection_id, -count(*)
+    -- each leaves its old status for cancelled (app.collection_stat_deltas); a chunking one
+    -- that was processing leaves that count (a pending one counts only in the total)
+    insert into app.collection_stat_deltas (tenant_id, collection_id, chunking_processing, documents_by_status, operations_by_type_status)
+    select p_tenant_id, c.collection_id, -count(*) filter (where c.type = 'chunking' and c.old_status = 'processing'),
+           '{}', t.by_type_status
     from cancelled c
-    where c.type = 'chunking' and c.old_status = 'processing'
-    group by c.collection_id
+    join transitions_cancelled t on t.collection_id = c.collection_id
+    group by c.collection_id, t.by_type_status
   )
   select jsonb_build_object(
            'cancelled', (select count(*) from cancelled),

@@ -1,7 +1,15 @@
--- Collection statistics maintained by the writes (issue 12, item 1; the tables are in
--- migrations/, documentation in docs/api.md, "Statistics"). The writers append deltas to
--- app.collection_stat_deltas; these two job bodies fold them into app.collection_stat_totals
--- (the regular job) or compute the totals from the tables (after seeding, or to repair).
+-- Collection statistics maintained by the writes (issue 12; the tables are in migrations/,
+-- documentation in docs/api.md, "Statistics"). The writers append deltas to
+-- app.collection_stat_deltas; maint.fold_collection_stat_deltas (the regular job) folds them
+-- into app.collection_stat_totals; maint.rebuild_collection_stats computes the totals from the
+-- tables (after seeding, retention, or to repair). maint.collection_stats_recomputed is the one
+-- full recomputation: the rebuild writes it, perf.collection_stats_drift compares with it.
+--
+-- Besides what api.collection_statistics reports (chunks; chunking operations), the deltas
+-- carry documents by status and operations by type and status ({"type:status": n}), which the
+-- operators' per-tenant view (app.tenant_overview) sums. A delta with those maps null was
+-- written by a writer that predates them (an upgrade in progress): the fold then recomputes
+-- the maps of that collection from its rows, so they stay exact.
 --
 -- The fold is one statement: it deletes the deltas its snapshot sees and adds them to the
 -- totals, so the deltas it folds and the rows it recomputes a bound from are the same
@@ -25,7 +33,10 @@ set search_path = pg_catalog, pg_temp
 set jit = off
 as $$
 declare
+  v_started timestamptz := clock_timestamp();
   v_folded bigint;
+  v_collections bigint;
+  v_recomputed bigint;
 begin
   if not pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended('querybudget.collection_stat_totals', 0)) then
     return 0;
@@ -42,7 +53,12 @@ begin
            min(f.chunking_deleted_first_at) as deleted_first_at, max(f.chunking_deleted_last_at) as deleted_last_at,
            sum(f.chunks_total) as chunks_total, sum(f.chunk_size_sum) as chunk_size_sum, sum(f.chunk_documents) as chunk_documents,
            min(f.chunk_min_size) as min_size, max(f.chunk_max_size) as max_size,
-           min(f.chunk_deleted_min_size) as deleted_min_size, max(f.chunk_deleted_max_size) as deleted_max_size
+           min(f.chunk_deleted_min_size) as deleted_min_size, max(f.chunk_deleted_max_size) as deleted_max_size,
+           bool_or(f.documents_by_status is null) as documents_unknown,
+           bool_or(f.operations_by_type_status is null) as operations_unknown,
+           array_agg(f.chunking_strategies) as strategies,
+           array_agg(f.documents_by_status) as documents_by_status,
+           array_agg(f.operations_by_type_status) as operations_by_type_status
     from folded f
     group by f.tenant_id, f.collection_id
   ), merged as (
@@ -59,43 +75,57 @@ begin
            coalesce(t.chunk_size_sum, 0) + s.chunk_size_sum as chunk_size_sum,
            coalesce(t.chunk_documents, 0) + s.chunk_documents as chunk_documents,
            least(t.chunk_min_size, s.min_size) as min_size, greatest(t.chunk_max_size, s.max_size) as max_size,
-           s.deleted_min_size, s.deleted_max_size,
-           (select coalesce(jsonb_object_agg(x.key, x.n) filter (where x.n <> 0), '{}')
-            from (select e.key, sum(e.value::bigint) as n
-                  from (select t.chunking_strategies as strat
-                        union all
-                        select f.chunking_strategies from folded f
-                        where f.tenant_id = s.tenant_id and f.collection_id = s.collection_id) u
-                  cross join lateral jsonb_each_text(u.strat) e
-                  group by e.key) x) as strategies
+           s.deleted_min_size, s.deleted_max_size, s.documents_unknown, s.operations_unknown,
+           app.sum_count_maps(s.strategies || t.chunking_strategies) as strategies,
+           app.sum_count_maps(s.documents_by_status || t.documents_by_status) as documents_by_status,
+           app.sum_count_maps(s.operations_by_type_status || t.operations_by_type_status) as operations_by_type_status
     from sums s
     left join app.collection_stat_totals t on t.tenant_id = s.tenant_id and t.collection_id = s.collection_id
+  ), decided as (
+    -- a bound is kept unless a folded delete reached it (then it is recomputed); a map is
+    -- recomputed when a folded delta lacks it (written by a writer of an earlier version)
+    select m.*,
+           m.chunking_total <> 0 and not (m.first_at is not null and (m.deleted_first_at is null or m.deleted_first_at > m.first_at)) as redo_first,
+           m.chunking_total <> 0 and not (m.last_at is not null and (m.deleted_last_at is null or m.deleted_last_at < m.last_at)) as redo_last,
+           m.chunks_total <> 0 and not (m.min_size is not null and (m.deleted_min_size is null or m.deleted_min_size > m.min_size)) as redo_min,
+           m.chunks_total <> 0 and not (m.max_size is not null and (m.deleted_max_size is null or m.deleted_max_size < m.max_size)) as redo_max
+    from merged m
   ), upserted as (
     insert into app.collection_stat_totals as t (
       tenant_id, collection_id, chunking_total, chunking_completed, chunking_failed, chunking_processing,
       chunking_time_sum, chunking_time_count, chunking_first_at, chunking_last_at, chunking_strategies,
-      chunks_total, chunk_size_sum, chunk_documents, chunk_min_size, chunk_max_size, folded_at)
+      chunks_total, chunk_size_sum, chunk_documents, chunk_min_size, chunk_max_size,
+      documents_by_status, operations_by_type_status, folded_at)
     select m.tenant_id, m.collection_id, m.chunking_total, m.chunking_completed, m.chunking_failed, m.chunking_processing,
            m.chunking_time_sum, m.chunking_time_count,
-           -- a bound is kept unless a folded delete reached it (then it is recomputed)
            case when m.chunking_total = 0 then null
-                when m.first_at is not null and (m.deleted_first_at is null or m.deleted_first_at > m.first_at) then m.first_at
+                when not m.redo_first then m.first_at
                 else (select min(o.created_at) from app.operations o
                       where o.tenant_id = m.tenant_id and o.collection_id = m.collection_id and o.type = 'chunking') end,
            case when m.chunking_total = 0 then null
-                when m.last_at is not null and (m.deleted_last_at is null or m.deleted_last_at < m.last_at) then m.last_at
+                when not m.redo_last then m.last_at
                 else (select max(o.created_at) from app.operations o
                       where o.tenant_id = m.tenant_id and o.collection_id = m.collection_id and o.type = 'chunking') end,
            m.strategies,
            m.chunks_total, m.chunk_size_sum, m.chunk_documents,
            case when m.chunks_total = 0 then null
-                when m.min_size is not null and (m.deleted_min_size is null or m.deleted_min_size > m.min_size) then m.min_size
+                when not m.redo_min then m.min_size
                 else (select min(k.size) from app.chunks k where k.tenant_id = m.tenant_id and k.collection_id = m.collection_id) end,
            case when m.chunks_total = 0 then null
-                when m.max_size is not null and (m.deleted_max_size is null or m.deleted_max_size < m.max_size) then m.max_size
+                when not m.redo_max then m.max_size
                 else (select max(k.size) from app.chunks k where k.tenant_id = m.tenant_id and k.collection_id = m.collection_id) end,
+           case when not m.documents_unknown then m.documents_by_status
+                else (select coalesce(jsonb_object_agg(g.status, g.n), '{}')
+                      from (select d.status, count(*) as n from app.documents d
+                            where d.tenant_id = m.tenant_id and d.collection_id = m.collection_id
+                            group by d.status) g) end,
+           case when not m.operations_unknown then m.operations_by_type_status
+                else (select coalesce(jsonb_object_agg(g.type || ':' || g.status, g.n), '{}')
+                      from (select o.type, o.status, count(*) as n from app.operations o
+                            where o.tenant_id = m.tenant_id and o.collection_id = m.collection_id
+                            group by o.type, o.status) g) end,
            now()
-    from merged m
+    from decided m
     on conflict (tenant_id, collection_id) do update
       set chunking_total = excluded.chunking_total, chunking_completed = excluded.chunking_completed,
           chunking_failed = excluded.chunking_failed, chunking_processing = excluded.chunking_processing,
@@ -103,22 +133,117 @@ begin
           chunking_first_at = excluded.chunking_first_at, chunking_last_at = excluded.chunking_last_at,
           chunking_strategies = excluded.chunking_strategies, chunks_total = excluded.chunks_total,
           chunk_size_sum = excluded.chunk_size_sum, chunk_documents = excluded.chunk_documents,
-          chunk_min_size = excluded.chunk_min_size, chunk_max_size = excluded.chunk_max_size, folded_at = excluded.folded_at
+          chunk_min_size = excluded.chunk_min_size, chunk_max_size = excluded.chunk_max_size,
+          documents_by_status = excluded.documents_by_status,
+          operations_by_type_status = excluded.operations_by_type_status, folded_at = excluded.folded_at
     returning 1
   )
-  select (select count(*) from folded) into v_folded;
+  select (select count(*) from folded), (select count(*) from upserted),
+         (select count(*) from decided m
+          where m.redo_first or m.redo_last or m.redo_min or m.redo_max or m.documents_unknown or m.operations_unknown)
+    into v_folded, v_collections, v_recomputed;
+
+  -- the fold's own record (perf.collection_stats_serving): one row, written by one fold at a
+  -- time (the advisory lock above), never by the api
+  insert into maint.collection_stat_folds as f (singleton, folds, deltas_folded, total_ms, last_at, last_ms, last_deltas, last_collections, last_recomputed)
+  values (true, 1, v_folded, 1000 * extract(epoch from clock_timestamp() - v_started), v_started,
+          1000 * extract(epoch from clock_timestamp() - v_started), v_folded, v_collections, v_recomputed)
+  on conflict (singleton) do update
+    set folds = f.folds + 1, deltas_folded = f.deltas_folded + excluded.deltas_folded,
+        total_ms = f.total_ms + excluded.total_ms, last_at = excluded.last_at, last_ms = excluded.last_ms,
+        last_deltas = excluded.last_deltas, last_collections = excluded.last_collections,
+        last_recomputed = excluded.last_recomputed;
   return v_folded;
 end
 $$;
 comment on function maint.fold_collection_stat_deltas() is
-  'Job body: folds every committed row of app.collection_stat_deltas into app.collection_stat_totals in one statement (deleted and added in the same snapshot) and returns how many it folded; cost proportional to the deltas, except a chunk size or chunking created_at bound a folded delete reached, recomputed from that collection''s rows. '
-  'One fold at a time (advisory lock; a second concurrent call returns 0 at once). Readers are never blocked and read the same numbers before and after. Call: select maint.fold_collection_stat_deltas().';
+  'Job body: folds every committed row of app.collection_stat_deltas into app.collection_stat_totals in one statement (deleted and added in the same snapshot) and returns how many it folded; cost proportional to the deltas, except a chunk size or chunking created_at bound a folded delete reached, or a count map a delta lacks, recomputed from that collection''s rows. '
+  'Records its run in maint.collection_stat_folds (time, deltas, collections, recomputed). One fold at a time (advisory lock; a second concurrent call returns 0 at once). Readers are never blocked and read the same numbers before and after. Call: select maint.fold_collection_stat_deltas().';
 
-create or replace function maint.rebuild_collection_stat_totals()
+-- The one full recomputation of the statistics, from the rows (app.documents, app.operations,
+-- app.chunks): every collection that has a document, an operation or a chunk (no row: all
+-- zeros). A full scan of the three tables; p_tenant_id limits it to one tenant.
+create or replace function maint.collection_stats_recomputed(p_tenant_id bigint default null)
+returns table (
+  tenant_id bigint, collection_id bigint, chunking_total bigint, chunking_completed bigint, chunking_failed bigint,
+  chunking_processing bigint, chunking_time_sum numeric, chunking_time_count bigint, chunking_first_at timestamptz,
+  chunking_last_at timestamptz, chunking_strategies jsonb, chunks_total bigint, chunk_size_sum bigint,
+  chunk_documents bigint, chunk_min_size integer, chunk_max_size integer, documents_by_status jsonb,
+  operations_by_type_status jsonb)
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set jit = off
+as $$
+  with ops as (
+    -- one pass over the operations: (collection, type, status, strategy) groups
+    select op.tenant_id, op.collection_id, op.type, op.status, op.metadata ->> 'strategy' as strategy, count(*) as n,
+           sum(op.processing_time::numeric) as time_sum, count(op.processing_time) as time_count,
+           min(op.created_at) as first_at, max(op.created_at) as last_at
+    from app.operations op
+    where p_tenant_id is null or op.tenant_id = p_tenant_id
+    group by op.tenant_id, op.collection_id, op.type, op.status, op.metadata ->> 'strategy'
+  ), o as (
+    select g.tenant_id, g.collection_id,
+           coalesce(sum(g.n) filter (where g.type = 'chunking'), 0)::bigint as total,
+           coalesce(sum(g.n) filter (where g.type = 'chunking' and g.status = 'completed'), 0)::bigint as completed,
+           coalesce(sum(g.n) filter (where g.type = 'chunking' and g.status = 'failed'), 0)::bigint as failed,
+           coalesce(sum(g.n) filter (where g.type = 'chunking' and g.status = 'processing'), 0)::bigint as processing,
+           coalesce(sum(g.time_sum) filter (where g.type = 'chunking' and g.status = 'completed'), 0) as time_sum,
+           coalesce(sum(g.time_count) filter (where g.type = 'chunking' and g.status = 'completed'), 0)::bigint as time_count,
+           min(g.first_at) filter (where g.type = 'chunking') as first_at,
+           max(g.last_at) filter (where g.type = 'chunking') as last_at
+    from ops g
+    group by g.tenant_id, g.collection_id
+  ), ts as (
+    select x.tenant_id, x.collection_id, jsonb_object_agg(x.type || ':' || x.status, x.n) as by_type_status
+    from (select g.tenant_id, g.collection_id, g.type, g.status, sum(g.n) as n
+          from ops g group by g.tenant_id, g.collection_id, g.type, g.status) x
+    group by x.tenant_id, x.collection_id
+  ), st as (
+    select x.tenant_id, x.collection_id, jsonb_object_agg(x.strategy, x.n) as strategies
+    from (select g.tenant_id, g.collection_id, g.strategy, sum(g.n) as n
+          from ops g where g.type = 'chunking' and g.strategy is not null
+          group by g.tenant_id, g.collection_id, g.strategy) x
+    group by x.tenant_id, x.collection_id
+  ), k as (
+    select ch.tenant_id, ch.collection_id, count(*) as total, sum(ch.size) as size_sum,
+           count(distinct ch.document_id) as documents, min(ch.size) as min_size, max(ch.size) as max_size
+    from app.chunks ch
+    where p_tenant_id is null or ch.tenant_id = p_tenant_id
+    group by ch.tenant_id, ch.collection_id
+  ), d as (
+    select x.tenant_id, x.collection_id, jsonb_object_agg(x.status, x.n) as by_status
+    from (select dd.tenant_id, dd.collection_id, dd.status, count(*) as n
+          from app.documents dd
+          where p_tenant_id is null or dd.tenant_id = p_tenant_id
+          group by dd.tenant_id, dd.collection_id, dd.status) x
+    group by x.tenant_id, x.collection_id
+  )
+  select c.tenant_id, c.id,
+         coalesce(o.total, 0), coalesce(o.completed, 0), coalesce(o.failed, 0), coalesce(o.processing, 0),
+         coalesce(o.time_sum, 0), coalesce(o.time_count, 0), o.first_at, o.last_at, coalesce(st.strategies, '{}'),
+         coalesce(k.total, 0), coalesce(k.size_sum, 0), coalesce(k.documents, 0), k.min_size, k.max_size,
+         coalesce(d.by_status, '{}'), coalesce(ts.by_type_status, '{}')
+  from app.collections c
+  left join o on o.tenant_id = c.tenant_id and o.collection_id = c.id
+  left join ts on ts.tenant_id = c.tenant_id and ts.collection_id = c.id
+  left join st on st.tenant_id = c.tenant_id and st.collection_id = c.id
+  left join k on k.tenant_id = c.tenant_id and k.collection_id = c.id
+  left join d on d.tenant_id = c.tenant_id and d.collection_id = c.id
+  where (p_tenant_id is null or c.tenant_id = p_tenant_id)
+    and (ts.tenant_id is not null or k.tenant_id is not null or d.tenant_id is not null)
+$$;
+comment on function maint.collection_stats_recomputed(bigint) is
+  'The statistics of every collection (of p_tenant_id, or of all tenants when null) computed from the rows of app.operations, app.chunks and app.documents: the columns of app.collection_stat_totals; collections without any of these rows are left out (no row: zeros). '
+  'The one full recomputation: maint.rebuild_collection_stats() writes it, perf.collection_stats_drift() compares the maintained statistics with it. A full scan; run by roles that see every tenant (BYPASSRLS or superuser).';
+
+create or replace function maint.rebuild_collection_stats()
 returns bigint
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
+set jit = off
 as $$
 declare
   v_rows bigint;
@@ -133,43 +258,17 @@ begin
   insert into app.collection_stat_totals (
     tenant_id, collection_id, chunking_total, chunking_completed, chunking_failed, chunking_processing,
     chunking_time_sum, chunking_time_count, chunking_first_at, chunking_last_at, chunking_strategies,
-    chunks_total, chunk_size_sum, chunk_documents, chunk_min_size, chunk_max_size, folded_at)
-  select c.tenant_id, c.id,
-         coalesce(o.total, 0), coalesce(o.completed, 0), coalesce(o.failed, 0), coalesce(o.processing, 0),
-         coalesce(o.time_sum, 0), coalesce(o.time_count, 0), o.first_at, o.last_at, coalesce(st.strategies, '{}'),
-         coalesce(k.total, 0), coalesce(k.size_sum, 0), coalesce(k.documents, 0), k.min_size, k.max_size, now()
-  from app.collections c
-  left join (
-    select op.tenant_id, op.collection_id, count(*) as total,
-           count(*) filter (where op.status = 'completed') as completed,
-           count(*) filter (where op.status = 'failed') as failed,
-           count(*) filter (where op.status = 'processing') as processing,
-           coalesce(sum(op.processing_time::numeric) filter (where op.status = 'completed'), 0) as time_sum,
-           count(op.processing_time) filter (where op.status = 'completed') as time_count,
-           min(op.created_at) as first_at, max(op.created_at) as last_at
-    from app.operations op
-    where op.type = 'chunking'
-    group by op.tenant_id, op.collection_id
-  ) o on o.tenant_id = c.tenant_id and o.collection_id = c.id
-  left join (
-    select s.tenant_id, s.collection_id, jsonb_object_agg(s.strategy, s.n) as strategies
-    from (select op.tenant_id, op.collection_id, op.metadata ->> 'strategy' as strategy, count(*) as n
-          from app.operations op
-          where op.type = 'chunking' and op.metadata ->> 'strategy' is not null
-          group by op.tenant_id, op.collection_id, op.metadata ->> 'strategy') s
-    group by s.tenant_id, s.collection_id
-  ) st on st.tenant_id = c.tenant_id and st.collection_id = c.id
-  left join (
-    select ch.tenant_id, ch.collection_id, count(*) as total, sum(ch.size) as size_sum,
-           count(distinct ch.document_id) as documents, min(ch.size) as min_size, max(ch.size) as max_size
-    from app.chunks ch
-    group by ch.tenant_id, ch.collection_id
-  ) k on k.tenant_id = c.tenant_id and k.collection_id = c.id
-  where o.total is not null or k.total is not null;
+    chunks_total, chunk_size_sum, chunk_documents, chunk_min_size, chunk_max_size,
+    documents_by_status, operations_by_type_status, folded_at)
+  select r.tenant_id, r.collection_id, r.chunking_total, r.chunking_completed, r.chunking_failed, r.chunking_processing,
+         r.chunking_time_sum, r.chunking_time_count, r.chunking_first_at, r.chunking_last_at, r.chunking_strategies,
+         r.chunks_total, r.chunk_size_sum, r.chunk_documents, r.chunk_min_size, r.chunk_max_size,
+         r.documents_by_status, r.operations_by_type_status, now()
+  from maint.collection_stats_recomputed() r;
   get diagnostics v_rows = row_count;
   return v_rows;
 end
 $$;
-comment on function maint.rebuild_collection_stat_totals() is
-  'Computes app.collection_stat_totals from app.operations and app.chunks (every collection with a chunk or a chunking operation; no row means zeros) and empties app.collection_stat_deltas, in one transaction that holds off folds and writers of deltas until it commits. '
-  'After seeding (rows written around the api) or to repair; a full scan of both tables. Returns the rows written. Call: select maint.rebuild_collection_stat_totals().';
+comment on function maint.rebuild_collection_stats() is
+  'Computes app.collection_stat_totals from the rows (maint.collection_stats_recomputed()) and empties app.collection_stat_deltas, in one transaction that holds off folds and writers of deltas until it commits. '
+  'After seeding (rows written around the api), a retention drop of operations, or to repair what perf.collection_stats_drift() reports; a full scan of documents, operations and chunks. Returns the rows written. Call: select maint.rebuild_collection_stats().';

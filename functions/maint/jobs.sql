@@ -3,7 +3,7 @@
 -- cron job, so each job's description lives here and in docs/jobs.md.
 --
 -- Every schedule can be changed per database without editing this file: the setting
--- querybudget.<job>_schedule (e.g. querybudget.refresh_stats_schedule) replaces the default,
+-- querybudget.<job>_schedule (e.g. querybudget.fold_stats_schedule) replaces the default,
 -- and querybudget.<job>_active = off pauses a job; `alter database querybudget set ...`, then
 -- migrate again (docs/jobs.md). pg_cron reads schedules in GMT, with minute granularity.
 create or replace function maint.job_definitions()
@@ -24,8 +24,8 @@ as $$
      'Hourly: pg_partman maintenance of app.operations and app.messages: makes monthly partitions ahead and drops those past their retention (operations 12 months, messages 6 months).'),
     (3, 'analyze', '30 3 * * *', 'CALL maint.analyze_partitioned_parents()',
      'Nightly 03:30 GMT: extended statistics for new partitions, then ANALYZE of the partitioned tables of app (autovacuum never analyzes them).'),
-    (4, 'refresh_stats', '* * * * *', 'SELECT maint.refresh_collection_stats()',
-     'Every minute by default (querybudget.refresh_stats_schedule): refresh materialized view concurrently app.collection_stats (the per-collection view of earlier versions; api.collection_statistics now reads the totals the writers keep, folded by querybudget_fold_stats).'),
+    (4, 'refresh_tenant_overview', '* * * * *', 'SELECT maint.refresh_tenant_overview()',
+     'Every minute by default (querybudget.refresh_tenant_overview_schedule): refresh materialized view concurrently app.tenant_overview, the operators'' per-tenant view, computed from the maintained collection statistics (its cost follows the number of collections, not rows).'),
     (5, 'prune_job_history', '15 4 * * *', 'SELECT maint.prune_job_history()',
      'Daily 04:15 GMT: deletes cron.job_run_details rows older than 7 days (pg_cron never does).'),
     (6, 'fold_stats', '* * * * *', 'SELECT maint.fold_collection_stat_deltas()',

@@ -48,7 +48,7 @@ begin
       -- wrote one for this, so the totals are rebuilt in the same transaction as the drop.
       -- Retention drops a month at a time, monthly: a rebuild then is the simple exact way.
       if v_parent = 'app.operations' and v_dropped > 0 then
-        perform maint.rebuild_collection_stat_totals();
+        perform maint.rebuild_collection_stats();
       end if;
     exception when lock_not_available then
       raise notice 'maint.run_partition_maintenance: %: lock_timeout (%) reached; left for the next run', v_parent, v_lock_timeout;

@@ -64,6 +64,8 @@ begin
     'table_sizes', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.table_sizes() x),
     'tables_needing_analyze', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.tables_needing_analyze() x),
     'job_health', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.job_health() x),
+    'collection_statistics', (select to_jsonb(x) from perf.collection_stats_serving() x),
+    'tenant_overview', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.tenant_overview() x),
     'auto_explain', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.auto_explain_settings() x)
   ) || jsonb_build_object(
     -- the safety checks (functions/perf/safety.sql)
@@ -109,7 +111,8 @@ comment on function perf.database_report() is
   'Everything perf knows about this database as one jsonb (seed 002''s /api/performance/database): generated_at, database, server_version, database_size, statistics (perf.statistics_age), '
   'thresholds, and the sections connections, long_running_queries (1 minute), blocked_queries, cache_hit_ratio (0.99), slow_queries (100 / 500 ms, the 50 with the most total time), '
   'index_usage, unused_indexes (0 scans), duplicate_indexes, missing_fk_indexes, invalid_indexes, seq_scan_tables (95 %, 10,000 rows), table_sizes, tables_needing_analyze, job_health, '
+  'collection_statistics (perf.collection_stats_serving, one object: how statistics are served and folded), tenant_overview (perf.tenant_overview, one row per tenant), '
   'auto_explain (perf.auto_explain_settings), wraparound (perf.wraparound_danger 0.5), sequences (perf.sequence_overflow 0.75), vacuum (perf.vacuum_health), bloat (perf.bloat_estimates 10 MB, 0.2), '
   'not_valid_constraints, replication (perf.replication_health 1 GB), history (perf.history_status, an object), routine_changes (perf.routine_changes_since the last 24 hours, +50 %), table_growth (perf.table_growth_since the last 24 hours, the 20 that grew most), '
-  'each an array (empty when there is nothing), and summary: counts of what needs attention per section. Security definer.';
+  'each an array (collection_statistics and history objects; empty when there is nothing), and summary: counts of what needs attention per section. Security definer.';
 revoke all on function perf.database_report() from public;

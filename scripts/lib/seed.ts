@@ -212,10 +212,10 @@ export async function seedDatabase(
   // around the api, so they are computed from the tables once.
   const [totals] = await sql<
     { exists: boolean }[]
-  >`select to_regprocedure('maint.rebuild_collection_stat_totals()') is not null as exists`;
+  >`select to_regprocedure('maint.rebuild_collection_stats()') is not null as exists`;
   if (totals?.exists) {
     const rebuildStart = performance.now();
-    await sql`select maint.rebuild_collection_stat_totals()`;
+    await sql`select maint.rebuild_collection_stats()`;
     await sql`analyze app.collection_stat_totals, app.collection_stat_deltas`;
     say(
       progressLine(
@@ -226,19 +226,19 @@ export async function seedDatabase(
     );
   }
 
-  // The statistics view would still hold the previous data's numbers. A plain refresh, not the
-  // job's concurrent one: that would leave the previous data's rows dead in the view, so a
-  // database seeded twice would read more pages than one seeded once.
+  // The operators' view (app.tenant_overview, computed from the totals just rebuilt) would
+  // still hold the previous data's numbers. A plain refresh, not the job's concurrent one: that
+  // would leave the previous data's rows dead in the view.
   const refreshStart = performance.now();
   const [view] = await sql<
     { exists: boolean }[]
-  >`select to_regclass('app.collection_stats') is not null as exists`;
+  >`select to_regclass('app.tenant_overview') is not null as exists`;
   if (view?.exists) {
-    await sql`refresh materialized view app.collection_stats`;
-    await sql`analyze app.collection_stats`;
+    await sql`refresh materialized view app.tenant_overview`;
+    await sql`analyze app.tenant_overview`;
     say(
       progressLine(
-        "refresh app.collection_stats",
+        "refresh app.tenant_overview",
         undefined,
         seconds(refreshStart),
       ),

@@ -238,17 +238,17 @@ export const WORKLOAD: WorkloadDefinition[] = [
     measuredP95Ms: 0.43,
     ratioAsserted: false,
     ratioNote:
-      "5 buffers against 2, and constant: at 10k the tenant check reads the one page of app.tenants and the view's index has one level; at 1M both are B-tree lookups. It does not grow with the data",
+      "5 buffers against 2, and constant: at 10k the tenant check reads the one page of app.tenants and the totals' index has one level; at 1M both are B-tree lookups. It does not grow with the data",
     p95Ms: P95_BUDGET_MS,
     async calls(sql, n) {
       const found = await rows<{ tenant_id: string; collection_id: string }>(
         sql,
-        `select tenant_id::text, collection_id::text from app.collection_stats
+        `select tenant_id::text, collection_id::text from app.collection_stat_totals
          order by chunks_total desc, collection_id limit 1`,
       );
       const others = await rows<{ tenant_id: string; collection_id: string }>(
         sql,
-        `select tenant_id::text, collection_id::text from app.collection_stats order by ${byHash("collection_id")}, collection_id limit $1`,
+        `select tenant_id::text, collection_id::text from app.collection_stat_totals order by ${byHash("collection_id")}, collection_id limit $1`,
         [n],
       );
       return atLeastOne(this.name, [
@@ -279,8 +279,8 @@ export const WORKLOAD: WorkloadDefinition[] = [
         sql,
         `with q as (select percentile_disc(0.25) within group (order by chunks_total) as lo,
                            percentile_disc(0.75) within group (order by chunks_total) as hi
-                    from app.collection_stats)
-         select s.tenant_id::text, s.collection_id::text from app.collection_stats s, q
+                    from app.collection_stat_totals)
+         select s.tenant_id::text, s.collection_id::text from app.collection_stat_totals s, q
          where s.chunks_total between q.lo and q.hi
          order by ${byHash("s.collection_id")}, s.collection_id limit $1`,
         [n],
@@ -381,7 +381,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
       }>(
         sql,
         `with c as (
-           select tenant_id, collection_id, chunks_total from app.collection_stats where chunks_total >= 300
+           select tenant_id, collection_id, chunks_total from app.collection_stat_totals where chunks_total >= 300
            order by chunks_total desc, collection_id limit $1)
          select c.tenant_id::text, c.collection_id::text, (c.chunks_total / 200 + 1)::int as page,
                 (select k.id::text from app.chunks k where k.tenant_id = c.tenant_id and k.collection_id = c.collection_id

@@ -30,7 +30,7 @@ export interface SessionSpec {
 export interface Wait {
   /** The sessions it waited for. */
   blockedBy: string[];
-  /** The locks it asked for and was not granted: "relation AccessShareLock on app.collection_stats". */
+  /** The locks it asked for and was not granted: "relation AccessShareLock on app.tenant_overview". */
   locks: string[];
 }
 

@@ -132,7 +132,7 @@ select lives_ok(
   $$ set local role querybudget_monitor; select count(*) from perf.slow_queries(); reset role $$,
   'querybudget_monitor still reads the slow statements (perf.slow_queries)');
 select lives_ok(
-  $$ set local role querybudget_owner; set local role querybudget_maint; select maint.refresh_collection_stats(); reset role $$,
+  $$ set local role querybudget_owner; set local role querybudget_maint; select maint.refresh_tenant_overview(); reset role $$,
   'querybudget_maint still refreshes the statistics view (concurrently: that makes a temporary table, hence its TEMPORARY)');
 
 select * from finish();

@@ -43,7 +43,7 @@ select throws_ok($$ select maint.prune_job_history(null) $$, 'QB001', null, 'pru
 select set_eq(
   $$ select name from maint.job_definitions() $$,
   array['querybudget_ttl', 'querybudget_partition_maintenance', 'querybudget_analyze',
-        'querybudget_refresh_stats', 'querybudget_prune_job_history', 'querybudget_fold_stats', 'querybudget_perf_snapshot'],
+        'querybudget_refresh_tenant_overview', 'querybudget_prune_job_history', 'querybudget_fold_stats', 'querybudget_perf_snapshot'],
   'maint.job_definitions() lists the seven querybudget_ jobs');
 
 -- each command names one maint routine of the right kind: CALL a procedure, SELECT a function
@@ -57,12 +57,12 @@ select is_empty(
   'every job command is one call of an existing maint routine (or perf.take_snapshot, the history job) of the right kind, and nothing else');
 
 select is(
-  (select schedule from maint.job_definitions() where name = 'querybudget_refresh_stats'), '* * * * *',
+  (select schedule from maint.job_definitions() where name = 'querybudget_refresh_tenant_overview'), '* * * * *',
   'the refresh runs every minute by default');
-set local querybudget.refresh_stats_schedule = '*/5 * * * *';
+set local querybudget.refresh_tenant_overview_schedule = '*/5 * * * *';
 set local querybudget.ttl_active = off;
 select results_eq(
-  $$ select schedule, active from maint.job_definitions() where name in ('querybudget_refresh_stats', 'querybudget_ttl') order by name $$,
+  $$ select schedule, active from maint.job_definitions() where name in ('querybudget_refresh_tenant_overview', 'querybudget_ttl') order by name $$,
   $$ values ('*/5 * * * *', true), ('*/5 * * * *', false) $$,
   'querybudget.<job>_schedule and querybudget.<job>_active override the defaults');
 

@@ -23,6 +23,9 @@ insert into expected values
   ('perf.blocked_queries()', true, 'setof record'),
   ('perf.slow_queries(numeric,numeric)', true, 'setof record'),
   ('perf.job_health()', true, 'setof record'),
+  ('perf.collection_stats_drift()', true, 'setof record'),
+  ('perf.collection_stats_serving()', true, 'setof record'),
+  ('perf.tenant_overview(bigint)', true, 'setof record'),
   ('perf.auto_explain_settings()', false, 'setof record'),
   ('perf.database_report()', true, 'jsonb'),
   ('perf.require_threshold(anycompatible,text,anycompatible,anycompatible)', false, 'anycompatible'),
@@ -94,16 +97,16 @@ select is_empty(
 -- the report: every section, arrays where there may be several rows
 select is(
   (select array_agg(k order by k) from jsonb_object_keys(perf.database_report()) k),
-  array['auto_explain', 'bloat', 'blocked_queries', 'cache_hit_ratio', 'connections', 'database', 'database_size', 'duplicate_indexes',
+  array['auto_explain', 'bloat', 'blocked_queries', 'cache_hit_ratio', 'collection_statistics', 'connections', 'database', 'database_size', 'duplicate_indexes',
         'generated_at', 'history', 'index_usage', 'invalid_indexes', 'job_health', 'long_running_queries', 'missing_fk_indexes', 'not_valid_constraints',
         'replication', 'routine_changes', 'seq_scan_tables', 'sequences', 'server_version', 'slow_queries', 'statistics', 'summary', 'table_growth',
-        'table_sizes', 'tables_needing_analyze', 'thresholds', 'unused_indexes', 'vacuum', 'wraparound'],
+        'table_sizes', 'tables_needing_analyze', 'tenant_overview', 'thresholds', 'unused_indexes', 'vacuum', 'wraparound'],
   'database_report has every section');
 
 select is_empty(
   $$ select k from jsonb_each(perf.database_report()) r (k, v)
      where k in ('auto_explain', 'blocked_queries', 'cache_hit_ratio', 'connections', 'duplicate_indexes', 'index_usage',
-                 'invalid_indexes', 'job_health', 'long_running_queries', 'missing_fk_indexes', 'seq_scan_tables',
+                 'invalid_indexes', 'job_health', 'long_running_queries', 'missing_fk_indexes', 'seq_scan_tables', 'tenant_overview',
                  'slow_queries', 'table_sizes', 'tables_needing_analyze', 'unused_indexes', 'wraparound', 'sequences', 'vacuum',
                  'bloat', 'not_valid_constraints', 'replication', 'routine_changes', 'table_growth')
        and jsonb_typeof(v) <> 'array' $$,

@@ -45,8 +45,8 @@ select is_empty(
   'that policy is tenant_isolation, for all commands and every role: tenant_id = querybudget.tenant_id, for reading and writing');
 select set_eq(
   $$ select c.oid::regclass::text from pg_class c where c.relnamespace = 'app'::regnamespace and c.relkind in ('v', 'm', 'f') $$,
-  array['app.collection_stats'],
-  'the one relation of app without row level security is the stats view (a materialized view cannot have it); querybudget_app cannot read it');
+  array['app.tenant_overview'],
+  'the one relation of app without row level security is the operators'' tenant overview (a materialized view cannot have it); querybudget_app cannot read it');
 select is(maint.ensure_row_level_security(), 0, 'maint.ensure_row_level_security has nothing left to do after a migrate');
 select is_empty(
   $$ select pc.parent_table from partman.part_config pc where pc.parent_table like 'app.%' and not pc.inherit_privileges $$,
@@ -66,9 +66,10 @@ select set_eq(
   $$ select c.oid::regclass::text from pg_class c where c.relowner = 'querybudget_maint'::regrole and c.relkind not in ('i', 't')
      union all
      select p.oid::regprocedure::text from pg_proc p where p.proowner = 'querybudget_maint'::regrole $$,
-  array['app.collection_stats', 'maint.refresh_collection_stats()', 'maint.fold_collection_stat_deltas()',
-        'maint.rebuild_collection_stat_totals()', 'app.session_tenant_id(uuid)'],
-  'querybudget_maint (BYPASSRLS) owns exactly the stats view, its refresh, the fold and rebuild of the statistics totals and the session token lookup');
+  array['app.tenant_overview', 'maint.refresh_tenant_overview()', 'maint.fold_collection_stat_deltas()',
+        'maint.rebuild_collection_stats()', 'maint.collection_stats_recomputed(bigint)', 'maint.collection_stats_pending()',
+        'perf.collection_stats_drift()', 'perf.tenant_overview(bigint)', 'app.session_tenant_id(uuid)'],
+  'querybudget_maint (BYPASSRLS) owns exactly the tenant overview view, its refresh and reader, the fold, rebuild, recomputation, pending count and drift of the statistics, and the session token lookup');
 
 -- security definer functions ---------------------------------------------------------------
 select is_empty(

@@ -1,30 +1,29 @@
--- Statistics and chunk retrieval: the materialized stats view (exists, unique index, populated,
--- refreshable concurrently), and the functions' contract (security definer, pinned
+-- Statistics and chunk retrieval: the per-collection view gone, the operators' tenant overview
+-- (exists, unique index, populated, refreshable concurrently, adds up to the rows), and the functions' contract (security definer, pinned
 -- search_path, a comment, the documented error codes).
 begin;
-select plan(28);
+select plan(29);
 
-select has_materialized_view('app', 'collection_stats', 'app.collection_stats exists');
-select index_is_unique('app', 'collection_stats', 'collection_stats_tenant_id_collection_id_idx',
+select hasnt_materialized_view('app', 'collection_stats', 'the per-collection view is gone (migration 000012): the api reads the maintained totals');
+select has_materialized_view('app', 'tenant_overview', 'app.tenant_overview exists');
+select index_is_unique('app', 'tenant_overview', 'tenant_overview_tenant_id_idx',
   'the view has a unique index (what refresh ... concurrently needs)');
-select has_index('app', 'collection_stats', 'collection_stats_tenant_id_collection_id_idx', array['tenant_id', 'collection_id'],
-  'the unique index is on (tenant_id, collection_id)');
-select ok((select relispopulated from pg_class where oid = 'app.collection_stats'::regclass), 'the view is populated');
-select matches(obj_description('app.collection_stats'::regclass, 'pg_class'), '^querybudget:collection_stats:[0-9a-f]{32} ',
+select has_index('app', 'tenant_overview', 'tenant_overview_tenant_id_idx', array['tenant_id'],
+  'the unique index is on (tenant_id)');
+select matches(obj_description('app.tenant_overview'::regclass, 'pg_class'), '^querybudget:tenant_overview:[0-9a-f]{32} ',
   'the view''s comment starts with the version of its definition');
-
-select isnt(maint.refresh_collection_stats(), null::interval, 'maint.refresh_collection_stats() refreshes and returns its duration');
-select is((select count(*) from app.collection_stats), (select count(*) from app.collections),
-  'after a refresh: one row per collection');
-select is((select count(*) from app.collection_stats v
-           where not exists (select from app.collections c where c.tenant_id = v.tenant_id and c.id = v.collection_id)),
-  0::bigint, 'every row is a collection (tenant_id, collection_id)');
-select is((select sum(chunks_total) from app.collection_stats)::bigint, (select count(*) from app.chunks),
+select isnt(maint.refresh_tenant_overview(), null::interval, 'maint.refresh_tenant_overview() refreshes and returns its duration');
+select ok((select relispopulated from pg_class where oid = 'app.tenant_overview'::regclass), 'the view is populated');
+select is((select count(*) from app.tenant_overview), (select count(*) from app.tenants),
+  'after a refresh: one row per tenant');
+select is((select sum(chunks_total) from app.tenant_overview)::bigint, (select count(*) from app.chunks),
   'the chunk totals of the view add up to the chunks');
-select is((select sum(operations_total) from app.collection_stats)::bigint, (select count(*) from app.operations),
+select is((select sum(operations_total) from app.tenant_overview)::bigint, (select count(*) from app.operations),
   'the operation totals of the view add up to the operations');
-select is((select sum(chunking_total) from app.collection_stats)::bigint,
-  (select count(*) from app.operations where type = 'chunking'), 'the chunking totals add up to the chunking operations');
+select is((select sum(documents_total) from app.tenant_overview)::bigint, (select count(*) from app.documents),
+  'the document totals of the view add up to the documents');
+select is((select sum(chunk_characters) from app.tenant_overview)::bigint, (select sum(size) from app.chunks)::bigint,
+  'the chunk characters of the view add up to the chunks'' sizes');
 
 -- every function of this family: exists, security definer, search_path pinned, commented
 create temp table family (signature text primary key);
@@ -33,7 +32,7 @@ insert into family values
   ('api.knowledge_gap_stats(bigint)'),
   ('api.chunks_for_documents(bigint,bigint,bigint[],integer)'),
   ('api.chunks_page(bigint,bigint,bigint,integer)'),
-  ('maint.refresh_collection_stats()');
+  ('maint.refresh_tenant_overview()');
 
 select is((select count(*) from family where to_regprocedure(signature) is not null), 5::bigint, 'every function exists');
 select is_empty($$ select signature from family f join pg_proc p on p.oid = to_regprocedure(f.signature) where not p.prosecdef $$,

@@ -86,9 +86,9 @@ export async function apiWorkload(
         commits: true,
       },
       {
-        name: "maint.refresh_collection_stats",
-        routine: "maint.refresh_collection_stats",
-        sql: "select maint.refresh_collection_stats()",
+        name: "maint.refresh_tenant_overview",
+        routine: "maint.refresh_tenant_overview",
+        sql: "select maint.refresh_tenant_overview()",
         params: [],
       },
     );

@@ -218,7 +218,7 @@ export function renderMarkdown(report: Report): string {
         ? `Seeded in ${tier.seedSeconds.toFixed(1)} s. `
         : "";
     out.push(
-      `${seeded}\`maint.refresh_collection_stats()\` (the materialized view, concurrently): ${ms(tier.refresh.medianMs)} ms ` +
+      `${seeded}\`maint.refresh_tenant_overview()\` (the operators' per-tenant view, concurrently): ${ms(tier.refresh.medianMs)} ms ` +
         `(median of ${tier.refresh.runsMs.map(ms).join(", ")}). Measured in ${tier.seconds.toFixed(1)} s.`,
     );
     if (tier.notMeasured.length)
@@ -305,7 +305,7 @@ export function renderConsole(report: Report): string {
   for (const tier of [...report.tiers].sort((a, b) => a.rows - b.rows)) {
     out.push(
       "",
-      `## ${rowsLabel(tier.rows)} rows (collection_stats refresh ${ms(tier.refresh.medianMs)} ms)`,
+      `## ${rowsLabel(tier.rows)} rows (tenant overview refresh ${ms(tier.refresh.medianMs)} ms)`,
       "",
     );
     out.push(tierTable(tier, report.checks));

@@ -82,7 +82,7 @@ export interface TierMeasurement {
   seedSeconds?: number;
   /** Rows per table as seeded. */
   tables?: { table: string; rows: number }[];
-  /** maint.refresh_collection_stats(): milliseconds of each run (concurrently, warm) and the median. */
+  /** maint.refresh_tenant_overview(): milliseconds of each run (concurrently, warm) and the median. */
   refresh: { runsMs: number[]; medianMs: number };
   functions: FunctionMeasurement[];
   /** Routines in schema api with no measurement (none in a complete run). */

@@ -1,5 +1,5 @@
---! Previous: sha1:a645b72218b08a286c8c7f1af61d9b4ea61d9ba2
---! Hash: sha1:5314f757797d2cdd7fc9a6c0fcc0d24b6b01f24c
+--! Previous: sha1:46a31bf62349f379ce4926abe371f3ff8741e1fb
+--! Hash: sha1:ff566ee5fa039d1c83d31cd682e79af1bf6ade74
 --! Message: perf history: snapshots, statement and routine deltas, relation sizes, and the counters they are computed from
 
 -- History of the monitoring (issue 15, item 2): perf.take_snapshot() (the pg_cron job
