@@ -16,7 +16,7 @@ export interface RoutineOutcome {
   error?: string;
   /** Task Count of the call's distributed plan; null when EXPLAIN shows no Citus plan (runs on the coordinator) or cannot explain it (a procedure). */
   tasks: number | null;
-  /** How the call was planned: "delegated" (the whole call runs on a worker), "coordinator" (no Citus node in its plan). */
+  /** Why EXPLAIN failed, when it did. */
   explainError?: string;
 }
 
@@ -37,50 +37,96 @@ function failure(error: unknown): { code?: string; error: string } {
   return { code: e.code, error: String(e.message ?? error).split("\n")[0]! };
 }
 
+/** A workload with its first argument set chosen from the data. */
+export interface ResolvedCall {
+  name: string;
+  routine: string;
+  kind: WorkloadKind;
+  query: string;
+  /** null: the arguments could not be chosen (the error says why). */
+  args: unknown[] | null;
+  error?: string;
+}
+
 /**
- * Calls each workload once as `role` (default querybudget_app), writes inside a transaction
- * rolled back (the procedure commits: it runs last and consumes its subject), and explains it
- * as the same role. `adminUrl` (a superuser's) chooses the arguments from the data.
+ * Chooses each workload's arguments from the data (its first argument set). Run it before
+ * distributing: several of the workload's choosing queries are plain SQL over many tenants
+ * that Citus cannot plan on distributed tables (correlated subqueries, joins not on
+ * tenant_id), and the data does not change when it is distributed.
  */
-export async function checkRoutines(
+export async function resolveCalls(
   url: string,
-  options: { role?: string; only?: string[] } = {},
-): Promise<RoutineOutcome[]> {
+  options: { only?: string[] } = {},
+): Promise<ResolvedCall[]> {
   const admin = postgres(url, { max: 1, onnotice: () => {} });
+  const resolved: ResolvedCall[] = [];
+  try {
+    for (const def of WORKLOAD) {
+      if (options.only && !options.only.includes(def.name)) continue;
+      const base = {
+        name: def.name,
+        routine: def.routine,
+        kind: def.kind,
+        query: def.query,
+      };
+      try {
+        const calls = await def.calls.call(def, admin, 1);
+        resolved.push({ ...base, args: calls[0]!.args });
+      } catch (error) {
+        resolved.push({ ...base, args: null, error: failure(error).error });
+      }
+    }
+  } finally {
+    await admin.end();
+  }
+  return resolved;
+}
+
+/** A call's outcome plus, for a read that worked, its rows (to compare with one node's). */
+export interface RoutineRun extends RoutineOutcome {
+  rows?: unknown[];
+}
+
+/**
+ * Calls each resolved workload once as `role` (default querybudget_app): reads as they are,
+ * writes inside a transaction rolled back, the procedure (it commits) last, consuming its
+ * subject; and explains each (not the procedure) as the same role. `explain: false` skips
+ * EXPLAIN (a database that is not distributed has no Task Count to read).
+ */
+export async function runCalls(
+  url: string,
+  calls: readonly ResolvedCall[],
+  options: { role?: string; explain?: boolean } = {},
+): Promise<RoutineRun[]> {
   const u = new URL(url);
   u.username = options.role ?? "querybudget_app";
   u.password = "";
   const app = postgres(u.toString(), { max: 1, onnotice: () => {} });
-  const outcomes: RoutineOutcome[] = [];
-  const definitions = [...WORKLOAD]
-    .filter((d) => !options.only || options.only.includes(d.name))
-    .sort(
-      (a, b) => Number(a.kind === "procedure") - Number(b.kind === "procedure"),
-    );
+  const runs: RoutineRun[] = [];
+  const ordered = [...calls].sort(
+    (a, b) => Number(a.kind === "procedure") - Number(b.kind === "procedure"),
+  );
   try {
-    for (const def of definitions) {
-      const base = { name: def.name, routine: def.routine, kind: def.kind };
-      let args: unknown[];
-      try {
-        const calls = await def.calls.call(def, admin, 1);
-        args = calls[0]!.args;
-      } catch (error) {
-        outcomes.push({
+    for (const call of ordered) {
+      const base = { name: call.name, routine: call.routine, kind: call.kind };
+      if (call.args === null) {
+        runs.push({
           ...base,
           status: "no subject",
           tasks: null,
-          ...failure(error),
+          error: call.error,
         });
         continue;
       }
+      const args = call.args as never[];
       let tasks: number | null = null;
       let explainError: string | undefined;
-      if (def.kind !== "procedure") {
+      if (call.kind !== "procedure" && options.explain !== false) {
         try {
           await app.unsafe("begin");
           const plan = (await app.unsafe(
-            `explain (format json) ${def.query}`,
-            args as never[],
+            `explain (format json) ${call.query}`,
+            args,
           )) as unknown as { "QUERY PLAN": unknown }[];
           const counts = taskCounts(plan[0]?.["QUERY PLAN"]);
           tasks = counts.length === 0 ? null : Math.max(...counts);
@@ -91,19 +137,22 @@ export async function checkRoutines(
         }
       }
       try {
-        if (def.kind === "read" || def.kind === "procedure") {
-          await app.unsafe(def.query, args as never[]);
+        let rows: unknown[] | undefined;
+        if (call.kind === "read") {
+          rows = [...(await app.unsafe(call.query, args))];
+        } else if (call.kind === "procedure") {
+          await app.unsafe(call.query, args);
         } else {
           await app.unsafe("begin");
           try {
-            await app.unsafe(def.query, args as never[]);
+            await app.unsafe(call.query, args);
           } finally {
             await app.unsafe("rollback");
           }
         }
-        outcomes.push({ ...base, status: "works", tasks, explainError });
+        runs.push({ ...base, status: "works", tasks, explainError, rows });
       } catch (error) {
-        outcomes.push({
+        runs.push({
           ...base,
           status: "fails",
           tasks,
@@ -114,9 +163,16 @@ export async function checkRoutines(
     }
   } finally {
     await app.end();
-    await admin.end();
   }
-  return outcomes;
+  return runs;
+}
+
+/** resolveCalls, then runCalls: the map of an already distributed database. */
+export async function checkRoutines(
+  url: string,
+  options: { role?: string; only?: string[] } = {},
+): Promise<RoutineOutcome[]> {
+  return runCalls(url, await resolveCalls(url, options), options);
 }
 
 /** The outcomes as the Markdown table of docs/citus.md. */

@@ -15,7 +15,7 @@ export async function distribute(
   const sql = postgres(url, {
     max: 1,
     onnotice: (n) => {
-      if (!options.quiet) log(n.message);
+      if (!options.quiet) log(String(n.message));
     },
   });
   try {
