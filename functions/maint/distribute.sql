@@ -53,7 +53,8 @@ begin
   -- command of this transaction goes over one connection per node.
   perform set_config('citus.multi_shard_modify_mode', 'sequential', true);
 
-  -- 1. Tables, parents first. The anchor (app.tenants) has no parent, so it comes first.
+  -- 1. Tables: the anchor (app.tenants) first (tables without a foreign key, such as the
+  --    statistics tables, name it as their colocation), then parents before children.
   for r in
     with recursive tables as (
       select c.oid
@@ -81,7 +82,7 @@ begin
     from depth
     left join pg_dist_partition p on p.logicalrelid = depth.rel
     group by depth.rel, p.logicalrelid, p.partmethod, p.colocationid, p.partkey
-    order by max(depth.d), depth.rel::regclass::text
+    order by depth.rel = v_anchor desc, max(depth.d), depth.rel::regclass::text
   loop
     if r.distributed then
       v_colocation := (select p.colocationid from pg_dist_partition p where p.logicalrelid = v_anchor);
