@@ -175,6 +175,15 @@ export async function checkRoutines(
   return runCalls(url, await resolveCalls(url, options), options);
 }
 
+/** An outcome in one line, as test/citus/expected.ts records it: "works" or "fails: <SQLSTATE> <message>". */
+export function outcomeText(o: RoutineOutcome): string {
+  return o.status === "works"
+    ? "works"
+    : `${o.status}: ${o.code ?? ""} ${o.error ?? ""}`
+        .replace(/\s+/g, " ")
+        .trim();
+}
+
 /** The outcomes as the Markdown table of docs/citus.md. */
 export function outcomesTable(outcomes: readonly RoutineOutcome[]): string {
   const lines = [

@@ -5,9 +5,14 @@
 // the one test/citus/expected.ts records (the map of docs/citus.md), a read that works must
 // return the reference's rows, and a tenant-scoped call that works must be routed to one node
 // (EXPLAIN: Task Count 1). The jobs and tenant isolation are checked on the cluster too.
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
+  outcomesTable,
+  outcomeText,
   resolveCalls,
   runCalls,
   type ResolvedCall,
@@ -70,6 +75,14 @@ beforeAll(async () => {
   runs = new Map(
     (await runCalls(cluster.url, resolved)).map((r) => [r.name, r]),
   );
+  // The map as found, for docs/citus.md and test/citus/expected.ts.
+  const found = join(tmpdir(), "querybudget-citus-map");
+  writeFileSync(`${found}.md`, `${outcomesTable([...runs.values()])}\n`);
+  writeFileSync(
+    `${found}.json`,
+    `${JSON.stringify(Object.fromEntries([...runs.values()].map((r) => [r.name, outcomeText(r)])), null, 2)}\n`,
+  );
+  process.stdout.write(`\nthe map as found: ${found}.md, ${found}.json\n`);
   const works = [...runs.values()].filter((r) => r.status === "works");
   process.stdout.write(
     `\nCitus: ${first.length} changes by the first distribute, ${second.length} by the second; ` +
@@ -141,10 +154,7 @@ describe("every workload routine on the cluster", () => {
     (name) => {
       const run = runs.get(name)!;
       const expected = EXPECTED[name]!;
-      const actual =
-        run.status === "works"
-          ? "works"
-          : `${run.status}: ${run.code ?? ""} ${run.error ?? ""}`.trim();
+      const actual = outcomeText(run);
       expect(
         actual,
         `${name}: update test/citus/expected.ts and docs/citus.md`,
