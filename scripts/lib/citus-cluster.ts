@@ -22,6 +22,9 @@ const CITUS_NODE_SETTINGS: Record<string, string | number> = {
   "citus.node_conninfo": "'sslmode=disable'",
   // Shard connections are local; a handful per node is plenty for tests.
   "citus.max_shared_pool_size": 100,
+  // a backend that crashed is a LOG line of the postmaster: keep those for the test's messages
+  log_min_messages: "log",
+  log_checkpoints: "off",
 };
 
 /** Where PostgreSQL looks for extension control files: citus.control is there once installed. */

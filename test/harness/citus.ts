@@ -9,6 +9,8 @@ import {
 export interface TestCluster {
   url: string;
   workers: number;
+  /** What the nodes wrote to stderr (empty for CITUS_URL: those logs are the server's). */
+  serverLog(): string;
   stop(): Promise<void>;
 }
 
@@ -35,7 +37,12 @@ export async function citusCluster(): Promise<TestCluster> {
         throw new Error(
           `CITUS_URL: only ${row?.workers ?? 0} active workers. ${NO_CLUSTER}`,
         );
-      return { url: external, workers: row.workers, stop: async () => {} };
+      return {
+        url: external,
+        workers: row.workers,
+        serverLog: () => "",
+        stop: async () => {},
+      };
     } finally {
       await sql.end();
     }
@@ -45,6 +52,7 @@ export async function citusCluster(): Promise<TestCluster> {
   return {
     url: cluster.url,
     workers: cluster.workers.length,
+    serverLog: () => cluster.serverLog?.() ?? "",
     stop: () => cluster.stop(),
   };
 }
