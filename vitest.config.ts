@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // test/citus/ needs a Citus cluster: npm run test:citus (vitest.citus.config.ts)
+    exclude: ["test/citus/**", "**/node_modules/**"],
     globalSetup: ["test/harness/global-setup.ts"],
     // Each test file gets its own database; the server has 2 cores to share.
     pool: "forks",

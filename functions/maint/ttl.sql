@@ -1,10 +1,15 @@
 -- TTL: rows whose expires_at has passed (user_sessions, conversations, messages) are deleted
 -- by the querybudget_ttl job (sql/30_jobs.sql, docs/jobs.md).
 --
--- Batched, so no run holds many row locks or makes one huge transaction: each batch picks at
--- most p_batch_size expired rows through the expires_at index (oldest first), skipping rows
--- another transaction has locked, deletes them by primary key (ctid is not unique across the
--- partitions of messages) and commits. A run makes at most p_max_batches batches per table;
+-- Batched, so no run holds many row locks or makes one huge transaction: each batch takes the
+-- p_batch_size oldest expired rows through the expires_at index as its window (read without a
+-- lock), then for each tenant in the window locks that tenant's rows of the window, skipping
+-- rows another transaction has locked, deletes them by primary key (ctid is not unique across
+-- the partitions of messages), and commits. Tenant by tenant because a row lock may not span
+-- tenants: on Citus each tenant's statement is routed to one shard, and Citus refuses FOR
+-- UPDATE in a statement over many shards (docs/citus.md); on one server it is one statement
+-- per tenant of the window instead of one per batch. A run ends a table when a batch deletes
+-- nothing (nothing expired, or all of the window is locked). A run makes at most p_max_batches batches per table;
 -- whatever is left waits for the next run. A procedure that commits can have neither a SET
 -- clause nor SECURITY DEFINER, so lock_timeout is set per transaction with set_config(.., true)
 -- and every name is schema-qualified. A batch that waits longer than lock_timeout for a lock
@@ -32,9 +37,15 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_key text[];
+  v_tenants bigint[];
+  v_window bigint;
+  v_cutoff timestamptz;
+  v_tenant bigint;
+  v_delete text;
   n bigint;
+  v_deleted bigint := 0;
 begin
-  -- the table's primary key columns, in key order
+  -- the table's primary key columns, in key order (tenant_id first)
   select array_agg(quote_ident(a.attname) order by k.ord)
   into v_key
   from pg_constraint c
@@ -42,21 +53,40 @@ begin
   join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
   where c.conrelid = p_table and c.contype = 'p';
 
+  -- The window: the p_batch_size oldest expired rows, read without a lock. Their tenants and
+  -- the newest expires_at among them bound the deletes below.
   execute format(
-    'with batch as (select %1$s from %2$s where expires_at < now() order by expires_at limit $1 for update skip locked) '
-    'delete from %2$s t using batch b where %3$s',
+    'select array_agg(distinct w.tenant_id order by w.tenant_id), count(*), max(w.expires_at) '
+    'from (select tenant_id, expires_at from %s where expires_at < now() order by expires_at limit $1) w',
+    p_table)
+  into v_tenants, v_window, v_cutoff
+  using p_batch_size;
+  if v_window = 0 then
+    return 0;
+  end if;
+
+  -- Then tenant by tenant: lock (skipping rows another transaction holds) and delete, one
+  -- statement per tenant of the window, each naming its tenant (on Citus: one shard, routed).
+  v_delete := format(
+    'with batch as (select %1$s from %2$s where tenant_id = $2 and expires_at < now() and expires_at <= $3 '
+    'order by expires_at limit $1 for update skip locked) '
+    'delete from %2$s t using batch b where t.tenant_id = $2 and %3$s',
     array_to_string(v_key, ', '),
     p_table,
-    (select string_agg(format('t.%1$s = b.%1$s', col), ' and ') from unnest(v_key) col))
-  using p_batch_size;
-  get diagnostics n = row_count;
-  return n;
+    (select string_agg(format('t.%1$s = b.%1$s', col), ' and ') from unnest(v_key) col));
+  foreach v_tenant in array v_tenants loop
+    exit when v_deleted >= p_batch_size;
+    execute v_delete using p_batch_size - v_deleted, v_tenant, v_cutoff;
+    get diagnostics n = row_count;
+    v_deleted := v_deleted + n;
+  end loop;
+  return v_deleted;
 end
 $$;
 comment on function maint.delete_expired_batch(regclass, integer) is
-  'One TTL batch of maint.purge_expired: deletes at most p_batch_size rows of p_table whose expires_at has passed, oldest first, '
-  'picked through its expires_at index with FOR UPDATE SKIP LOCKED and deleted by primary key. Returns how many it deleted. '
-  'Runs in the caller''s transaction, with the caller''s settings (role, lock_timeout, join methods).';
+  'One TTL batch of maint.purge_expired: the p_batch_size oldest expired rows of p_table (expires_at < now()) are the window, read through its expires_at index without a lock; '
+  'then, tenant by tenant, the window''s rows of that tenant are locked FOR UPDATE SKIP LOCKED and deleted by primary key, one statement per tenant (on Citus each is routed to the tenant''s shard: a row lock never spans tenants). '
+  'Returns how many it deleted (0: nothing expired, or every expired row of the window is locked). Runs in the caller''s transaction, with the caller''s settings (role, lock_timeout, join methods).';
 revoke all on function maint.delete_expired_batch(regclass, integer) from public;
 
 create or replace procedure maint.purge_expired(
@@ -96,7 +126,8 @@ begin
       v_deleted := v_deleted + n;
       batches := batches + 1;
       commit;
-      exit when n < p_batch_size or batches >= p_max_batches;
+      -- 0: nothing left, or every expired row of the window is held by another transaction
+      exit when n = 0 or batches >= p_max_batches;
     end loop;
     case v_table
       when 'app.messages'::regclass then messages_deleted := v_deleted;

@@ -17,7 +17,12 @@ as $$
     values
       (1, 'auto_explain.log_min_duration', '500ms', 'plan of every statement that runs 500 ms or longer: seed 002''s error threshold (perf.slow_queries lists those from 100 ms)'),
       (2, 'auto_explain.log_nested_statements', 'on', 'statements inside functions: the api is functions, and their statements are what is slow'),
-      (3, 'auto_explain.log_analyze', 'on', 'actual rows next to the estimates: a wrong estimate is the usual cause of a bad plan'),
+      -- off on Citus: instrumented calls run outside their delegation (functions/maint/distribute.sql)
+      (3, 'auto_explain.log_analyze',
+       case when exists (select from pg_extension e where e.extname = 'citus') then 'off' else 'on' end,
+       case when exists (select from pg_extension e where e.extname = 'citus')
+            then 'off on Citus: an instrumented statement makes Citus run a routed call outside its delegation, where the call fails (docs/citus.md)'
+            else 'actual rows next to the estimates: a wrong estimate is the usual cause of a bad plan' end),
       (4, 'auto_explain.log_timing', 'off', 'no per-node clock reads: with log_analyze on every statement is instrumented, and timing is the expensive part'),
       (5, 'auto_explain.log_buffers', 'on', 'pages read per node: the stable measure of what a plan costs (docs/plans.md)'),
       (6, 'auto_explain.log_triggers', 'on', 'time in triggers, i.e. foreign key checks of writes'),

@@ -33,13 +33,14 @@ const TEST_ONLY_SPEED = {
 function serverSettings(
   port: number,
   socketDir: string,
+  preload: readonly string[],
 ): Record<string, string | number> {
   return {
     listen_addresses: "'127.0.0.1'",
     port,
     unix_socket_directories: `'${socketDir}'`,
     max_connections: 200,
-    shared_preload_libraries: `'${PRELOAD_LIBRARIES.join(",")}'`,
+    shared_preload_libraries: `'${preload.join(",")}'`,
     "pg_stat_statements.track": "all",
     // every test file has its own database (its own dbid, so its own entries), and track = all
     // counts nested statements: 10,000 entries were evicted mid-test once the write api came
@@ -100,6 +101,13 @@ export interface LocalClusterOptions {
    * one recovery must bring back.
    */
   settings?: Record<string, string | number>;
+  /**
+   * Libraries loaded at start, before ours (PRELOAD_LIBRARIES). A Citus node puts `citus`
+   * here: Citus must come first in shared_preload_libraries (scripts/lib/citus-cluster.ts).
+   */
+  preloadFirst?: string[];
+  /** The temp folder's name starts with this (default `querybudget-pg-`): a Citus node's says which node it is. */
+  label?: string;
 }
 
 /** A throwaway cluster, plus what the fault tests need: crash it, start it again on its data. */
@@ -142,7 +150,7 @@ export async function startLocalCluster(
   const started = performance.now();
   const user = serverUser();
   // Under /tmp, not under the caller's home, so the postgres user can reach it.
-  const dir = mkdtempSync(join(tmpdir(), "querybudget-pg-"));
+  const dir = mkdtempSync(join(tmpdir(), options.label ?? "querybudget-pg-"));
   const dataDir = join(dir, "data");
   const socketDir = dir;
   if (user) {
@@ -174,7 +182,10 @@ export async function startLocalCluster(
   const afterInitdb = performance.now();
   const port = await freePort();
   const conf = Object.entries({
-    ...serverSettings(port, socketDir),
+    ...serverSettings(port, socketDir, [
+      ...(options.preloadFirst ?? []),
+      ...PRELOAD_LIBRARIES,
+    ]),
     ...options.settings,
   })
     .map(([k, v]) => `${k} = ${v}`)

@@ -1,0 +1,248 @@
+// On a real Citus cluster (npm run test:citus; not in npm test: CI has no Citus): migrate,
+// seed, then, before distributing, choose every workload's arguments and run each read on the
+// still local tables (the one-node reference); then npm run distribute (twice: the second
+// changes nothing), and every routine again on the distributed tables: its outcome must be
+// the one test/citus/expected.ts records (the map of docs/citus.md), a read that works must
+// return the reference's rows, and a tenant-scoped call that works must be routed to one node
+// (EXPLAIN: Task Count 1). The jobs and tenant isolation are checked on the cluster too.
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import {
+  outcomesTable,
+  outcomeText,
+  resolveCalls,
+  runCalls,
+  type ResolvedCall,
+  type RoutineRun,
+} from "../../scripts/lib/citus-check.ts";
+import {
+  distribute,
+  type DistributeAction,
+} from "../../scripts/lib/distribute.ts";
+import { migrateDatabase } from "../../scripts/lib/migrate.ts";
+import { seedDatabase } from "../../scripts/lib/seed.ts";
+import { WORKLOAD } from "../../scripts/lib/workload.ts";
+import { citusCluster, type TestCluster } from "../harness/citus.ts";
+import { EXPECTED, TENANTLESS } from "./expected.ts";
+
+const SEED_ROWS = 10_000;
+
+/** The rows with the moment of the call taken out (`as_of`: the statistics' now()), which differs between two calls. */
+function withoutClock(rows: unknown): unknown {
+  return JSON.parse(
+    JSON.stringify(rows, (key, value: unknown) =>
+      key === "as_of" ? undefined : value,
+    ),
+  );
+}
+const SHARD_COUNT = 8;
+
+let cluster: TestCluster;
+let sql: postgres.Sql;
+let resolved: ResolvedCall[];
+let reference: Map<string, RoutineRun>;
+let first: DistributeAction[];
+let second: DistributeAction[];
+let runs: Map<string, RoutineRun>;
+
+beforeAll(async () => {
+  cluster = await citusCluster();
+  sql = postgres(cluster.url, { max: 2, onnotice: () => {} });
+  const [distributed] = await sql<{ n: number }[]>`
+    select count(*)::int as n from pg_dist_partition p
+    where p.logicalrelid::text like 'app.%'`;
+  if (distributed!.n > 0)
+    throw new Error(
+      "the database is distributed already: npm run test:citus needs one that is not (it seeds first, then distributes)",
+    );
+  await migrateDatabase(cluster.url, { quiet: true });
+  const seeding = postgres(cluster.url, { max: 1, onnotice: () => {} });
+  try {
+    await seedDatabase(seeding, { rows: SEED_ROWS, seed: 1 });
+  } finally {
+    await seeding.end();
+  }
+  resolved = await resolveCalls(cluster.url);
+  // one node: the same data, not distributed yet; the procedure is left out (it would consume its subject)
+  reference = new Map(
+    (
+      await runCalls(
+        cluster.url,
+        resolved.filter((c) => c.kind !== "procedure"),
+        { explain: false },
+      )
+    ).map((r) => [r.name, r]),
+  );
+  first = await distribute(cluster.url, {
+    shardCount: SHARD_COUNT,
+    quiet: true,
+  });
+  second = await distribute(cluster.url, { quiet: true });
+  runs = new Map(
+    (await runCalls(cluster.url, resolved)).map((r) => [r.name, r]),
+  );
+  // The map as found, for docs/citus.md and test/citus/expected.ts.
+  const found = join(tmpdir(), "querybudget-citus-map");
+  writeFileSync(`${found}.md`, `${outcomesTable([...runs.values()])}\n`);
+  writeFileSync(
+    `${found}.json`,
+    `${JSON.stringify(Object.fromEntries([...runs.values()].map((r) => [r.name, outcomeText(r)])), null, 2)}\n`,
+  );
+  process.stdout.write(`\nthe map as found: ${found}.md, ${found}.json\n`);
+  const works = [...runs.values()].filter((r) => r.status === "works");
+  process.stdout.write(
+    `\nCitus: ${first.length} changes by the first distribute, ${second.length} by the second; ` +
+      `${works.length} of ${runs.size} workloads work, ${works.filter((r) => r.tasks === 1).length} of them routed to one node\n`,
+  );
+});
+
+afterAll(async () => {
+  await sql?.end();
+  await cluster?.stop();
+});
+
+describe("npm run distribute", () => {
+  test("distributes every app table (not the partitions) by tenant_id, all colocated with app.tenants", async () => {
+    const tables = await sql<
+      { rel: string; column: string | null; colocated: boolean }[]
+    >`
+      select c.oid::regclass::text as rel,
+             column_to_column_name(p.logicalrelid, p.partkey) as column,
+             p.colocationid = (select a.colocationid from pg_dist_partition a where a.logicalrelid = 'app.tenants'::regclass) as colocated
+      from pg_class c
+      left join pg_dist_partition p on p.logicalrelid = c.oid
+      where c.relnamespace = 'app'::regnamespace and c.relkind in ('r', 'p') and not c.relispartition
+      order by 1`;
+    expect(tables.length).toBeGreaterThanOrEqual(16);
+    expect(
+      tables.filter((t) => t.column !== "tenant_id" || !t.colocated),
+    ).toEqual([]);
+  });
+
+  test("distributes every api routine with p_tenant_id by it, colocated, with force_delegation", async () => {
+    const wrong = await sql<{ routine: string }[]>`
+      select p.oid::regprocedure::text as routine
+      from pg_proc p
+      left join pg_dist_object o on o.classid = 'pg_proc'::regclass and o.objid = p.oid
+      where p.pronamespace = 'api'::regnamespace
+        and 'p_tenant_id' = any (p.proargnames)
+        and (o.objid is null or o.distribution_argument_index <> array_position(p.proargnames, 'p_tenant_id') - 1
+             or not o.force_delegation
+             or o.colocationid <> (select a.colocationid from pg_dist_partition a where a.logicalrelid = 'app.tenants'::regclass))
+      order by 1`;
+    expect(wrong).toEqual([]);
+  });
+
+  test("the api routines without p_tenant_id are the documented exceptions", async () => {
+    const without = await sql<{ name: string }[]>`
+      select distinct 'api.' || p.proname as name from pg_proc p
+      where p.pronamespace = 'api'::regnamespace
+        and not coalesce('p_tenant_id' = any (p.proargnames), false)
+      order by 1`;
+    expect(without.map((r) => r.name)).toEqual([...TENANTLESS].sort());
+  });
+
+  test("a second run changes nothing", () => {
+    expect(first.length).toBeGreaterThan(16);
+    expect(second).toEqual([]);
+  });
+});
+
+describe("every workload routine on the cluster", () => {
+  test("the map covers the workload", () => {
+    expect(Object.keys(EXPECTED).sort()).toEqual(
+      WORKLOAD.map((w) => w.name).sort(),
+    );
+  });
+
+  test.each(WORKLOAD.map((w) => w.name))(
+    "%s: as test/citus/expected.ts records",
+    (name) => {
+      const run = runs.get(name)!;
+      const expected = EXPECTED[name]!;
+      const actual = outcomeText(run);
+      expect(
+        actual,
+        `${name}: update test/citus/expected.ts and docs/citus.md` +
+          (run.status === "fails" && run.code === "XX000"
+            ? `\nthe nodes' logs, last lines:\n${cluster.serverLog().slice(-3000)}`
+            : ""),
+      ).toBe(expected);
+      if (run.status !== "works") return;
+      if (run.kind === "read") {
+        const one = reference.get(name)!;
+        expect(one.status, `${name} on one node`).toBe("works");
+        expect(withoutClock(run.rows)).toEqual(withoutClock(one.rows));
+      }
+      if (!TENANTLESS.includes(run.routine) && run.kind !== "procedure") {
+        expect(run.tasks, `${name}: routed to one node`).toBe(1);
+      }
+    },
+  );
+});
+
+describe("jobs on the cluster", () => {
+  test("the TTL job deletes every expired row, tenant by tenant", async () => {
+    await sql`update app.user_sessions set expires_at = now() - interval '1 hour' where id % 5 = 0`;
+    await sql`update app.messages set expires_at = now() - interval '1 hour' where id % 7 = 0`;
+    const count = async () =>
+      (
+        await sql<{ n: number }[]>`
+          select (select count(*) from app.user_sessions where expires_at < now())
+               + (select count(*) from app.messages where expires_at < now())
+               + (select count(*) from app.conversations where expires_at < now()) as n`
+      )[0]!.n;
+    expect(Number(await count())).toBeGreaterThan(0);
+    await sql`call maint.purge_expired(50, 1000)`;
+    expect(Number(await count())).toBe(0);
+  });
+
+  test("partition maintenance and the nightly analyze run", async () => {
+    await sql`call maint.run_partition_maintenance()`;
+    const [r] = await sql<
+      { parents_analyzed: number }[]
+    >`call maint.analyze_partitioned_parents()`;
+    expect(Number(r!.parents_analyzed)).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe("tenant isolation on the cluster", () => {
+  test("querybudget_app reads no table directly (42501) on the coordinator", async () => {
+    const u = new URL(cluster.url);
+    u.username = "querybudget_app";
+    const app = postgres(u.toString(), { max: 1, onnotice: () => {} });
+    try {
+      await expect(
+        app`select count(*) from app.documents`,
+      ).rejects.toMatchObject({
+        code: "42501",
+      });
+    } finally {
+      await app.end();
+    }
+  });
+
+  test("without the tenant setting the owner sees no row of a shard; with it, only its tenant's", async () => {
+    const u = new URL(cluster.url);
+    u.username = "querybudget_owner";
+    const owner = postgres(u.toString(), { max: 1, onnotice: () => {} });
+    try {
+      const [none] = await owner<
+        { n: number }[]
+      >`select count(*)::int as n from app.documents`;
+      expect(none!.n).toBe(0);
+      const [one] = await owner.begin(async (tx) => {
+        await tx`select set_config('querybudget.tenant_id', '1', true)`;
+        return tx<{ n: number; others: number }[]>`
+          select count(*)::int as n, count(*) filter (where tenant_id <> 1)::int as others
+          from app.documents where tenant_id = 1`;
+      });
+      expect(one!.others).toBe(0);
+    } finally {
+      await owner.end();
+    }
+  });
+});
