@@ -25,16 +25,19 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   fi
   pwfile="$(mktemp)"
   printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
+  # shellcheck disable=SC2086 # POSTGRES_INITDB_ARGS is a list of options
   initdb -D "$PGDATA" -U "$user" --pwfile="$pwfile" -E UTF8 --locale=C \
-    --auth-local=trust --auth-host=scram-sha-256 --no-instructions >/dev/null
+    --auth-local=trust --auth-host=scram-sha-256 --no-instructions \
+    ${POSTGRES_INITDB_ARGS:-} >/dev/null
   rm -f "$pwfile"
   # initdb allows TCP from the loopback only; a published port arrives from the bridge.
   echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
   echo "include '/etc/querybudget/querybudget.conf'" >>"$PGDATA/postgresql.conf"
   if [ "$database" != postgres ]; then
-    # single-user mode listens on nothing; no preloaded libraries needed for CREATE DATABASE
+    # single-user mode listens on nothing; no preloaded libraries needed for CREATE DATABASE;
+    # the server's options ("$@": a throwaway container's fsync = off) apply here too
     echo "create database \"$database\";" |
-      postgres --single -D "$PGDATA" -c shared_preload_libraries= postgres >/dev/null
+      postgres --single -D "$PGDATA" "$@" -c shared_preload_libraries= postgres >/dev/null
   fi
   echo "querybudget entrypoint: cluster initialized in $PGDATA, database $database" >&2
 fi

@@ -105,7 +105,7 @@ async function settings(
   >`
     select s.name, current_setting(s.name) as value, p.source, p.sourcefile as file
     from unnest(${names}::text[]) as s(name)
-    join pg_settings p on p.name = s.name`;
+    join pg_settings p on lower(p.name) = lower(s.name)`;
   return Object.fromEntries(rows.map((r) => [r.name, r]));
 }
 
@@ -202,6 +202,7 @@ describe("the container path (QB_SERVER=container)", () => {
       select count(*)::int as n from hypopg_create_index('create index on app.tenants (name)')`;
     expect(hypo!.n).toBe(1);
     await sql`select hypopg_reset()`;
+    await sql`select no_plan()`;
     const [tap] = await sql<
       { line: string }[]
     >`select ok(true, 'works') as line`;
