@@ -4,7 +4,7 @@
 // Plain Node only: nothing here may import a package.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -30,6 +30,16 @@ const clientPackages = [
   ["postgresql-client-15", `${pgBin}/psql`],
   ["pgbouncer", "/usr/sbin/pgbouncer"],
 ];
+
+// `npm test` (--container) also exercises the container path (test/container.test.ts): where no
+// engine answers, the harness starts Debian's dockerd itself, and where no registry answers it
+// makes the base image with debootstrap. Both are installed here, as root on Debian only;
+// elsewhere that test says what is missing.
+const containerPackages = [
+  ["docker.io", "/usr/sbin/dockerd"],
+  ["debootstrap", "/usr/sbin/debootstrap"],
+];
+const withContainer = process.argv.includes("--container");
 
 function say(msg) {
   process.stderr.write(`[bootstrap] ${msg}\n`);
@@ -57,11 +67,27 @@ function ensureNodeModules() {
   writeFileSync(stamp, want);
 }
 
+/** The container packages to install: only as root on Debian, and docker.io only when no engine is there. */
+function containerPackagesWanted() {
+  if (!withContainer || process.getuid?.() !== 0) return [];
+  if (!existsSync("/usr/bin/apt-get")) return [];
+  const userEngine =
+    process.env.DOCKER_HOST || existsSync("/var/run/docker.sock");
+  return containerPackages.filter(
+    ([pkg]) => pkg !== "docker.io" || !userEngine,
+  );
+}
+
 function ensureDebianPackages() {
-  const wanted = process.env.DATABASE_URL ? clientPackages : serverPackages;
-  const missing = wanted
-    .filter(([, file]) => !existsSync(file))
-    .map(([pkg]) => pkg);
+  const wanted = [
+    ...(process.env.DATABASE_URL ? clientPackages : serverPackages),
+    ...containerPackagesWanted(),
+  ];
+  const missing = [
+    ...new Set(
+      wanted.filter(([, file]) => !existsSync(file)).map(([pkg]) => pkg),
+    ),
+  ];
   if (missing.length === 0) return;
   const command = `apt-get update && apt-get install -y ${missing.join(" ")}`;
   const isRoot = process.getuid?.() === 0;
@@ -78,11 +104,26 @@ function ensureDebianPackages() {
   }
   say(`installing ${missing.join(", ")} with apt-get ...`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
-  execFileSync("apt-get", ["install", "-y", "-qq", ...missing], {
-    stdio: "inherit",
-    env,
-  });
+  // another apt-get on the machine holds the lock for a while: wait for it, not fail
+  const lock = ["-o", "DPkg::Lock::Timeout=600"];
+  // docker.io's install would start dockerd on the default socket where no policy forbids it:
+  // the harness starts its own when it needs one, on a socket of its own.
+  const policy = "/usr/sbin/policy-rc.d";
+  const ownPolicy = missing.includes("docker.io") && !existsSync(policy);
+  if (ownPolicy)
+    writeFileSync(policy, "#!/bin/sh\nexit 101\n", { mode: 0o755 });
+  try {
+    execFileSync("apt-get", [...lock, "update", "-qq"], {
+      stdio: "inherit",
+      env,
+    });
+    execFileSync("apt-get", [...lock, "install", "-y", "-qq", ...missing], {
+      stdio: "inherit",
+      env,
+    });
+  } finally {
+    if (ownPolicy) rmSync(policy, { force: true });
+  }
 }
 
 ensureNodeModules();

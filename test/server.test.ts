@@ -8,6 +8,12 @@ import {
   type ServerFacts,
 } from "../scripts/lib/check-server.ts";
 import { startLocalCluster } from "../scripts/lib/cluster.ts";
+import { forcedPath } from "../scripts/lib/server.ts";
+import {
+  commandLineOptions,
+  imageConf,
+  TEST_ONLY_SPEED,
+} from "../scripts/lib/server-settings.ts";
 
 const complete: ServerFacts = {
   versionNum: 150018,
@@ -52,6 +58,39 @@ describe("checking a server given by DATABASE_URL", () => {
     expect(problems[3]).toMatch(
       /pg_cron, hypopg, pg_partman: on Debian, apt-get install postgresql-15-cron postgresql-15-hypopg postgresql-15-partman/,
     );
+  });
+});
+
+describe("choosing a path (QB_SERVER) and the settings every path shares", () => {
+  test("QB_SERVER takes local or container, anything else is refused by name", () => {
+    const saved = process.env.QB_SERVER;
+    try {
+      delete process.env.QB_SERVER;
+      expect(forcedPath()).toBeUndefined();
+      process.env.QB_SERVER = "container";
+      expect(forcedPath()).toBe("container");
+      process.env.QB_SERVER = " local ";
+      expect(forcedPath()).toBe("local");
+      process.env.QB_SERVER = "docker";
+      expect(() => forcedPath()).toThrow(
+        /QB_SERVER=docker: it must be local or container/,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.QB_SERVER;
+      else process.env.QB_SERVER = saved;
+    }
+  });
+
+  test("the image's settings never hold a test-only speed setting; a container gets them as -c options", () => {
+    const conf = imageConf();
+    expect(conf).toMatch(
+      /^shared_preload_libraries = 'pg_cron,pg_stat_statements,auto_explain'$/m,
+    );
+    for (const name of Object.keys(TEST_ONLY_SPEED))
+      expect(conf).not.toMatch(new RegExp(`^${name} =`, "m"));
+    expect(
+      commandLineOptions({ fsync: "off", shared_buffers: "'1GB'" }),
+    ).toEqual(["-c", "fsync=off", "-c", "shared_buffers=1GB"]);
   });
 });
 

@@ -14,50 +14,34 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { elapsed, log } from "./log.ts";
-import { PG_BIN, PRELOAD_LIBRARIES, type Server } from "./server-contract.ts";
+import {
+  MAIN_DATABASE,
+  PG_BIN,
+  PRELOAD_LIBRARIES,
+  type Server,
+} from "./server-contract.ts";
+import {
+  confLines,
+  IMAGE_SETTINGS,
+  TEST_ONLY_SPEED,
+  type ConfValue,
+} from "./server-settings.ts";
 
-/** The database every entry point works in; pg_cron is told to live there too. */
-export const MAIN_DATABASE = "querybudget";
+/** The database every entry point works in (server-contract.ts); re-exported for old imports. */
+export { MAIN_DATABASE };
 
-// TEST-ONLY speed settings: they trade crash safety for speed and must never reach a real
-// server. They are written only into the throwaway cluster's configuration.
-const TEST_ONLY_SPEED = {
-  fsync: "off",
-  synchronous_commit: "off",
-  full_page_writes: "off",
-  // No replication from a throwaway cluster: bulk loads write far less WAL.
-  wal_level: "minimal",
-  max_wal_senders: 0,
-};
-
+/** Where the local cluster listens, then the settings it shares with the image, then the test-only speed settings. */
 function serverSettings(
   port: number,
   socketDir: string,
   preload: readonly string[],
-): Record<string, string | number> {
+): Record<string, ConfValue> {
   return {
     listen_addresses: "'127.0.0.1'",
     port,
     unix_socket_directories: `'${socketDir}'`,
-    max_connections: 200,
+    ...IMAGE_SETTINGS,
     shared_preload_libraries: `'${preload.join(",")}'`,
-    "pg_stat_statements.track": "all",
-    // every test file has its own database (its own dbid, so its own entries), and track = all
-    // counts nested statements: 10,000 entries were evicted mid-test once the write api came
-    "pg_stat_statements.max": 50000,
-    // per-function calls and times (pg_stat_user_functions) for perf.take_snapshot's routine
-    // history (docs/monitoring.md "History"); off by default in PostgreSQL
-    track_functions: "'all'",
-    "cron.database_name": `'${MAIN_DATABASE}'`,
-    "cron.use_background_workers": "on",
-    max_worker_processes: 32,
-    shared_buffers: "'1GB'",
-    work_mem: "'16MB'",
-    maintenance_work_mem: "'512MB'",
-    max_wal_size: "'8GB'",
-    checkpoint_timeout: "'30min'",
-    timezone: "'UTC'",
-    log_min_messages: "warning",
     ...TEST_ONLY_SPEED,
   };
 }
@@ -181,15 +165,13 @@ export async function startLocalCluster(
   }
   const afterInitdb = performance.now();
   const port = await freePort();
-  const conf = Object.entries({
+  const conf = confLines({
     ...serverSettings(port, socketDir, [
       ...(options.preloadFirst ?? []),
       ...PRELOAD_LIBRARIES,
     ]),
     ...options.settings,
-  })
-    .map(([k, v]) => `${k} = ${v}`)
-    .join("\n");
+  }).join("\n");
   writeFileSync(
     join(dataDir, "postgresql.auto.conf"),
     `# written by querybudget for a throwaway test cluster\n${conf}\n`,

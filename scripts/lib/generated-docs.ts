@@ -1,10 +1,12 @@
 // The parts of the docs generated from the code, so they are typed once: in docs/budgets.md,
 // the budget table and the table of workloads whose 1M / 10k ratio is not asserted, both from
-// the workload (scripts/lib/workload.ts). Each part sits between `<!-- generated: <name> -->`
+// the workload (scripts/lib/workload.ts); and docker/querybudget.conf, the container image's
+// settings, whole, from scripts/lib/server-settings.ts. Each part sits between `<!-- generated: <name> -->`
 // and `<!-- end generated -->`; `npm run docs:generate` (scripts/generate-docs.ts) rewrites it,
 // test/docs-generated.test.ts fails when a committed doc differs from what it would write.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { imageConf } from "./server-settings.ts";
 import { ROOT } from "./sql-files.ts";
 import {
   BULK_IDS,
@@ -126,11 +128,14 @@ export function ratioExemptionTable(
   );
 }
 
-/** Each generated doc: its path under the repository and its parts by marker name. */
-export const GENERATED_DOCS: {
-  path: string;
-  parts: Record<string, () => string>;
-}[] = [
+/**
+ * Each generated doc: its path under the repository and either its parts by marker name or,
+ * for a file that is generated whole (docker/querybudget.conf), its whole text.
+ */
+export const GENERATED_DOCS: (
+  | { path: string; parts: Record<string, () => string> }
+  | { path: string; whole: () => string }
+)[] = [
   {
     path: "docs/budgets.md",
     parts: {
@@ -138,6 +143,8 @@ export const GENERATED_DOCS: {
       "ratio-exemptions": () => ratioExemptionTable(),
     },
   },
+  // the container image's settings, from the same lists as the local cluster's
+  { path: "docker/querybudget.conf", whole: imageConf },
 ];
 
 /** The text with each part between its markers replaced by `parts[name]()`; every part's markers must be there. */
@@ -163,14 +170,15 @@ export function generatedDocs(): {
   committed: string;
   generated: string;
 }[] {
-  return GENERATED_DOCS.map(({ path, parts }) => {
-    const file = join(ROOT, path);
-    const committed = readFileSync(file, "utf8");
+  return GENERATED_DOCS.map((doc) => {
+    const file = join(ROOT, doc.path);
+    const committed = existsSync(file) ? readFileSync(file, "utf8") : "";
     return {
-      path,
+      path: doc.path,
       file,
       committed,
-      generated: renderGenerated(committed, parts),
+      generated:
+        "whole" in doc ? doc.whole() : renderGenerated(committed, doc.parts),
     };
   });
 }

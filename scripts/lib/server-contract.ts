@@ -3,6 +3,9 @@
 export const PG_MAJOR = 15;
 export const PG_BIN = `/usr/lib/postgresql/${PG_MAJOR}/bin`;
 
+/** The database every entry point works in; pg_cron is told to live there too. */
+export const MAIN_DATABASE = "querybudget";
+
 /** Loaded at server start: pg_cron's scheduler, statement statistics, plans of nested statements. */
 export const PRELOAD_LIBRARIES = [
   "pg_cron",

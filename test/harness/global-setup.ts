@@ -80,7 +80,9 @@ export async function ensureTierTemplate(
 
 export default async function setup(project: TestProject) {
   const started = performance.now();
-  const server = await provisionServer();
+  // The suite runs on the local cluster unless QB_SERVER or DATABASE_URL says otherwise: a
+  // running container engine must not move it (test/container.test.ts tests that path).
+  const server = await provisionServer({ defaultPath: "local" });
   try {
     await migrateDatabase(server.url, { quiet: true });
     await buildTemplate(server, TEMPLATE, TEMPLATE_ROWS);
