@@ -1,0 +1,50 @@
+// The dashboard without DATABASE_URL: a throwaway server, migrated and seeded, and a short demo
+// load (the api workload once, snapshots of the statistics between rounds where the history
+// exists) so every page has something to show. Runs as the server's owner role: setting up is
+// not the dashboard's business; the dashboard itself then connects as querybudget_monitor.
+import postgres from "postgres";
+import { apiWorkload, runWorkload } from "../advisor/workload-driver.ts";
+import { elapsed, log } from "../log.ts";
+import { migrateDatabase } from "../migrate.ts";
+import { seedDatabase } from "../seed.ts";
+
+export interface DemoOptions {
+  rows: number;
+  /** Rounds of the api workload (a snapshot of the statistics after each, when perf.take_snapshot exists). */
+  rounds: number;
+  /** Calls per workload of scripts/lib/workload.ts in a round. */
+  callsPerRound: number;
+}
+
+export async function prepareDemo(
+  url: string,
+  options: DemoOptions,
+): Promise<void> {
+  const started = performance.now();
+  await migrateDatabase(url, { quiet: true });
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    log(`seeding ${options.rows.toLocaleString("en-US")} rows ...`);
+    await seedDatabase(sql, { rows: options.rows });
+    const [history] = await sql<{ ok: boolean }[]>`
+      select to_regprocedure('perf.take_snapshot()') is not null as ok`;
+    const snapshot = async () => {
+      if (history?.ok) await sql`select perf.take_snapshot()`;
+    };
+    await snapshot();
+    const calls = await apiWorkload(sql, {
+      callsPerFunction: options.callsPerRound,
+      purge: false,
+    });
+    for (let round = 1; round <= options.rounds; round++) {
+      log(
+        `demo load: round ${round} of ${options.rounds} (${calls.length} api calls) ...`,
+      );
+      await runWorkload(url, calls);
+      await snapshot();
+    }
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+  log(`demo database ready in ${elapsed(started)}`);
+}
