@@ -88,7 +88,9 @@ revoke create on schema public from public;
 -- api: test/sql/security.sql lists them), and nothing else: no table, no sequence, nothing in
 -- app, maint, perf or public.
 grant usage on schema api to querybudget_app;
--- Monitoring: the perf routines, one by one.
+-- Monitoring: the perf routines, one by one, but the one that writes: perf.take_snapshot (the
+-- history job's body, run as the role that migrates) is not the monitoring role's to call. The
+-- history tables are read through perf functions only (no table privilege).
 grant usage on schema perf to querybudget_monitor;
 do $$
 declare
@@ -99,12 +101,16 @@ begin
     from (values ('api', 'querybudget_app'), ('perf', 'querybudget_monitor')) as g (schema_name, grantee)
     join pg_proc p on p.pronamespace = g.schema_name::regnamespace
     where not has_function_privilege(g.grantee, p.oid, 'execute')
+      and p.oid <> 'perf.take_snapshot(timestamptz,interval)'::regprocedure
     order by p.oid
   loop
     execute format('grant execute on routine %s to %I', r.routine, r.grantee);
   end loop;
 end
 $$;
+
+revoke all on function perf.take_snapshot(timestamptz, interval) from querybudget_monitor;
+revoke all on all tables in schema perf from public, querybudget_app, querybudget_monitor;
 
 -- Cross-tenant maintenance (querybudget_maint, BYPASSRLS): what the stats view reads, what the
 -- TTL job deletes (FOR UPDATE needs UPDATE on a column), what the token lookup reads.

@@ -488,6 +488,10 @@ describe("pg_cron registration (the main database)", () => {
       command: "SELECT maint.fold_collection_stat_deltas()",
       schedule: "* * * * *",
     },
+    querybudget_perf_snapshot: {
+      command: "SELECT perf.take_snapshot()",
+      schedule: "*/5 * * * *",
+    },
   };
   interface Job {
     jobid: string;

@@ -768,6 +768,14 @@ describe("the report and pg_cron", () => {
     "table_sizes",
     "tables_needing_analyze",
     "unused_indexes",
+    "wraparound",
+    "sequences",
+    "vacuum",
+    "bloat",
+    "not_valid_constraints",
+    "replication",
+    "routine_changes",
+    "table_growth",
   ];
 
   test("database_report returns every section on a fresh database (migrated, empty) and on a seeded one", async () => {
@@ -795,6 +803,7 @@ describe("the report and pg_cron", () => {
         "statistics",
         "thresholds",
         "summary",
+        "history",
       ]) {
         expect(report[k], `${label}: ${k}`).toBeTruthy();
       }

@@ -29,7 +29,9 @@ as $$
     (5, 'prune_job_history', '15 4 * * *', 'SELECT maint.prune_job_history()',
      'Daily 04:15 GMT: deletes cron.job_run_details rows older than 7 days (pg_cron never does).'),
     (6, 'fold_stats', '* * * * *', 'SELECT maint.fold_collection_stat_deltas()',
-     'Every minute by default (querybudget.fold_stats_schedule): folds the statistics deltas the writers appended into app.collection_stat_totals, so api.collection_statistics reads a short tail of deltas.')
+     'Every minute by default (querybudget.fold_stats_schedule): folds the statistics deltas the writers appended into app.collection_stat_totals, so api.collection_statistics reads a short tail of deltas.'),
+    (7, 'perf_snapshot', '*/5 * * * *', 'SELECT perf.take_snapshot()',
+     'Every 5 minutes: perf.take_snapshot() records what each statement and api routine did since the previous snapshot and the size of every table and index, and deletes snapshots older than querybudget.perf_history_retention (default 14 days).')
   ) as d (ord, job, default_schedule, command, description)
   order by d.ord
 $$;

@@ -22,6 +22,14 @@ declare
   c_min_rows constant bigint := 10000;
   c_max_unused_scans constant bigint := 0;
   c_slow_limit constant integer := 50;
+  c_wraparound_fraction constant real := 0.5;
+  c_sequence_fraction constant real := 0.75;
+  c_bloat_min_bytes constant bigint := 10485760;
+  c_bloat_min_ratio constant real := 0.2;
+  c_replication_max_lag constant bigint := 1073741824;
+  c_history_window constant interval := interval '24 hours';
+  c_routine_min_growth constant real := 0.5;
+  c_growth_listed constant integer := 20;
   v_report jsonb;
 begin
   select jsonb_build_object(
@@ -36,7 +44,11 @@ begin
       'long_running', c_long_running, 'min_cache_hit_ratio', c_min_cache_ratio,
       'seq_scan_min_index_share_percent', c_min_index_share, 'seq_scan_min_rows', c_min_rows,
       'unused_index_max_scans', c_max_unused_scans, 'slow_queries_listed', c_slow_limit,
-      'nfr_target', '< 100 ms per query (95th percentile)'),
+      'nfr_target', '< 100 ms per query (95th percentile)',
+      'wraparound_warn_fraction', c_wraparound_fraction, 'sequence_warn_fraction', c_sequence_fraction,
+      'bloat_min_bytes', c_bloat_min_bytes, 'bloat_min_ratio', c_bloat_min_ratio,
+      'replication_max_lag_bytes', c_replication_max_lag, 'history_window', c_history_window,
+      'routine_min_growth', c_routine_min_growth, 'table_growth_listed', c_growth_listed),
     'connections', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.connections() x),
     'long_running_queries', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.long_running_queries(c_long_running) x),
     'blocked_queries', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.blocked_queries() x),
@@ -53,6 +65,19 @@ begin
     'tables_needing_analyze', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.tables_needing_analyze() x),
     'job_health', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.job_health() x),
     'auto_explain', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.auto_explain_settings() x)
+  ) || jsonb_build_object(
+    -- the safety checks (functions/perf/safety.sql)
+    'wraparound', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.wraparound_danger(c_wraparound_fraction) x),
+    'sequences', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.sequence_overflow(c_sequence_fraction) x),
+    'vacuum', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.vacuum_health() x),
+    'bloat', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.bloat_estimates(c_bloat_min_bytes, c_bloat_min_ratio) x),
+    'not_valid_constraints', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.not_valid_constraints() x),
+    'replication', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.replication_health(c_replication_max_lag) x),
+    -- the history (functions/perf/history.sql): its state, and what changed in the last 24 hours
+    'history', (select to_jsonb(h) from perf.history_status() h),
+    'routine_changes', (select coalesce(jsonb_agg(to_jsonb(x)), '[]') from perf.routine_changes_since(now() - c_history_window, c_routine_min_growth) x),
+    'table_growth', (select coalesce(jsonb_agg(to_jsonb(x)), '[]')
+                     from (select * from perf.table_growth_since(now() - c_history_window) limit c_growth_listed) x)
   ) into v_report;
 
   -- what needs attention, counted per section: the first thing a dashboard shows
@@ -69,12 +94,22 @@ begin
     'invalid_indexes', jsonb_array_length(v_report -> 'invalid_indexes'),
     'seq_scan_tables', jsonb_array_length(v_report -> 'seq_scan_tables'),
     'tables_needing_analyze', jsonb_array_length(v_report -> 'tables_needing_analyze'),
-    'failing_jobs', (select count(*) from jsonb_array_elements(v_report -> 'job_health') e where e ->> 'level' in ('error', 'warning'))));
+    'failing_jobs', (select count(*) from jsonb_array_elements(v_report -> 'job_health') e where e ->> 'level' in ('error', 'warning')),
+    'wraparound_errors', (select count(*) from jsonb_array_elements(v_report -> 'wraparound') e where e ->> 'level' = 'error'),
+    'wraparound_warnings', (select count(*) from jsonb_array_elements(v_report -> 'wraparound') e where e ->> 'level' = 'warning'),
+    'sequences_near_limit', jsonb_array_length(v_report -> 'sequences'),
+    'vacuum_behind', (select count(*) from jsonb_array_elements(v_report -> 'vacuum') e where e ->> 'level' in ('error', 'warning')),
+    'bloated_relations', jsonb_array_length(v_report -> 'bloat'),
+    'not_valid_constraints', jsonb_array_length(v_report -> 'not_valid_constraints'),
+    'replication_problems', (select count(*) from jsonb_array_elements(v_report -> 'replication') e where e ->> 'level' <> 'ok'),
+    'routine_regressions', jsonb_array_length(v_report -> 'routine_changes')));
 end
 $$;
 comment on function perf.database_report() is
   'Everything perf knows about this database as one jsonb (seed 002''s /api/performance/database): generated_at, database, server_version, database_size, statistics (perf.statistics_age), '
   'thresholds, and the sections connections, long_running_queries (1 minute), blocked_queries, cache_hit_ratio (0.99), slow_queries (100 / 500 ms, the 50 with the most total time), '
   'index_usage, unused_indexes (0 scans), duplicate_indexes, missing_fk_indexes, invalid_indexes, seq_scan_tables (95 %, 10,000 rows), table_sizes, tables_needing_analyze, job_health, '
-  'auto_explain (perf.auto_explain_settings), each an array (empty when there is nothing), and summary: counts of what needs attention per section. Security definer.';
+  'auto_explain (perf.auto_explain_settings), wraparound (perf.wraparound_danger 0.5), sequences (perf.sequence_overflow 0.75), vacuum (perf.vacuum_health), bloat (perf.bloat_estimates 10 MB, 0.2), '
+  'not_valid_constraints, replication (perf.replication_health 1 GB), history (perf.history_status, an object), routine_changes (perf.routine_changes_since the last 24 hours, +50 %), table_growth (perf.table_growth_since the last 24 hours, the 20 that grew most), '
+  'each an array (empty when there is nothing), and summary: counts of what needs attention per section. Security definer.';
 revoke all on function perf.database_report() from public;

@@ -44,6 +44,9 @@ function serverSettings(
     // every test file has its own database (its own dbid, so its own entries), and track = all
     // counts nested statements: 10,000 entries were evicted mid-test once the write api came
     "pg_stat_statements.max": 50000,
+    // per-function calls and times (pg_stat_user_functions) for perf.take_snapshot's routine
+    // history (docs/monitoring.md "History"); off by default in PostgreSQL
+    track_functions: "'all'",
     "cron.database_name": `'${MAIN_DATABASE}'`,
     "cron.use_background_workers": "on",
     max_worker_processes: 32,

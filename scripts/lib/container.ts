@@ -31,6 +31,8 @@ export async function startContainer(): Promise<Server> {
       "-c",
       "pg_stat_statements.track=all",
       "-c",
+      "track_functions=all",
+      "-c",
       `cron.database_name=${MAIN_DATABASE}`,
       "-c",
       "cron.use_background_workers=on",

@@ -43,18 +43,18 @@ select throws_ok($$ select maint.prune_job_history(null) $$, 'QB001', null, 'pru
 select set_eq(
   $$ select name from maint.job_definitions() $$,
   array['querybudget_ttl', 'querybudget_partition_maintenance', 'querybudget_analyze',
-        'querybudget_refresh_stats', 'querybudget_prune_job_history', 'querybudget_fold_stats'],
-  'maint.job_definitions() lists the six querybudget_ jobs');
+        'querybudget_refresh_stats', 'querybudget_prune_job_history', 'querybudget_fold_stats', 'querybudget_perf_snapshot'],
+  'maint.job_definitions() lists the seven querybudget_ jobs');
 
 -- each command names one maint routine of the right kind: CALL a procedure, SELECT a function
 select is_empty(
   $$ select d.name from maint.job_definitions() d
-     left join pg_proc p on p.oid = to_regproc(substring(d.command from 'maint\.\w+'))
+     left join pg_proc p on p.oid = to_regproc(substring(d.command from '(?:maint|perf)\.\w+'))
      where p.oid is null
         or (d.command ~* '^call ' and p.prokind <> 'p')
         or (d.command ~* '^select ' and p.prokind <> 'f')
-        or d.command !~ '^(CALL|SELECT) maint\.\w+\(\)$' $$,
-  'every job command is one call of an existing maint routine of the right kind, and nothing else');
+        or d.command !~ '^(CALL|SELECT) (maint\.\w+|perf\.take_snapshot)\(\)$' $$,
+  'every job command is one call of an existing maint routine (or perf.take_snapshot, the history job) of the right kind, and nothing else');
 
 select is(
   (select schedule from maint.job_definitions() where name = 'querybudget_refresh_stats'), '* * * * *',

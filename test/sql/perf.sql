@@ -28,7 +28,21 @@ insert into expected values
   ('perf.require_threshold(anycompatible,text,anycompatible,anycompatible)', false, 'anycompatible'),
   ('perf.leaf_relations(oid)', false, 'setof oid'),
   ('perf.in_scope(oid)', false, 'boolean'),
-  ('perf.generic_plan(text,text[])', false, 'jsonb');
+  ('perf.generic_plan(text,text[])', false, 'jsonb'),
+  ('perf.reloption(text[],text)', false, 'text'),
+  ('perf.wraparound_danger(real)', false, 'setof record'),
+  ('perf.sequence_position(regclass)', false, 'setof record'),
+  ('perf.sequence_overflow(real)', true, 'setof record'),
+  ('perf.vacuum_health()', false, 'setof record'),
+  ('perf.bloat_estimates(bigint,real)', true, 'setof record'),
+  ('perf.not_valid_constraints()', false, 'setof record'),
+  ('perf.replication_health(bigint)', true, 'setof record'),
+  ('perf.take_snapshot(timestamp with time zone,interval)', true, 'setof record'),
+  ('perf.routine_history(timestamp with time zone)', true, 'setof record'),
+  ('perf.routine_changes_since(timestamp with time zone,real)', true, 'setof record'),
+  ('perf.table_size_history(timestamp with time zone)', true, 'setof record'),
+  ('perf.table_growth_since(timestamp with time zone)', true, 'setof record'),
+  ('perf.history_status()', true, 'setof record');
 
 select is_empty(
   $$ select e.signature from expected e where to_regprocedure(e.signature) is null $$,
@@ -43,7 +57,7 @@ select is_empty(
 select results_eq(
   $$ select e.signature, e.definer from expected e order by 1 $$,
   $$ select p.oid::regprocedure::text, p.prosecdef from pg_proc p join expected e on p.oid = to_regprocedure(e.signature) order by 1 $$,
-  'security definer exactly where the function reads other sessions, other roles'' statements, pg_cron or pg_statistic');
+  'security definer exactly where the function reads other sessions, other roles'' statements, pg_cron, pg_statistic, sequences or the replication views');
 
 select results_eq(
   $$ select e.signature, e.returns from expected e order by 1 $$,
@@ -72,23 +86,24 @@ select is_empty(
 select is_empty(
   $$ select p.oid::regprocedure::text from pg_proc p
      where p.pronamespace = 'perf'::regnamespace and p.provolatile = 'v'
-       and p.oid <> 'perf.generic_plan(text,text[])'::regprocedure $$,
-  'every perf function is stable: it only reads (perf.generic_plan prepares and deallocates a statement of its session: volatile)');
+       and p.oid not in ('perf.generic_plan(text,text[])'::regprocedure, 'perf.take_snapshot(timestamptz,interval)'::regprocedure) $$,
+  'every perf function is stable: it only reads (perf.generic_plan prepares and deallocates a statement of its session, perf.take_snapshot writes the history: volatile)');
 
 -- the report: every section, arrays where there may be several rows
 select is(
   (select array_agg(k order by k) from jsonb_object_keys(perf.database_report()) k),
-  array['auto_explain', 'blocked_queries', 'cache_hit_ratio', 'connections', 'database', 'database_size', 'duplicate_indexes',
-        'generated_at', 'index_usage', 'invalid_indexes', 'job_health', 'long_running_queries', 'missing_fk_indexes',
-        'seq_scan_tables', 'server_version', 'slow_queries', 'statistics', 'summary', 'table_sizes', 'tables_needing_analyze',
-        'thresholds', 'unused_indexes'],
+  array['auto_explain', 'bloat', 'blocked_queries', 'cache_hit_ratio', 'connections', 'database', 'database_size', 'duplicate_indexes',
+        'generated_at', 'history', 'index_usage', 'invalid_indexes', 'job_health', 'long_running_queries', 'missing_fk_indexes', 'not_valid_constraints',
+        'replication', 'routine_changes', 'seq_scan_tables', 'sequences', 'server_version', 'slow_queries', 'statistics', 'summary', 'table_growth',
+        'table_sizes', 'tables_needing_analyze', 'thresholds', 'unused_indexes', 'vacuum', 'wraparound'],
   'database_report has every section');
 
 select is_empty(
   $$ select k from jsonb_each(perf.database_report()) r (k, v)
      where k in ('auto_explain', 'blocked_queries', 'cache_hit_ratio', 'connections', 'duplicate_indexes', 'index_usage',
                  'invalid_indexes', 'job_health', 'long_running_queries', 'missing_fk_indexes', 'seq_scan_tables',
-                 'slow_queries', 'table_sizes', 'tables_needing_analyze', 'unused_indexes')
+                 'slow_queries', 'table_sizes', 'tables_needing_analyze', 'unused_indexes', 'wraparound', 'sequences', 'vacuum',
+                 'bloat', 'not_valid_constraints', 'replication', 'routine_changes', 'table_growth')
        and jsonb_typeof(v) <> 'array' $$,
   'every list section is an array, never null');
 

@@ -3,7 +3,7 @@
 -- owns what, what each role may execute, and that the tenant policy holds for a function that
 -- forgets its tenant filter. Runs as the superuser, inside a transaction that is rolled back.
 begin;
-select plan(50);
+select plan(52);
 
 -- roles ----------------------------------------------------------------------------------
 select has_role(r) from unnest(array['querybudget_owner', 'querybudget_app', 'querybudget_monitor', 'querybudget_maint']) r;
@@ -159,8 +159,18 @@ select is_empty(
 select ok(has_schema_privilege('querybudget_monitor', 'perf', 'usage'), 'querybudget_monitor may use schema perf');
 select is_empty(
   $$ select p.oid::regprocedure::text from pg_proc p
-     where p.pronamespace = 'perf'::regnamespace and not has_function_privilege('querybudget_monitor', p.oid, 'execute') $$,
-  'querybudget_monitor may execute every perf function');
+     where p.pronamespace = 'perf'::regnamespace and not has_function_privilege('querybudget_monitor', p.oid, 'execute')
+       and p.oid <> 'perf.take_snapshot(timestamptz,interval)'::regprocedure $$,
+  'querybudget_monitor may execute every perf function but perf.take_snapshot');
+select ok(not has_function_privilege('querybudget_monitor', 'perf.take_snapshot(timestamptz,interval)', 'execute'),
+  'querybudget_monitor may not take (write) a history snapshot: perf.take_snapshot is the job''s');
+select is_empty(
+  $$ select c.oid::regclass::text || ' ' || priv from pg_class c
+     cross join unnest(array['select', 'insert', 'update', 'delete', 'truncate']) priv
+     cross join unnest(array['querybudget_monitor', 'querybudget_app']) r
+     where c.relnamespace = 'perf'::regnamespace and c.relkind in ('r', 'p', 'v', 'm')
+       and has_table_privilege(r, c.oid, priv) $$,
+  'neither querybudget_monitor nor querybudget_app has a privilege on the perf history tables (read through perf functions)');
 select is_empty(
   $$ select p.oid::regprocedure::text from pg_proc p
      where p.pronamespace in ('api'::regnamespace, 'app'::regnamespace, 'maint'::regnamespace)
