@@ -33,7 +33,10 @@ const db = useTestDatabase("dashboard");
 /** What each page must show: its sections, and those that must have rows here. */
 const EXPECTED: Record<string, { sections: string[]; nonEmpty: string[] }> = {
   "/": { sections: ["attention", "vitals"], nonEmpty: ["attention", "vitals"] },
-  "/routines": { sections: ["live", "report"], nonEmpty: ["live", "report"] },
+  "/routines": {
+    sections: ["live", "history", "changes", "report"],
+    nonEmpty: ["live", "history", "report"],
+  },
   "/queries": { sections: ["slow", "top"], nonEmpty: ["top"] },
   "/indexes": {
     sections: [
@@ -47,11 +50,31 @@ const EXPECTED: Record<string, { sections: string[]; nonEmpty: string[] }> = {
     nonEmpty: ["duplicate", "missing-fk", "advisor", "usage"],
   },
   "/tables": {
-    sections: ["sizes", "maintenance", "analyze", "seq-scans", "cache"],
-    nonEmpty: ["sizes", "maintenance", "cache"],
+    sections: [
+      "sizes",
+      "growth",
+      "vacuum",
+      "bloat",
+      "wraparound",
+      "sequences",
+      "not-valid",
+      "maintenance",
+      "analyze",
+      "seq-scans",
+      "cache",
+    ],
+    nonEmpty: [
+      "sizes",
+      "growth",
+      "wraparound",
+      "sequences",
+      "not-valid",
+      "maintenance",
+      "cache",
+    ],
   },
   "/activity": {
-    sections: ["connections", "blocked", "long-running"],
+    sections: ["connections", "blocked", "long-running", "replication"],
     nonEmpty: ["connections"],
   },
   "/jobs": { sections: ["health", "runs"], nonEmpty: [] },
@@ -127,7 +150,10 @@ beforeAll(async () => {
     purge: false,
     maintenance: false,
   });
+  // between two snapshots of the history (functions/perf/history.sql): its charts get a point
+  await sql`select perf.take_snapshot()`;
   const report = await runWorkload(url, calls);
+  await sql`select perf.take_snapshot()`;
   // successful calls per routine (a routine with two variants has two workloads)
   for (const [name, routine] of new Map(calls.map((c) => [c.name, c.routine])))
     if (routine.startsWith("api."))

@@ -253,6 +253,46 @@ begin
            'select * from perf.job_runs() where job_name = ' || quote_literal(j.name) || ';  -- then run its command by hand to see the error'
     from perf.job_health() j
     where j.level in ('error', 'warning')
+    union all
+    -- the safety checks (functions/perf/safety.sql), each with its own level and fix
+    select w.level, 'safety', case when w.scope = 'database' then 'database ' || w.database else w.schema_name || '.' || w.table_name end,
+           w.reason, w.fix
+    from perf.wraparound_danger(0.5) w
+    where w.level in ('error', 'warning')
+    union all
+    select o.level, 'safety', coalesce(o.schema_name || '.' || o.table_name || '.' || o.column_name, o.schema_name || '.' || o.sequence_name),
+           o.sequence_name || ' used ' || round((100 * o.used_fraction)::numeric, 1) || ' % of its range (' || o.values_left || ' values left, limited by the ' || o.limited_by || ')',
+           o.fix
+    from perf.sequence_overflow(0.75) o
+    union all
+    select case v.level when 'info' then 'notice' else v.level end, 'tables', v.schema_name || '.' || v.table_name, v.reason, v.fix
+    from perf.vacuum_health() v
+    union all
+    select 'warning', 'tables', b.schema_name || '.' || coalesce(b.index_name, b.table_name),
+           b.kind || ' bloat estimated at ' || b.bloat || ' (' || round(100 * b.bloat_ratio, 0) || ' % of ' || pg_size_pretty(b.actual_bytes) || ')',
+           b.fix
+    from perf.bloat_estimates(10485760, 0.2) b
+    union all
+    select 'warning', 'safety', c.schema_name || '.' || c.constraint_name,
+           c.constraint_type || ' constraint on ' || c.schema_name || '.' || c.table_name || ' is NOT VALID: the rows already there were never checked (' || c.definition || ')',
+           c.fix
+    from perf.not_valid_constraints() c
+    union all
+    select r.level, 'replication', r.kind || ' ' || coalesce(r.name, ''), r.reason, r.fix
+    from perf.replication_health(1073741824) r
+    where r.level in ('error', 'warning')
+    union all
+    -- a regression of the last day, dated by the history's snapshots
+    select 'warning', 'queries', c.routine,
+           'mean ' || c.mean_ms_before || ' → ' || c.mean_ms_after || ' ms, buffers per call ' || coalesce(c.blocks_per_call_before::text, '?') || ' → '
+             || coalesce(c.blocks_per_call_after::text, '?') || ' since ' || coalesce(c.changed_at::text, 'the last day') || ' (' || c.source || ')',
+           'compare its plan with the one before (auto_explain logs slow ones; test/plans holds the fingerprints): a new index, statistics or data shape'
+    from perf.routine_changes_since(now() - interval '1 day', 0.5) c
+    union all
+    select 'warning', 'jobs', 'perf history', 'the latest snapshot of the statistics is ' || date_trunc('second', h.latest_age)::text || ' old (every 5 minutes expected)',
+           'select * from perf.job_health() where name = ''querybudget_perf_snapshot'';  -- is the job active, does it fail?'
+    from perf.history_status() h
+    where h.latest_age > interval '15 minutes'
   )
   select f.severity, f.area, f.subject, f.problem, f.fix
   from findings f
@@ -260,8 +300,9 @@ begin
 end
 $$;
 comment on function perf.attention() is
-  'What needs attention in this database, one row per finding: severity (error: act now, warning: soon, notice: when convenient), area (indexes, queries, connections, cache, tables, jobs), '
+  'What needs attention in this database, one row per finding: severity (error: act now, warning: soon, notice: when convenient), area (indexes, queries, connections, cache, tables, jobs, safety, replication), '
   'subject, problem, fix (a statement to run, or what to do). From the other perf functions at their documented defaults: invalid, duplicate and redundant indexes, foreign keys without an index, '
   'unused indexes (once the statistics cover a day), slow top-level statements (not the monitoring role''s, not maintenance or DDL), blocked and long-running sessions, connection use, cache hit ratio, tables read by sequential scans or needing ANALYZE, '
-  'failing pg_cron jobs. Errors first. Security definer (it bundles the definer functions). No arguments, no errors of its own.';
+  'failing pg_cron jobs; the safety checks (wraparound at 0.5, sequences at 0.75, vacuum health, bloat of 10 MB and 20 %, NOT VALID constraints, replication at 1 GB); '
+  'api routines whose mean time or buffers per call grew by half in the last day (the history), and a history whose latest snapshot is over 15 minutes old. Errors first. Security definer (it bundles the definer functions). No arguments, no errors of its own.';
 revoke all on function perf.attention() from public;

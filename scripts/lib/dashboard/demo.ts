@@ -1,7 +1,7 @@
 // The dashboard without DATABASE_URL: a throwaway server, migrated and seeded, and a short demo
-// load (the api workload once, snapshots of the statistics between rounds where the history
-// exists) so every page has something to show. Runs as the server's owner role: setting up is
-// not the dashboard's business; the dashboard itself then connects as querybudget_monitor.
+// load (rounds of the api workload, a snapshot of the statistics after each) so every page has
+// something to show. Runs as the server's owner role: setting up is not the dashboard's
+// business; the dashboard itself then connects as querybudget_monitor.
 import postgres from "postgres";
 import { apiWorkload, runWorkload } from "../advisor/workload-driver.ts";
 import { elapsed, log } from "../log.ts";
@@ -10,7 +10,7 @@ import { seedDatabase } from "../seed.ts";
 
 export interface DemoOptions {
   rows: number;
-  /** Rounds of the api workload (a snapshot of the statistics after each, when perf.take_snapshot exists). */
+  /** Rounds of the api workload (a snapshot of the statistics after each). */
   rounds: number;
   /** Calls per workload of scripts/lib/workload.ts in a round. */
   callsPerRound: number;
@@ -26,11 +26,8 @@ export async function prepareDemo(
   try {
     log(`seeding ${options.rows.toLocaleString("en-US")} rows ...`);
     await seedDatabase(sql, { rows: options.rows });
-    const [history] = await sql<{ ok: boolean }[]>`
-      select to_regprocedure('perf.take_snapshot()') is not null as ok`;
-    const snapshot = async () => {
-      if (history?.ok) await sql`select perf.take_snapshot()`;
-    };
+    // the history's snapshots (functions/perf/history.sql), so the charts have points
+    const snapshot = () => sql`select perf.take_snapshot()`;
     await snapshot();
     const calls = await apiWorkload(sql, {
       callsPerFunction: options.callsPerRound,

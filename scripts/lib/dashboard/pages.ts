@@ -70,15 +70,58 @@ function readJson<T>(file: string): T | undefined {
 
 const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
+/** How far back the history's charts and "since" comparisons look. */
+export const HISTORY_HOURS = 24;
+
+/**
+ * A line chart from history rows (one row per snapshot and series): the `top` series with the
+ * largest `rank` sum, one point per snapshot, null where a series has no row.
+ */
+function historyChart(
+  rows: Row[],
+  seriesKey: (r: Row) => string,
+  valueKey: string,
+  y: string,
+  options: { top?: number; rank?: string; logarithmic?: boolean } = {},
+): Chart {
+  const { top = 8, rank = valueKey } = options;
+  const times = [...new Set(rows.map((r) => formatValue(r.taken_at)))].sort();
+  const weight = new Map<string, number>();
+  for (const r of rows)
+    weight.set(
+      seriesKey(r),
+      (weight.get(seriesKey(r)) ?? 0) + (n(r[rank]) ?? 0),
+    );
+  const names = [...weight.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([name]) => name);
+  return {
+    type: "line",
+    labels: times.map((t) => t.slice(5, 16)),
+    datasets: names.map((name) => {
+      const byTime = new Map(
+        rows
+          .filter((r) => seriesKey(r) === name)
+          .map((r) => [formatValue(r.taken_at), n(r[valueKey])]),
+      );
+      return { label: name, data: times.map((t) => byTime.get(t) ?? null) };
+    }),
+    y,
+    logarithmic: options.logarithmic,
+  };
+}
+
 // --- the pages -----------------------------------------------------------------------------
 
 const overview: Page = {
   path: "/",
   title: "Overview",
   async load({ monitor }) {
-    const [findings, vitals] = await Promise.all([
+    const [findings, vitals, [history]] = await Promise.all([
       q.attention(monitor),
       q.vitals(monitor),
+      q.historyStatus(monitor),
     ]);
     const count = (s: string) =>
       findings.filter((f) => f.severity === s).length;
@@ -113,6 +156,12 @@ const overview: Page = {
           {
             what: "statistics since",
             value: `${formatValue(vitals.stats_reset ?? vitals.server_started)} (${formatValue(vitals.stats_age)} ago)`,
+          },
+          {
+            what: "history",
+            value: history?.snapshots
+              ? `${history.snapshots} snapshots, ${formatValue(history.first_at)} to ${formatValue(history.latest_at)} (kept ${formatValue(history.retention)})`
+              : "no snapshot yet (the job querybudget_perf_snapshot takes one every 5 minutes)",
           },
           { what: "errors", value: count("error") },
           { what: "warnings", value: count("warning") },
@@ -195,6 +244,61 @@ const routines: Page = {
         },
       },
     ];
+    const [history, changes] = await Promise.all([
+      q.routineHistory(monitor, HISTORY_HOURS),
+      q.routineChanges(monitor, HISTORY_HOURS),
+    ]);
+    sections.push(
+      {
+        id: "history",
+        title: `Mean time per call over the last ${HISTORY_HOURS} hours`,
+        intro:
+          "perf.routine_history(): per snapshot interval (the job querybudget_perf_snapshot takes one every 5 minutes), the top-level calls of each routine; the chart shows the 8 routines with the most calls.",
+        columns: [
+          col("taken_at", "snapshot"),
+          col("routine"),
+          num("calls"),
+          num("mean_ms", "mean ms"),
+          num("blocks_per_call", "buffers / call"),
+          num("rows_per_call", "rows / call"),
+        ],
+        rows: [...history].reverse().slice(0, 60),
+        empty:
+          "No snapshot intervals yet: the history needs two snapshots (perf.take_snapshot, every 5 minutes).",
+        chart: historyChart(
+          history,
+          (r) => String(r.routine).replace(/^api\./, ""),
+          "mean_ms",
+          "mean ms per call (log)",
+          {
+            rank: "calls",
+            logarithmic: true,
+          },
+        ),
+      },
+      {
+        id: "changes",
+        title: `Regressions: mean time or buffers per call up 50 % in the last ${HISTORY_HOURS} hours`,
+        intro:
+          "perf.routine_changes_since(now() - 24 hours, 0.5): the intervals before against those after; changed_at dates the first interval past the growth.",
+        columns: [
+          col("routine"),
+          col("source"),
+          num("calls_before", "calls before"),
+          num("calls_after", "calls after"),
+          num("mean_ms_before", "mean ms before"),
+          num("mean_ms_after", "after"),
+          num("mean_growth", "growth"),
+          num("blocks_per_call_before", "buffers before"),
+          num("blocks_per_call_after", "after"),
+          num("blocks_growth", "growth"),
+          col("changed_at", "changed at"),
+        ],
+        rows: changes,
+        empty:
+          "No routine got 50 % slower or heavier in the last 24 hours (or the history does not cover both sides yet).",
+      },
+    );
     const report = readJson<{
       generatedAt: string;
       tiers: {
@@ -480,12 +584,32 @@ const tables: Page = {
   path: "/tables",
   title: "Tables",
   async load({ monitor }) {
-    const [sizes, maintenance, analyze, seq, cache] = await Promise.all([
+    const [
+      sizes,
+      maintenance,
+      analyze,
+      seq,
+      cache,
+      sizeHistory,
+      growth,
+      vacuum,
+      bloat,
+      wrap,
+      seqs,
+      notValid,
+    ] = await Promise.all([
       q.tableSizes(monitor),
       q.tableMaintenance(monitor),
       q.tablesNeedingAnalyze(monitor),
       q.seqScanTables(monitor),
       q.cacheHitRatio(monitor),
+      q.tableSizeHistory(monitor, HISTORY_HOURS),
+      q.tableGrowth(monitor, HISTORY_HOURS),
+      q.vacuumHealth(monitor),
+      q.bloatEstimates(monitor),
+      q.wraparound(monitor),
+      q.sequences(monitor),
+      q.notValidConstraints(monitor),
     ]);
     const top = sizes.slice(0, 12);
     return [
@@ -515,6 +639,126 @@ const tables: Page = {
           ],
           y: "bytes",
         },
+      },
+      {
+        id: "growth",
+        title: `Growth over the last ${HISTORY_HOURS} hours`,
+        intro:
+          "perf.table_growth_since(now() - 24 hours): the snapshot at or before then against the latest; the chart is perf.table_size_history().",
+        columns: [
+          col("schema_name", "schema"),
+          col("table_name", "table"),
+          col("since_at", "since"),
+          col("latest_at", "latest"),
+          num("total_bytes_before", "bytes before"),
+          num("total_bytes_after", "bytes after"),
+          num("growth_bytes", "growth bytes"),
+          num("growth_ratio", "growth ratio"),
+          num("rows_before", "rows before"),
+          num("rows_after", "rows after"),
+          num("bytes_per_day", "bytes / day"),
+        ],
+        rows: growth,
+        empty:
+          "The history has fewer than two snapshots (perf.take_snapshot, every 5 minutes).",
+        chart: historyChart(
+          sizeHistory,
+          (r) => `${r.schema_name}.${r.table_name}`,
+          "total_bytes",
+          "bytes (tables with their indexes)",
+        ),
+      },
+      {
+        id: "vacuum",
+        title: "Vacuum health",
+        intro:
+          "perf.vacuum_health(): tables over their own autovacuum thresholds (storage options included), or with autovacuum off.",
+        columns: [
+          col("table_name", "table"),
+          col("kind"),
+          col("autovacuum_enabled", "autovacuum"),
+          num("live_rows", "live"),
+          num("dead_rows", "dead"),
+          num("vacuum_threshold", "threshold"),
+          num("inserted_since_vacuum", "inserted"),
+          num("insert_threshold", "insert threshold"),
+          col("level"),
+          col("reason"),
+          code("fix"),
+        ],
+        rows: vacuum,
+        empty: "Autovacuum keeps up with every table.",
+      },
+      {
+        id: "bloat",
+        title: "Bloat (estimated, 10 MB and 20 % or more)",
+        intro:
+          "perf.bloat_estimates(): from the planner's statistics, no page read (±20 %).",
+        columns: [
+          col("table_name", "table"),
+          col("index_name", "index"),
+          col("kind"),
+          num("actual_bytes", "bytes"),
+          num("expected_bytes", "expected"),
+          num("bloat_bytes", "bloat bytes"),
+          num("bloat_ratio", "ratio"),
+          code("fix"),
+        ],
+        rows: bloat,
+        empty: "No table or index is estimated 10 MB and 20 % bloated.",
+      },
+      {
+        id: "wraparound",
+        title: "Transaction-id wraparound",
+        intro:
+          "perf.wraparound_danger(0): every database of the server and this database's ten oldest tables; error from half the id space.",
+        columns: [
+          col("scope"),
+          col("database"),
+          col("table_name", "table"),
+          num("xid_age", "xid age"),
+          num("xid_freeze_max_age", "freeze max age"),
+          num("mxid_age", "mxid age"),
+          num("wraparound_fraction", "fraction"),
+          num("xids_remaining", "xids left"),
+          col("level"),
+        ],
+        rows: wrap,
+        empty: "No data.",
+      },
+      {
+        id: "sequences",
+        title: "Sequences and identities nearest their limit",
+        intro:
+          "perf.sequence_overflow(0): warning from 75 % of the range, error from 95 %.",
+        columns: [
+          col("sequence_name", "sequence"),
+          col("table_name", "table"),
+          col("column_name", "column"),
+          col("column_type", "type"),
+          num("next_value", "next"),
+          num("limit_value", "limit"),
+          num("used_fraction", "used"),
+          col("level"),
+          code("fix"),
+        ],
+        rows: seqs,
+        empty: "No sequence.",
+      },
+      {
+        id: "not-valid",
+        title: "NOT VALID constraints",
+        intro:
+          "perf.not_valid_constraints(): added NOT VALID and never validated; the rows already there are unchecked.",
+        columns: [
+          col("table_name", "table"),
+          col("constraint_name", "constraint"),
+          col("constraint_type", "type"),
+          code("definition"),
+          code("fix"),
+        ],
+        rows: notValid,
+        empty: "Every constraint is validated.",
       },
       {
         id: "maintenance",
@@ -592,10 +836,11 @@ const activity: Page = {
   path: "/activity",
   title: "Connections",
   async load({ monitor }) {
-    const [conns, blocked, long] = await Promise.all([
+    const [conns, blocked, long, repl] = await Promise.all([
       q.connections(monitor),
       q.blockedQueries(monitor),
       q.longRunningQueries(monitor),
+      q.replication(monitor),
     ]);
     return [
       {
@@ -665,6 +910,28 @@ const activity: Page = {
         ],
         rows: long,
         empty: "Nothing has run for a minute or more.",
+      },
+      {
+        id: "replication",
+        title: "Replication",
+        intro:
+          "perf.replication_health(): replicas, slots, and on a standby its replay delay.",
+        columns: [
+          col("kind"),
+          col("name"),
+          col("state"),
+          col("active"),
+          num("lag_bytes", "lag bytes"),
+          col("replay_lag", "replay lag"),
+          num("retained_wal_bytes", "retained WAL"),
+          num("xmin_age", "xmin age"),
+          col("level"),
+          col("reason"),
+          code("fix"),
+        ],
+        rows: repl,
+        empty:
+          "No replica, no replication slot: nothing replicates from this server.",
       },
     ];
   },

@@ -155,3 +155,43 @@ export const jobHealth = (m: Monitor) =>
   rows(m.sql`select * from perf.job_health()`);
 export const jobRuns = (m: Monitor, limit = 100) =>
   rows(m.sql`select * from perf.job_runs(${limit}::integer)`);
+
+// --- history and safety (functions/perf/history.sql, safety.sql) ---------------------------
+
+export const historyStatus = (m: Monitor) =>
+  rows(m.sql`select * from perf.history_status()`);
+/** Per snapshot interval and routine since `hours` ago: the latency chart's series. */
+export const routineHistory = (m: Monitor, hours: number) =>
+  rows(
+    m.sql`select * from perf.routine_history(now() - make_interval(hours => ${hours}))`,
+  );
+export const routineChanges = (m: Monitor, hours: number) =>
+  rows(
+    m.sql`select * from perf.routine_changes_since(now() - make_interval(hours => ${hours}), 0.5)`,
+  );
+export const tableSizeHistory = (m: Monitor, hours: number) =>
+  rows(
+    m.sql`select * from perf.table_size_history(now() - make_interval(hours => ${hours}))`,
+  );
+export const tableGrowth = (m: Monitor, hours: number) =>
+  rows(
+    m.sql`select * from perf.table_growth_since(now() - make_interval(hours => ${hours}))`,
+  );
+export const vacuumHealth = (m: Monitor) =>
+  rows(m.sql`select * from perf.vacuum_health()`);
+export const bloatEstimates = (m: Monitor) =>
+  rows(m.sql`select * from perf.bloat_estimates(10485760, 0.2)`);
+/** Every database, and this database's ten oldest tables (p_warn_fraction 0 lists all). */
+export const wraparound = (m: Monitor) =>
+  rows(m.sql`
+    select * from (select *, row_number() over (partition by scope order by wraparound_fraction desc) as n
+                   from perf.wraparound_danger(0)) w
+    where scope = 'database' or n <= 10
+    order by scope, wraparound_fraction desc`);
+/** The ten sequences and identities nearest their limit (p_warn_fraction 0 lists all). */
+export const sequences = (m: Monitor) =>
+  rows(m.sql`select * from perf.sequence_overflow(0) limit 10`);
+export const notValidConstraints = (m: Monitor) =>
+  rows(m.sql`select * from perf.not_valid_constraints()`);
+export const replication = (m: Monitor) =>
+  rows(m.sql`select * from perf.replication_health(1073741824)`);
