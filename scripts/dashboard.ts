@@ -67,15 +67,20 @@ process.once("SIGINT", () => void stop(130));
 process.once("SIGTERM", () => void stop(143));
 
 try {
-  let monitorUrl = process.env.MONITOR_DATABASE_URL;
+  // Given a database, the dashboard opens no connection but the monitor's (not even a check of
+  // the server as DATABASE_URL's user); without one, the demo server is set up as its owner.
+  let monitorUrl =
+    process.env.MONITOR_DATABASE_URL ??
+    (process.env.DATABASE_URL
+      ? monitorUrlOf(process.env.DATABASE_URL)
+      : undefined);
   if (!monitorUrl) {
     server = await provisionServer();
-    if (server.kind !== "external")
-      await prepareDemo(server.url, {
-        rows: opts.rows,
-        rounds: opts.rounds,
-        callsPerRound: 5,
-      });
+    await prepareDemo(server.url, {
+      rows: opts.rows,
+      rounds: opts.rounds,
+      callsPerRound: 5,
+    });
     monitorUrl = monitorUrlOf(server.url);
   }
   dashboard = await startDashboard({

@@ -209,10 +209,10 @@ begin
            'look at its plan (auto_explain logs it); npm run analyze-indexes proposes and measures indexes'
     from perf.slow_queries(100, 500) q
     where q.toplevel
-      -- the application's statements: not the monitoring role's own reads, not maintenance and
-      -- schema changes (a VACUUM of a minute is not a slow query)
-      and q.username is distinct from 'querybudget_monitor'
-      and q.query !~* '^\s*(vacuum|analyze|create|alter|drop|copy|refresh|reindex|cluster|grant|revoke|comment|truncate|do|set|reset|begin|commit|rollback|checkpoint|lock)\M'
+      -- the application's statements: applications call the api and nothing else (DESIGN.md),
+      -- so a statement calling an api routine is theirs; the seed, migrations, the jobs' bodies
+      -- and the monitoring role's own reads are on the slow queries page, not here
+      and q.query ~ '\mapi\.[a-z_][a-z0-9_]*\s*\('
     union all
     select 'error', 'connections', 'pid ' || b.pid,
            'waiting ' || date_trunc('second', b.waiting)::text || ' for ' || b.waiting_for || ', held by pid ' || b.blocking_pid
@@ -302,7 +302,7 @@ $$;
 comment on function perf.attention() is
   'What needs attention in this database, one row per finding: severity (error: act now, warning: soon, notice: when convenient), area (indexes, queries, connections, cache, tables, jobs, safety, replication), '
   'subject, problem, fix (a statement to run, or what to do). From the other perf functions at their documented defaults: invalid, duplicate and redundant indexes, foreign keys without an index, '
-  'unused indexes (once the statistics cover a day), slow top-level statements (not the monitoring role''s, not maintenance or DDL), blocked and long-running sessions, connection use, cache hit ratio, tables read by sequential scans or needing ANALYZE, '
+  'unused indexes (once the statistics cover a day), slow top-level statements that call an api routine, blocked and long-running sessions, connection use, cache hit ratio, tables read by sequential scans or needing ANALYZE, '
   'failing pg_cron jobs; the safety checks (wraparound at 0.5, sequences at 0.75, vacuum health, bloat of 10 MB and 20 %, NOT VALID constraints, replication at 1 GB); '
   'api routines whose mean time or buffers per call grew by half in the last day (the history), and a history whose latest snapshot is over 15 minutes old. Errors first. Security definer (it bundles the definer functions). No arguments, no errors of its own.';
 revoke all on function perf.attention() from public;

@@ -98,7 +98,7 @@ function historyChart(
     .map(([name]) => name);
   return {
     type: "line",
-    labels: times.map((t) => t.slice(5, 16)),
+    labels: times.map((t) => t.slice(5, 19)),
     datasets: names.map((name) => {
       const byTime = new Map(
         rows
