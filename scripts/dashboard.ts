@@ -70,7 +70,7 @@ try {
   // Given a database, the dashboard opens no connection but the monitor's (not even a check of
   // the server as DATABASE_URL's user); without one, the demo server is set up as its owner.
   let monitorUrl =
-    process.env.MONITOR_DATABASE_URL ??
+    process.env.MONITOR_DATABASE_URL ||
     (process.env.DATABASE_URL
       ? monitorUrlOf(process.env.DATABASE_URL)
       : undefined);

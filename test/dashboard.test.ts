@@ -5,6 +5,7 @@
 // routines page counts the calls the workload made; the reports on disk are read; and the
 // dashboard's connections run every statement as querybudget_monitor (pg_stat_statements by
 // role, pg_stat_activity), refusing to start as any other role.
+import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +26,7 @@ import {
   startDashboard,
   type Dashboard,
 } from "../scripts/lib/dashboard/server.ts";
+import { ROOT } from "../scripts/lib/sql-files.ts";
 import { useTestDatabase } from "./harness/database.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -395,6 +397,53 @@ describe("the jobs page where pg_cron lives", () => {
       for (const j of jobs) expect(Number.isInteger(j.runs)).toBe(true);
     } finally {
       await main.close();
+    }
+  });
+});
+
+describe("npm run dashboard", () => {
+  test("with DATABASE_URL it serves that database as the monitor and prints its URL", async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        join(ROOT, "node_modules/tsx/dist/cli.mjs"),
+        "scripts/dashboard.ts",
+        "--port",
+        "0",
+      ],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          DATABASE_URL: db().url,
+          MONITOR_DATABASE_URL: "",
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    try {
+      let out = "";
+      let err = "";
+      child.stderr.on("data", (d) => (err += d));
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on("data", (d) => {
+          out += d;
+          const m = /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.once("exit", (code) =>
+          reject(new Error(`exited ${code}: ${err}`)),
+        );
+      });
+      const response = await fetch(url);
+      expect(response.status).toBe(200);
+      const body = await response.text();
+      expect(body).toContain(
+        `${db().name} · read-only, as querybudget_monitor`,
+      );
+      expect(body).toContain("qb_planted_dup_idx");
+    } finally {
+      child.kill("SIGINT");
     }
   });
 });
