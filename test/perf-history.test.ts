@@ -122,8 +122,9 @@ describe("snapshots and what changed since", () => {
       expect(Number(r.rows_per_call)).toBe(1);
     }
     // pg_stat_user_functions counts every call, the one beside api.perf_test_other too
-    const [{ tracking }] = await sql<{ tracking: string }[]>`
+    const [row1] = await sql<{ tracking: string }[]>`
       select current_setting('track_functions') as tracking`;
+    const { tracking } = row1!;
     if (tracking !== "none")
       expect(rows.map((r) => r.function_calls)).toEqual([21, 20]);
     // the statement calling two api routines is attributed to neither
@@ -175,6 +176,56 @@ describe("snapshots and what changed since", () => {
     expect(
       await sql`select 1 from perf.routine_changes_since(${T(10)}::timestamptz)`,
     ).toEqual([]);
+  });
+
+  test("statement_changes_since: the calling statement and the routine's nested statement both got heavier at T10; statement_history has their intervals", async () => {
+    const { sql } = db();
+    const rows = await sql<
+      {
+        queryid: string;
+        toplevel: boolean;
+        query: string;
+        calls_before: number;
+        calls_after: number;
+        blocks_growth: string;
+        changed_at: Date;
+      }[]
+    >`select queryid::text, toplevel, query, calls_before::int, calls_after::int, blocks_growth::text, changed_at
+      from perf.statement_changes_since(${T(5)}::timestamptz)`;
+    const top = rows.find(
+      (r) => r.toplevel && /api\.perf_test_scan/.test(r.query),
+    );
+    const nested = rows.find(
+      (r) => !r.toplevel && /perf_test\.big/.test(r.query),
+    );
+    expect(top, JSON.stringify(rows)).toBeDefined();
+    expect(nested, JSON.stringify(rows)).toBeDefined();
+    // the nested statement also ran once for the statement that called two routines
+    expect([top!.calls_before, top!.calls_after]).toEqual([20, 20]);
+    expect([nested!.calls_before, nested!.calls_after]).toEqual([21, 20]);
+    for (const r of [top!, nested!]) {
+      expect(Number(r.blocks_growth)).toBeGreaterThan(10);
+      expect(r.changed_at.toISOString()).toBe(T(10));
+    }
+    // the top-level statement's buffers are the routine's (its nested statements included)
+    const [routine] = await sql<{ blocks_growth: string }[]>`
+      select blocks_growth::text from perf.routine_changes_since(${T(5)}::timestamptz) where routine = 'api.perf_test_scan'`;
+    expect(top!.blocks_growth).toBe(routine!.blocks_growth);
+    const history = await sql<
+      { taken_at: Date; calls: number; toplevel: boolean }[]
+    >`
+      select taken_at, calls::int, toplevel from perf.statement_history(${top!.queryid}::bigint)`;
+    expect(
+      history.map((h) => [h.taken_at.toISOString(), h.calls, h.toplevel]),
+    ).toEqual([
+      [T(5), 20, true],
+      [T(10), 20, true],
+    ]);
+    expect(
+      await sqlState(
+        sql`select * from perf.statement_history(${null}::bigint)`,
+      ),
+    ).toBe("QB001");
   });
 
   test("table_growth_since and table_size_history: the table that grew, by what pg_total_relation_size says", async () => {
@@ -287,9 +338,10 @@ describe("snapshots and what changed since", () => {
       select taken_at from perf.table_size_history() group by taken_at order by taken_at`;
     expect(left.map((s) => s.taken_at.toISOString())).toEqual([later]);
     // no statement text outlives the deltas that mention it
-    const [{ orphans }] = await sql<{ orphans: number }[]>`
+    const [row2] = await sql<{ orphans: number }[]>`
       select count(*)::int as orphans from perf.statement_texts t
       where not exists (select from perf.statement_deltas d where d.queryid = t.queryid)`;
+    const { orphans } = row2!;
     expect(orphans).toBe(0);
 
     // querybudget.perf_history_retention = 1 hour: a snapshot 2 hours later keeps only itself

@@ -45,9 +45,10 @@ describe("wraparound_danger", () => {
       "isolation level repeatable read",
       async (tx) => {
         // just under the youngest app table's age, as a fraction of 2^31 (a real, as the argument is)
-        const [{ youngest }] = await tx<{ youngest: number }[]>`
+        const [row1] = await tx<{ youngest: number }[]>`
         select min(age(relfrozenxid))::int as youngest from pg_class
         where relnamespace = 'app'::regnamespace and relkind = 'r'`;
+        const { youngest } = row1!;
         const fraction = Math.fround((youngest * 0.99) / 2 ** 31);
         const got = await tx<
           {
@@ -90,18 +91,19 @@ describe("wraparound_danger", () => {
   test("the default (half of 2^31) lists nothing on a young cluster; 0 lists every database; a table's lower freeze_max_age is its own", async () => {
     const { sql } = db();
     expect(await sql`select * from perf.wraparound_danger()`).toEqual([]);
-    const [{ n, databases }] = await sql<{ n: number; databases: number }[]>`
+    const [counts] = await sql<{ n: number; databases: number }[]>`
       select (select count(*)::int from perf.wraparound_danger(0) where scope = 'database') as n,
              (select count(*)::int from pg_database where datallowconn or datfrozenxid <> '0'::xid) as databases`;
-    expect(n).toBe(databases);
+    expect(counts!.n).toBe(counts!.databases);
     await sql`alter table app.knowledge_gaps set (autovacuum_freeze_max_age = 100000)`;
     try {
       const rows = await sql<{ table_name: string; max: string }[]>`
         select table_name, xid_freeze_max_age::text as max from perf.wraparound_danger(0)
         where scope = 'table' and schema_name = 'app' and table_name in ('knowledge_gaps', 'gap_answers')
         order by table_name`;
-      const [{ server }] = await sql<{ server: string }[]>`
+      const [row2] = await sql<{ server: string }[]>`
         select current_setting('autovacuum_freeze_max_age') as server`;
+      const { server } = row2!;
       expect(rows).toEqual([
         { table_name: "gap_answers", max: server },
         { table_name: "knowledge_gaps", max: "100000" },
@@ -507,8 +509,9 @@ describe("the report", () => {
     const { sql } = db();
     await sql`alter table app.knowledge_gaps alter column id restart with 9223372036854000000`;
     try {
-      const [{ report }] = await sql<{ report: Record<string, any> }[]>`
+      const [row3] = await sql<{ report: Record<string, any> }[]>`
         select perf.database_report() as report`;
+      const { report } = row3!;
       for (const k of [
         "wraparound",
         "sequences",

@@ -707,12 +707,16 @@ describe("statements", () => {
       expect(p99 >= 100).toBe(true);
       expect(r.level).toBe(p99 >= 500 ? "error" : "warning");
     }
-    // every statement of the database whose estimated p99 reaches the warning is there
+    // every statement of the database whose estimated p99 reaches the warning is there; but the
+    // reading itself (the call of perf.slow_queries and its nested read of pg_stat_statements),
+    // which ends after the function looked and may take 100 ms on a loaded machine
+    const reading = /pg_stat_statements|perf\.slow_queries/;
     const all = await sql<{ n: number }[]>`
       select count(*)::int as n from pg_stat_statements
       where dbid = (select oid from pg_database where datname = current_database()) and calls > 0
+        and query !~ ${reading.source}
         and least(greatest(mean_exec_time + 2.326 * stddev_exec_time, min_exec_time), max_exec_time) >= 100`;
-    expect(rows.length).toBe(all[0]!.n);
+    expect(rows.filter((r) => !reading.test(r.query)).length).toBe(all[0]!.n);
   });
 });
 

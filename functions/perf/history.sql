@@ -422,3 +422,111 @@ comment on function perf.history_status() is
   'The history at a glance, one row: snapshots retained, first_at and latest_at (null: none yet), latest_age (now() - latest_at: more than 5 minutes and a bit means the job querybudget_perf_snapshot is not running), '
   'retention (querybudget.perf_history_retention, else 14 days: what the next snapshot prunes with unless given p_retention). Security definer (the history tables).';
 revoke all on function perf.history_status() from public;
+
+create or replace function perf.statement_history(p_queryid bigint, p_since timestamptz default null)
+returns table (
+  taken_at timestamptz,
+  interval_start timestamptz,
+  username text,
+  toplevel boolean,
+  calls bigint,
+  mean_ms numeric,
+  rows_per_call numeric,
+  blocks_per_call numeric,
+  shared_blks_hit bigint,
+  shared_blks_read bigint)
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+set jit = off
+as $$
+begin
+  perform perf.require_threshold(p_queryid, 'p_queryid', (-9223372036854775807 - 1)::bigint);
+  return query
+  select s.taken_at, s.previous_at, coalesce(r.rolname::text, d.userid::text), d.toplevel, d.calls,
+         round((d.total_ms / d.calls)::numeric, 3),
+         round(d.rows::numeric / d.calls, 1),
+         round((d.shared_blks_hit + d.shared_blks_read)::numeric / d.calls, 1),
+         d.shared_blks_hit, d.shared_blks_read
+  from perf.statement_deltas d
+  join perf.snapshots s on s.id = d.snapshot_id
+  left join pg_roles r on r.oid = d.userid
+  where d.queryid = p_queryid
+    and s.taken_at > coalesce(p_since, '-infinity')
+  order by s.taken_at, 3, d.toplevel desc;
+end
+$$;
+comment on function perf.statement_history(bigint, timestamptz) is
+  'One statement''s history (p_queryid: pg_stat_statements.queryid, as perf.slow_queries and perf.statement_changes_since give it), per snapshot after p_since (null: every retained one) in whose interval it ran, per role and top-level or nested: '
+  'taken_at, interval_start, username, toplevel, calls, mean_ms, rows_per_call, blocks_per_call, shared_blks_hit, shared_blks_read. Oldest first. Security definer (the history tables). Errors: QB001 null p_queryid.';
+revoke all on function perf.statement_history(bigint, timestamptz) from public;
+
+create or replace function perf.statement_changes_since(p_since timestamptz, p_min_growth real default 0.5)
+returns table (
+  queryid bigint,
+  toplevel boolean,
+  username text,
+  query text,
+  calls_before bigint,
+  calls_after bigint,
+  mean_ms_before numeric,
+  mean_ms_after numeric,
+  mean_growth numeric,
+  blocks_per_call_before numeric,
+  blocks_per_call_after numeric,
+  blocks_growth numeric,
+  changed_at timestamptz)
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+set jit = off
+as $$
+begin
+  perform perf.require_threshold(p_since, 'p_since', '-infinity'::timestamptz);
+  perform perf.require_threshold(p_min_growth, 'p_min_growth', 0::real);
+  return query
+  with intervals as (
+    select d.userid, d.queryid, d.toplevel, s.taken_at, s.taken_at <= p_since as before,
+           d.calls, d.total_ms, (d.shared_blks_hit + d.shared_blks_read) as blocks
+    from perf.statement_deltas d
+    join perf.snapshots s on s.id = d.snapshot_id
+  ), windows as (
+    select i.userid, i.queryid, i.toplevel,
+           sum(i.calls) filter (where i.before) as calls_before,
+           sum(i.calls) filter (where not i.before) as calls_after,
+           sum(i.total_ms) filter (where i.before) / nullif(sum(i.calls) filter (where i.before), 0) as mean_before,
+           sum(i.total_ms) filter (where not i.before) / nullif(sum(i.calls) filter (where not i.before), 0) as mean_after,
+           sum(i.blocks) filter (where i.before)::numeric / nullif(sum(i.calls) filter (where i.before), 0) as blocks_before,
+           sum(i.blocks) filter (where not i.before)::numeric / nullif(sum(i.calls) filter (where not i.before), 0) as blocks_after
+    from intervals i
+    group by i.userid, i.queryid, i.toplevel
+  ), grown as (
+    select w.*,
+           w.mean_after / nullif(w.mean_before, 0) - 1 as mean_growth,
+           w.blocks_after / nullif(w.blocks_before, 0) - 1 as blocks_growth
+    from windows w
+    where w.calls_before > 0 and w.calls_after > 0
+  )
+  select g.queryid, g.toplevel, coalesce(r.rolname::text, g.userid::text), t.query,
+         g.calls_before::bigint, g.calls_after::bigint,
+         round(g.mean_before::numeric, 3), round(g.mean_after::numeric, 3), round(g.mean_growth::numeric, 3),
+         round(g.blocks_before, 1), round(g.blocks_after, 1), round(g.blocks_growth, 3),
+         (select min(i.taken_at) from intervals i
+          where (i.userid, i.queryid, i.toplevel) = (g.userid, g.queryid, g.toplevel) and not i.before
+            and (i.total_ms / i.calls >= g.mean_before * (1 + p_min_growth)
+                 or i.blocks::numeric / i.calls >= g.blocks_before * (1 + p_min_growth)))
+  from grown g
+  left join perf.statement_texts t on t.queryid = g.queryid
+  left join pg_roles r on r.oid = g.userid
+  where g.mean_growth >= p_min_growth or g.blocks_growth >= p_min_growth
+  order by greatest(coalesce(g.mean_growth, 0), coalesce(g.blocks_growth, 0)) desc, g.queryid, g.toplevel desc;
+end
+$$;
+comment on function perf.statement_changes_since(timestamptz, real) is
+  'The statements (per queryid, top-level or nested, and role) whose mean execution time or shared buffers per call grew by p_min_growth (default 0.5: +50 %) or more after p_since, comparing the snapshots'' intervals ending at or before p_since with those after: '
+  'queryid, toplevel, username, query, calls_before, calls_after, mean_ms_before, mean_ms_after, mean_growth, blocks_per_call_before, blocks_per_call_after, blocks_growth, '
+  'changed_at (the end of the first interval after p_since whose own mean or buffers per call passed the growth). Only statements run in both windows. Largest growth first. '
+  'Security definer (the history tables). Errors: QB001 null, QB008 negative p_min_growth.';
+revoke all on function perf.statement_changes_since(timestamptz, real) from public;
