@@ -36,8 +36,8 @@ const db = useTestDatabase("dashboard");
 const EXPECTED: Record<string, { sections: string[]; nonEmpty: string[] }> = {
   "/": { sections: ["attention", "vitals"], nonEmpty: ["attention", "vitals"] },
   "/routines": {
-    sections: ["live", "history", "changes", "report"],
-    nonEmpty: ["live", "history", "report"],
+    sections: ["window", "live", "history", "changes", "report"],
+    nonEmpty: ["window", "live", "history", "report"],
   },
   "/queries": { sections: ["slow", "top"], nonEmpty: ["top"] },
   "/indexes": {
@@ -270,27 +270,30 @@ describe("every page in Chromium", () => {
     expect(notValid!.fix).toMatch(/validate constraint qb_planted_name_check/i);
   });
 
-  test("the routines page counts the calls the workload made (pg_stat_statements, not the workload's own count)", async () => {
-    const [live] = await open("/routines");
-    const rows = await page.$$eval(
-      'section[data-section="live"] tbody tr',
-      (trs) =>
-        trs.map((tr) => ({
-          routine: tr.querySelector('td[data-column="routine"]')!.textContent!,
-          calls: Number(
-            tr.querySelector('td[data-column="calls"]')!.textContent,
-          ),
-          mean: Number(
-            tr.querySelector('td[data-column="mean_ms"]')!.textContent,
-          ),
-        })),
-    );
-    expect(live!.rows).toBe(rows.length);
+  test("the routines page counts the calls the workload made, live and from the snapshots (against the workload's own count)", async () => {
+    const sections = await open("/routines");
     expect(callsByRoutine.size).toBeGreaterThan(20);
-    for (const [routine, calls] of callsByRoutine) {
-      const row = rows.find((r) => r.routine === routine);
-      expect(row?.calls, routine).toBe(calls);
-      expect(row!.mean).toBeGreaterThan(0);
+    for (const id of ["window", "live"]) {
+      const rows = await page.$$eval(
+        `section[data-section="${id}"] tbody tr`,
+        (trs) =>
+          trs.map((tr) => ({
+            routine: tr.querySelector('td[data-column="routine"]')!
+              .textContent!,
+            calls: Number(
+              tr.querySelector('td[data-column="calls"]')!.textContent,
+            ),
+            mean: Number(
+              tr.querySelector('td[data-column="mean_ms"]')!.textContent,
+            ),
+          })),
+      );
+      expect(sections.find((s) => s.id === id)!.rows).toBe(rows.length);
+      for (const [routine, calls] of callsByRoutine) {
+        const row = rows.find((r) => r.routine === routine);
+        expect(row?.calls, `${id}: ${routine}`).toBe(calls);
+        expect(row!.mean).toBeGreaterThan(0);
+      }
     }
   });
 

@@ -306,3 +306,38 @@ comment on function perf.attention() is
   'failing pg_cron jobs; the safety checks (wraparound at 0.5, sequences at 0.75, vacuum health, bloat of 10 MB and 20 %, NOT VALID constraints, replication at 1 GB); '
   'api routines whose mean time or buffers per call grew by half in the last day (the history), and a history whose latest snapshot is over 15 minutes old. Errors first. Security definer (it bundles the definer functions). No arguments, no errors of its own.';
 revoke all on function perf.attention() from public;
+
+-- The api routines over a recent window of the history (functions/perf/history.sql): the
+-- snapshot intervals that ended after p_since, summed per routine. What the routines page
+-- sets against the budgets as "live": unlike perf.routine_statistics it forgets what ran
+-- before the window, so a routine that got faster or slower shows it within the hour.
+create or replace function perf.routine_window(p_since timestamptz)
+returns table (
+  routine text,
+  intervals integer,
+  calls bigint,
+  mean_ms numeric,
+  blocks_per_call numeric,
+  rows_per_call numeric,
+  first_at timestamptz,
+  last_at timestamptz)
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+set jit = off
+as $$
+  select h.routine, count(*)::integer, sum(h.calls)::bigint,
+         round(sum(h.calls * h.mean_ms) / sum(h.calls), 3),
+         round(sum(h.calls * h.blocks_per_call) / sum(h.calls), 1),
+         round(sum(h.calls * h.rows_per_call) / sum(h.calls), 1),
+         min(h.interval_start), max(h.taken_at)
+  from perf.routine_history(perf.require_threshold(p_since, 'p_since', '-infinity'::timestamptz)) h
+  where h.calls > 0
+  group by h.routine
+  order by sum(h.calls * h.mean_ms) desc, h.routine
+$$;
+comment on function perf.routine_window(timestamptz) is
+  'The api routines over the history''s snapshot intervals that ended after p_since (perf.routine_history), one row each: intervals, calls, mean_ms, blocks_per_call (shared hit + read, '
+  'the statements the routine runs included), rows_per_call (each weighted by the intervals'' calls), first_at (the earliest interval''s start), last_at (the latest snapshot). '
+  'Top-level statements calling the routine only (applications'' calls). Most total time first. Errors: QB001 null p_since.';
+revoke all on function perf.routine_window(timestamptz) from public;

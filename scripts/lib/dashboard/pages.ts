@@ -72,6 +72,8 @@ const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
 /** How far back the history's charts and "since" comparisons look. */
 export const HISTORY_HOURS = 24;
+/** The routines page's recent window, against the budgets. */
+export const WINDOW_HOURS = 1;
 
 /**
  * A line chart from history rows (one row per snapshot and series): the `top` series with the
@@ -177,9 +179,10 @@ const routines: Page = {
   path: "/routines",
   title: "API routines",
   async load({ monitor, reportsDir }) {
-    const [live, chunks] = await Promise.all([
+    const [live, chunks, recent] = await Promise.all([
       q.routineStatistics(monitor),
       q.chunkRows(monitor),
+      q.routineWindow(monitor, WINDOW_HOURS),
     ]);
     const tier = tierOf(Math.max(chunks, 1));
     const budgets = new Map<string, { p95: number; buffers: number }>();
@@ -206,7 +209,41 @@ const routines: Page = {
             : "ok",
       };
     });
+    const recentRows: Row[] = recent.map((r) => {
+      const b = budgets.get(String(r.routine));
+      return {
+        ...r,
+        p95_budget_ms: b?.p95 ?? P95_BUDGET_MS,
+        buffer_budget: b?.buffers ?? null,
+        // the snapshots keep sums, not spreads: a mean over the budget is over for certain
+        status:
+          n(r.mean_ms)! > (b?.p95 ?? P95_BUDGET_MS)
+            ? "mean over the p95 budget"
+            : "ok",
+      };
+    });
     const sections: Section[] = [
+      {
+        id: "window",
+        title: `The last hour, from the history's snapshots (budgets of the ${tier} tier)`,
+        intro:
+          "perf.routine_window(now() - 1 hour): the snapshot intervals of the last hour (the job querybudget_perf_snapshot takes one every 5 minutes), summed per routine; the snapshots keep sums, so the mean is set against the p95 budget.",
+        columns: [
+          col("routine"),
+          num("calls"),
+          num("mean_ms", "mean ms"),
+          num("p95_budget_ms", "p95 budget ms"),
+          num("blocks_per_call", "buffers / call"),
+          num("buffer_budget", "buffer budget"),
+          num("intervals"),
+          col("first_at", "from"),
+          col("last_at", "to"),
+          col("status"),
+        ],
+        rows: recentRows,
+        empty:
+          "No snapshot interval of the last hour has api calls (the history needs two snapshots; perf.take_snapshot, every 5 minutes).",
+      },
       {
         id: "live",
         title: `Live: since pg_stat_statements was reset (budgets of the ${tier} tier)`,

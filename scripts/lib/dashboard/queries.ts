@@ -165,6 +165,10 @@ export const routineHistory = (m: Monitor, hours: number) =>
   rows(
     m.sql`select * from perf.routine_history(now() - make_interval(hours => ${hours}))`,
   );
+export const routineWindow = (m: Monitor, hours: number) =>
+  rows(
+    m.sql`select * from perf.routine_window(now() - make_interval(hours => ${hours}))`,
+  );
 export const routineChanges = (m: Monitor, hours: number) =>
   rows(
     m.sql`select * from perf.routine_changes_since(now() - make_interval(hours => ${hours}), 0.5)`,
