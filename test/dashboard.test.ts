@@ -28,6 +28,7 @@ import {
 } from "../scripts/lib/dashboard/server.ts";
 import { ROOT } from "../scripts/lib/sql-files.ts";
 import { useTestDatabase } from "./harness/database.ts";
+import { sqlState } from "./harness/errors.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const db = useTestDatabase("dashboard");
@@ -363,6 +364,40 @@ describe("read-only, as querybudget_monitor", () => {
     await expect(
       startDashboard({ monitorUrl: db().url, port: 0, reportsDir: tmpdir() }),
     ).rejects.toThrow(/connects as querybudget_monitor only/);
+  });
+});
+
+describe("the dashboard's perf functions", () => {
+  test("refuse bad arguments with the documented codes", async () => {
+    const { sql } = db();
+    expect(await sqlState(sql`select * from perf.job_runs(null)`)).toBe(
+      "QB001",
+    );
+    expect(await sqlState(sql`select * from perf.job_runs(0)`)).toBe("QB008");
+    expect(await sqlState(sql`select * from perf.job_runs(10001)`)).toBe(
+      "QB008",
+    );
+    expect(await sqlState(sql`select * from perf.routine_window(null)`)).toBe(
+      "QB001",
+    );
+  });
+
+  test("perf.table_maintenance sums the partitions' counters as pg_stat_user_tables has them", async () => {
+    // one transaction: the statistics are read once and cached (stats_fetch_consistency = cache),
+    // so both readings see the same counters even if autovacuum reports meanwhile
+    type Counters = { live: string; dead: string; partitions: number };
+    const [shown, ref] = await db().sql.begin(async (sql) => {
+      const [a] = await sql<Counters[]>`
+        select live_rows::text as live, dead_rows::text as dead, partitions
+        from perf.table_maintenance() where schema_name = 'app' and table_name = 'chunks'`;
+      const [b] = await sql<Counters[]>`
+        select coalesce(sum(s.n_live_tup), 0)::text as live, coalesce(sum(s.n_dead_tup), 0)::text as dead, count(*)::integer as partitions
+        from pg_partition_tree('app.chunks') t left join pg_stat_user_tables s on s.relid = t.relid
+        where t.isleaf`;
+      return [a, b];
+    });
+    expect(shown).toEqual(ref);
+    expect(shown!.partitions).toBe(16);
   });
 });
 
