@@ -4,6 +4,8 @@
 // is (or --workload api / --queries FILE). Without: a throwaway server, a database migrated and
 // seeded with --rows rows, the api workload run on it, then the advice. Report on stdout
 // (--json for JSON), progress on stderr.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import postgres from "postgres";
 import {
@@ -17,6 +19,7 @@ import { migrateDatabase } from "./lib/migrate.ts";
 import { MAX_ROWS, MIN_ROWS, seedDatabase } from "./lib/seed.ts";
 import { provisionServer } from "./lib/server.ts";
 import { withDatabase, type Server } from "./lib/server-contract.ts";
+import { ROOT } from "./lib/sql-files.ts";
 
 function integer(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -109,6 +112,11 @@ const program = new Command()
     2000,
   )
   .option("--json", "print the report as JSON")
+  .option(
+    "--report-dir <dir>",
+    "where to write advisor.json, the report the dashboard's indexes page reads",
+    join(ROOT, "reports"),
+  )
   .parse();
 
 const opts = program.opts<{
@@ -124,6 +132,7 @@ const opts = program.opts<{
   repeat: number;
   insertRows: number;
   json?: boolean;
+  reportDir: string;
 }>();
 
 const external = !!process.env.DATABASE_URL;
@@ -178,15 +187,15 @@ try {
     resetStatistics: !external,
     progress: true,
   });
-  console.log(
-    opts.json
-      ? JSON.stringify(
-          report,
-          (_, v) => (typeof v === "bigint" ? v.toString() : v),
-          2,
-        )
-      : renderReport(report),
+  const json = JSON.stringify(
+    report,
+    (_, v) => (typeof v === "bigint" ? v.toString() : v),
+    2,
   );
+  // the last run's recommendations, for npm run dashboard (docs/monitoring.md "The dashboard")
+  mkdirSync(opts.reportDir, { recursive: true });
+  writeFileSync(join(opts.reportDir, "advisor.json"), json + "\n");
+  console.log(opts.json ? json : renderReport(report));
 } catch (error) {
   console.error(`analyze-indexes: ${(error as Error).message}`);
   exitCode = 1;

@@ -23,12 +23,15 @@ const serverPackages = [
   ["postgresql-15-partman", `${extDir}/pg_partman.control`],
   // the pooler the load test and `npm run load` put in front of the server (scripts/lib/pooler.ts)
   ["pgbouncer", "/usr/sbin/pgbouncer"],
+  // the browser the dashboard's end-to-end tests drive headless (test/dashboard.test.ts)
+  ["chromium", "/usr/bin/chromium"],
 ];
 // With DATABASE_URL the server is someone else's; we still run psql and pg_dump here.
 // PgBouncer runs here too, in front of that server.
 const clientPackages = [
   ["postgresql-client-15", `${pgBin}/psql`],
   ["pgbouncer", "/usr/sbin/pgbouncer"],
+  ["chromium", "/usr/bin/chromium"],
 ];
 
 // `npm test` (--container) also exercises the container path (test/container.test.ts): where no

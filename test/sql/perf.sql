@@ -47,7 +47,12 @@ insert into expected values
   ('perf.table_growth_since(timestamp with time zone)', true, 'setof record'),
   ('perf.history_status()', true, 'setof record'),
   ('perf.statement_history(bigint,timestamp with time zone)', true, 'setof record'),
-  ('perf.statement_changes_since(timestamp with time zone,real)', true, 'setof record');
+  ('perf.statement_changes_since(timestamp with time zone,real)', true, 'setof record'),
+  ('perf.routine_statistics()', true, 'setof record'),
+  ('perf.table_maintenance()', false, 'setof record'),
+  ('perf.job_runs(integer)', true, 'setof record'),
+  ('perf.routine_window(timestamp with time zone)', false, 'setof record'),
+  ('perf.attention()', true, 'setof record');
 
 select is_empty(
   $$ select e.signature from expected e where to_regprocedure(e.signature) is null $$,
