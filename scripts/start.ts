@@ -12,6 +12,7 @@ import {
   pauseJobs,
   renderConsole,
   REPORT_DEFAULTS,
+  sizeLabel,
   writeReport,
 } from "./lib/report/index.ts";
 import { Progress } from "./lib/report/progress.ts";
@@ -133,6 +134,17 @@ try {
     before: options.before,
     only: options.only,
     aroundSeed: (rows, body) => progress.seeding(rows, body),
+    onSeeded: (rows, seed, bytes) =>
+      progress.log(
+        `[querybudget] ${rows.toLocaleString("en-US")} rows seeded in ${seed.seconds.toFixed(1)} s` +
+          (seed.backendCpuSeconds !== undefined
+            ? ` (seeding backend CPU ${seed.backendCpuSeconds.toFixed(1)} s)`
+            : "") +
+          (seed.deferredIndexes
+            ? `, ${seed.deferredIndexes} indexes built after the load in ${seed.indexBuildSeconds.toFixed(1)} s`
+            : "") +
+          `; database ${sizeLabel(bytes)}`,
+      ),
     progressFor: (rows) => progress.measuring(rows),
   });
   progress.stop();

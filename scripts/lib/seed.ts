@@ -66,6 +66,12 @@ export interface SeedReport {
   /** Indexes dropped before the inserts and built after them (0: maintained row by row), and the seconds the builds took. */
   deferredIndexes: number;
   indexBuildSeconds: number;
+  /**
+   * CPU seconds (user + system) of the server process that ran the seeding transaction, from
+   * its start to the end (VACUUM included when the same connection ran it), when that process
+   * is on this machine and readable (/proc); the measure that does not depend on what else runs.
+   */
+  backendCpuSeconds?: number;
 }
 
 export const MIN_ROWS = 100;
@@ -134,7 +140,11 @@ export async function seedDatabase(
   let deferredIndexes = 0;
   let indexBuildSeconds = 0;
 
+  let backend: { pid: number; cpu: number } | undefined;
   await sql.begin(async (tx) => {
+    const [me] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    const cpu = processCpuSeconds(me!.pid);
+    if (cpu !== undefined) backend = { pid: me!.pid, cpu };
     // One transaction: all or nothing, and no commit wait until the end.
     // enable_mergejoin = off: every join of the seed files is a big generated series against
     // small lookup tables. The planner cannot estimate the series' computed keys and may
@@ -143,12 +153,17 @@ export async function seedDatabase(
     // jit = off: compiling the wide expressions costs more (~0.5 s a file) than it saves.
     // synchronous_commit = on: hint bits, and so the all-visible bits the VACUUM below sets
     // for index-only scans, cannot be written for a commit whose WAL is not yet flushed.
+    // Above 1M rows (10M: a 10M-row generate_series is kept in a tuplestore, which spilled to
+    // disk at 256MB, a third of the operations' time) 1GB; the tiers the plan tests record keep
+    // the plans their data was made with.
     await tx.unsafe(`
       set local synchronous_commit = on;
       set local work_mem = '256MB';
       set local maintenance_work_mem = '512MB';
       set local jit = off;
       set local enable_mergejoin = off`);
+    if (rows > DEFER_INDEXES_ABOVE)
+      await tx.unsafe("set local work_mem = '1GB'");
     // Parameters reach the SQL files as settings, local to this transaction. The anchor and the
     // clock are cut to the second so that the reported values reproduce them exactly.
     await tx`
@@ -321,6 +336,9 @@ export async function seedDatabase(
     deferredIndexes,
     indexBuildSeconds,
   };
+  const cpuNow = backend ? processCpuSeconds(backend.pid) : undefined;
+  if (backend && cpuNow !== undefined)
+    report.backendCpuSeconds = Math.round((cpuNow - backend.cpu) * 10) / 10;
   const total = tables.reduce((sum, t) => sum + t.rows, 0);
   say(
     progressLine(
@@ -497,3 +515,15 @@ async function deferIndexes(
 
 const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const quoteLiteral = (text: string) => `'${text.replaceAll("'", "''")}'`;
+
+/** utime + stime of a process of this machine, in seconds (Linux /proc; 100 ticks a second); undefined when not readable. */
+function processCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // after "pid (comm) ": state is field 0, utime 11, stime 12
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
