@@ -59,6 +59,8 @@ export interface RunOptions extends MeasureOptions {
   ) => Promise<SeedReport>;
   /** Called after each tier's seeding with its report and the database's size in bytes. */
   onSeeded?: (rows: number, report: SeedReport, databaseBytes: number) => void;
+  /** Called with each tier as soon as it is measured (the run may be long: the 10M tier). */
+  onTier?: (tier: TierMeasurement) => Promise<void> | void;
   /** The progress callback for measuring a tier. */
   progressFor?: (rows: number) => MeasureOptions["onProgress"];
   /** Where the server came from, for the report's header. */
@@ -172,6 +174,7 @@ export async function measureTiers(
       }));
     }
     results.push(tier);
+    await options.onTier?.(tier);
   }
   return results;
 }

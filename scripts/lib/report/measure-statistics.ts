@@ -19,6 +19,7 @@
 //    100 collections), then maint.fold_collection_stat_deltas() timed at the client; several
 //    N, so that its cost is seen to follow the writes and not the table sizes.
 // 3. Refreshes: the operator view's, when the database has one (OPERATOR_VIEW_REFRESH).
+import { readFileSync } from "node:fs";
 import postgres from "postgres";
 import { enableAutoExplain, parseAutoExplainNotice } from "../plan/index.ts";
 import { walk } from "../plan/parse.ts";
@@ -229,8 +230,13 @@ export async function measureFold(
       }
     };
     await sql`select maint.fold_collection_stat_deltas()`;
+    const [{ pid }] = (await sql<
+      { pid: number }[]
+    >`select pg_backend_pid() as pid`) as unknown as [{ pid: number }];
     for (const writes of writeCounts) {
       const runsMs: number[] = [];
+      const cpuMs: number[] = [];
+      const waitMs: number[] = [];
       let deltas = 0;
       let collections = 0;
       for (let r = 0; r < (writes > 1000 ? 1 : rounds); r++) {
@@ -238,10 +244,16 @@ export async function measureFold(
         const [pending] = await sql<{ deltas: number; collections: number }[]>`
           select count(*)::int as deltas, count(distinct (tenant_id, collection_id))::int as collections
           from app.collection_stat_deltas`;
+        const before = schedstat(pid);
         const { ms, rows } = await timed(
           sql,
           "select maint.fold_collection_stat_deltas()::bigint as folded",
         );
+        const after = schedstat(pid);
+        if (before && after) {
+          cpuMs.push(round2(after.cpuMs - before.cpuMs));
+          waitMs.push(round2(after.waitMs - before.waitMs));
+        }
         const folded = Number((rows[0] as { folded: string }).folded);
         if (folded !== pending!.deltas)
           throw new Error(
@@ -251,13 +263,22 @@ export async function measureFold(
         deltas = pending!.deltas;
         collections = pending!.collections;
       }
-      out.push({
+      const m: FoldMeasurement = {
         writes,
         deltas,
         collections,
         runsMs,
         medianMs: round2(median(runsMs)),
-      });
+      };
+      if (cpuMs.length === runsMs.length) {
+        m.cpuMs = cpuMs;
+        m.runQueueMs = waitMs;
+        // what the fold took less the time its backend waited for a CPU, round by round
+        m.medianBusyMs = round2(
+          median(runsMs.map((r, i) => Math.max(0, r - waitMs[i]!))),
+        );
+      }
+      out.push(m);
     }
   } finally {
     await sql.end({ timeout: 5 });
@@ -293,5 +314,25 @@ export async function measureOperatorRefresh(
     };
   } finally {
     await sql.end({ timeout: 5 });
+  }
+}
+
+/**
+ * On-CPU and run-queue time of a process of this machine so far, ms (Linux
+ * /proc/<pid>/schedstat: nanoseconds on a CPU, nanoseconds runnable but waiting for one);
+ * undefined when the server is elsewhere or the file is not readable.
+ */
+export function schedstat(
+  pid: number,
+): { cpuMs: number; waitMs: number } | undefined {
+  try {
+    const [cpu, wait] = readFileSync(`/proc/${pid}/schedstat`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (!Number.isFinite(cpu) || !Number.isFinite(wait)) return undefined;
+    return { cpuMs: cpu! / 1e6, waitMs: wait! / 1e6 };
+  } catch {
+    return undefined;
   }
 }

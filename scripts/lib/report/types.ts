@@ -108,6 +108,15 @@ export interface FoldMeasurement {
   collections: number;
   runsMs: number[];
   medianMs: number;
+  /**
+   * When the server runs on this machine (/proc/<pid>/schedstat of the folding backend), per
+   * round: ms on a CPU, and ms runnable but waiting for a CPU (other work on the machine).
+   * medianBusyMs: the median of (runsMs - runQueueMs), the fold's time without that wait;
+   * the budget is checked on it when present.
+   */
+  cpuMs?: number[];
+  runQueueMs?: number[];
+  medianBusyMs?: number;
 }
 
 export interface RefreshMeasurement {
