@@ -58,7 +58,8 @@ beforeAll(async () => {
   keepingStatistics = (
     await sql<{ name: string }[]>`
       select 'api.' || proname as name from pg_proc
-      where pronamespace = 'api'::regnamespace and prosrc ~* 'insert\s+into\s+app\.collection_stat_deltas' order by 1`
+      where pronamespace = 'api'::regnamespace
+        and position('insert into app.collection_stat_deltas' in lower(prosrc)) > 0 order by 1`
   ).map((r) => r.name);
   tier = await measureTier(url, 10_000, {
     calls: 5,
@@ -390,8 +391,10 @@ describe("the statistics section (10k test database, few calls)", () => {
     expect(md).toContain("### Keeping the statistics, per write routine");
     for (const f of tier.functions.filter((g) => g.statisticsCost)) {
       const c = f.statisticsCost!;
-      expect(md).toContain(
-        `| ${c.withBuffers} / ${c.statisticsBuffers} / ${c.withoutBuffers} |`,
+      expect(md).toMatch(
+        new RegExp(
+          `\\| +${c.withBuffers} / ${c.statisticsBuffers} / ${c.withoutBuffers} \\|`,
+        ),
       );
     }
     expect(md).toContain("### The fold");
@@ -486,25 +489,39 @@ describe("statistics checks and formatting (made-up measurements)", () => {
         },
       ],
     });
+    // the budgets that fail: the fold's, and none of it when the fold is fast (the routines'
+    // own budgets are whatever the measured tier gave)
+    const foldFails = (checks: ReturnType<typeof evaluate>) =>
+      checks.some(
+        (c) =>
+          c.kind === "budget" &&
+          !c.ok &&
+          c.function === "maint.fold_collection_stat_deltas",
+      );
     const ok = evaluate([withFold(12)]);
     const rule = (checks: ReturnType<typeof evaluate>) =>
       checks.find((c) => c.rule.startsWith(`fold of 1,000 writes`));
     expect(rule(ok)).toMatchObject({ kind: "budget", ok: true, value: 12 });
-    expect(exitCode(ok)).toBe(0);
+    expect(foldFails(ok)).toBe(false);
     const slow = evaluate([withFold(60)]);
     expect(rule(slow)?.ok).toBe(false);
+    expect(foldFails(slow)).toBe(true);
     expect(exitCode(slow)).toBe(1);
     // only the largest tier counts
-    expect(exitCode(evaluate([withFold(60), withFold(12, 10_000_000)]))).toBe(
-      0,
+    expect(foldFails(evaluate([withFold(60), withFold(12, 10_000_000)]))).toBe(
+      false,
     );
+    // the time without CPU wait, when known, is what counts
+    const waited = withFold(60);
+    waited.fold![1]!.medianBusyMs = 20;
+    expect(rule(evaluate([waited]))).toMatchObject({ ok: true, value: 20 });
     // a fold that failed fails the run
     const failed = {
       ...withFold(12),
       fold: undefined,
       statisticsError: "boom",
     };
-    expect(exitCode(evaluate([failed]))).toBe(1);
+    expect(foldFails(evaluate([failed]))).toBe(true);
     expect(statisticsSection([failed]).join("\n")).toContain("boom");
   });
 
@@ -522,7 +539,8 @@ describe("statistics checks and formatting (made-up measurements)", () => {
     ]).join("\n");
     const rows = text
       .split("\n")
-      .filter((l) => /^\| (10,000|10,000,000) \|/.test(l));
+      .filter((l) => /^\| (10,000|10,000,000) +\|/.test(l))
+      .slice(0, 2); // the read table (the fold table follows)
     expect(rows.map((l) => l.split("|")[1]!.trim())).toEqual([
       "10,000",
       "10,000,000",
