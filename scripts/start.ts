@@ -1,6 +1,7 @@
 // npm start, the main job (docs/benchmark.md): provision a server, migrate, then for each tier
 // seed and measure every api routine against its "before" side; print the table, write
 // reports/latest.md, reports/latest.json and the SVG charts; exit 1 when a budget fails.
+import { mkdir, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { elapsed, log } from "./lib/log.ts";
@@ -12,6 +13,7 @@ import {
   pauseJobs,
   renderConsole,
   REPORT_DEFAULTS,
+  sizeLabel,
   writeReport,
 } from "./lib/report/index.ts";
 import { Progress } from "./lib/report/progress.ts";
@@ -133,7 +135,27 @@ try {
     before: options.before,
     only: options.only,
     aroundSeed: (rows, body) => progress.seeding(rows, body),
+    onSeeded: (rows, seed, bytes) =>
+      progress.log(
+        `[querybudget] ${rows.toLocaleString("en-US")} rows seeded in ${seed.seconds.toFixed(1)} s` +
+          (seed.backendCpuSeconds !== undefined
+            ? ` (seeding backend CPU ${seed.backendCpuSeconds.toFixed(1)} s)`
+            : "") +
+          (seed.deferredIndexes
+            ? `, ${seed.deferredIndexes} indexes built after the load in ${seed.indexBuildSeconds.toFixed(1)} s`
+            : "") +
+          `; database ${sizeLabel(bytes)}`,
+      ),
     progressFor: (rows) => progress.measuring(rows),
+    // each tier as it is done, in case a long run (10M) does not get to the end
+    onTier: async (tier) => {
+      await mkdir(outDir, { recursive: true });
+      await writeFile(
+        resolve(outDir, "partial.json"),
+        JSON.stringify(tier, null, 2) + "\n",
+        { flag: "a" },
+      );
+    },
   });
   progress.stop();
   const report = await buildReport(server.url, measured, {

@@ -14,6 +14,12 @@ import {
   buildReport,
   charts,
   evaluate,
+  FOLD_BUDGET,
+  measureOperatorRefresh,
+  OPERATOR_VIEW_REFRESH,
+  sizeLabel,
+  statisticsPart,
+  statisticsSection,
   exitCode,
   isForeignKeyCheck,
   measureTier,
@@ -25,6 +31,10 @@ import {
   type Report,
   type TierMeasurement,
 } from "../scripts/lib/report/index.ts";
+import type {
+  ExplainedStatement,
+  PlanNode,
+} from "../scripts/lib/plan/index.ts";
 import { WORKLOAD } from "../scripts/lib/workload.ts";
 import { useTestDatabase } from "./harness/database.ts";
 
@@ -35,6 +45,8 @@ let report: Report;
 let dir: string;
 let files: string[];
 let apiRoutines: string[];
+/** Api routines whose body appends to app.collection_stat_deltas (from pg_proc, not from the report). */
+let keepingStatistics: string[];
 
 beforeAll(async () => {
   const { sql, url } = db();
@@ -42,6 +54,20 @@ beforeAll(async () => {
     await sql<
       { name: string }[]
     >`select 'api.' || proname as name from pg_proc where pronamespace = 'api'::regnamespace order by 1`
+  ).map((r) => r.name);
+  // api routines whose body appends to app.collection_stat_deltas, or calls an app function
+  // that does (api.delete_documents: app.hard_delete_documents)
+  keepingStatistics = (
+    await sql<{ name: string }[]>`
+      with keepers as (
+        select n.nspname || '.' || p.proname as name from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where n.nspname in ('api', 'app')
+          and position('insert into app.collection_stat_deltas' in lower(p.prosrc)) > 0)
+      select distinct 'api.' || p.proname as name from pg_proc p
+      where p.pronamespace = 'api'::regnamespace
+        and exists (select from keepers k
+                    where k.name = 'api.' || p.proname or position(k.name || '(' in lower(p.prosrc)) > 0)
+      order by 1`
   ).map((r) => r.name);
   tier = await measureTier(url, 10_000, {
     calls: 5,
@@ -51,6 +77,9 @@ beforeAll(async () => {
     argumentSets: 3,
     procedureSubjects: 2,
     minBatches: 1,
+    statisticsSamples: 3,
+    foldWrites: [30],
+    foldRounds: 2,
   });
   report = await buildReport(url, [tier], {
     calls: 5,
@@ -259,6 +288,280 @@ describe("the measured report (10k test database, few calls)", () => {
     expect(
       xmlProblems(`<svg x="1"><text>R&amp;D &lt;</text><g/></svg>`),
     ).toEqual([]);
+  });
+});
+
+describe("the statistics section (10k test database, few calls)", () => {
+  test("every write workload of a routine that appends statistics deltas has their cost, and only those", () => {
+    expect(keepingStatistics.length).toBeGreaterThanOrEqual(6);
+    const writes = tier.functions.filter((f) => f.kind === "write");
+    const withCost = writes.filter((f) => f.statisticsCost);
+    expect(withCost.length).toBeGreaterThanOrEqual(6);
+    for (const f of withCost)
+      expect(keepingStatistics, `${f.name} keeps statistics`).toContain(
+        f.routine,
+      );
+    for (const f of writes)
+      if (!keepingStatistics.includes(f.routine))
+        expect(f.statisticsCost, f.name).toBeUndefined();
+    for (const name of [
+      "api.enqueue_operations",
+      "api.finish_operations",
+      "api.replace_chunks",
+      "api.delete_documents (hard)",
+    ])
+      expect(
+        tier.functions.find((f) => f.name === name)?.statisticsCost,
+        name,
+      ).toBeDefined();
+    expect(
+      tier.functions.filter((f) => f.kind === "read" && f.statisticsCost),
+    ).toEqual([]);
+  });
+
+  test("with = statistics + without, the part within the whole, from the sampled calls", () => {
+    for (const f of tier.functions) {
+      const c = f.statisticsCost;
+      if (!c) continue;
+      expect(c.samples, f.name).toBe(3);
+      expect(c.withoutBuffers, f.name).toBe(
+        c.withBuffers - c.statisticsBuffers,
+      );
+      // a call whose delta insert wrote no row (api.cancel_operations of operations that are
+      // not chunking) may cost nothing
+      expect(c.statisticsBuffers, f.name).toBeGreaterThanOrEqual(0);
+      expect(c.statisticsBuffers, f.name).toBeLessThan(c.withBuffers);
+      expect(c.statisticsMs, f.name).toBeLessThanOrEqual(c.withMs);
+      expect(c.share, f.name).toBeGreaterThanOrEqual(0);
+      expect(c.share, f.name).toBeLessThan(1);
+      expect(c.deltaInserts, f.name).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  test("most writers' statistics cost some buffers: an insert and its index entry at least", () => {
+    const costs = tier.functions.filter(
+      (f) => (f.statisticsCost?.statisticsBuffers ?? 0) >= 2,
+    );
+    expect(costs.length).toBeGreaterThanOrEqual(5);
+  });
+
+  test("the fold after N committed writes folds every delta and leaves none", async () => {
+    const { sql } = db();
+    expect(tier.statisticsError).toBeUndefined();
+    expect(tier.fold).toHaveLength(1);
+    const fold = tier.fold![0]!;
+    expect(fold.writes).toBe(30);
+    expect(fold.runsMs).toHaveLength(2);
+    // 10 cycles of enqueue, claim, finish: at least the 10 enqueues append a delta each
+    expect(fold.deltas).toBeGreaterThanOrEqual(10);
+    expect(fold.collections).toBeGreaterThanOrEqual(1);
+    expect(fold.medianMs).toBeGreaterThan(0);
+    const [left] = await sql<{ n: number }[]>`
+      select count(*)::int as n from app.collection_stat_deltas`;
+    expect(left!.n).toBe(0);
+    expect(
+      report.checks.find((c) => c.rule.startsWith("fold of"))?.value,
+    ).toBeUndefined(); // 30 writes: no budget row (the budget is for 1,000)
+  });
+
+  test("the operator view's refresh is timed once the database has the routine", async () => {
+    const { sql, url } = db();
+    expect(
+      tier.operatorRefresh == null || tier.operatorRefresh.runsMs.length === 3,
+    ).toBe(true);
+    const [has] = await sql<{ ok: boolean }[]>`
+      select to_regprocedure(${`${OPERATOR_VIEW_REFRESH}()`}) is not null as ok`;
+    if (!has!.ok)
+      await sql.unsafe(
+        `create function ${OPERATOR_VIEW_REFRESH}() returns void language sql as 'select pg_sleep(0.02)'`,
+      );
+    try {
+      const measured = await measureOperatorRefresh(url, 2);
+      expect(measured?.routine).toBe(`${OPERATOR_VIEW_REFRESH}()`);
+      expect(measured!.runsMs).toHaveLength(2);
+      if (!has!.ok) expect(measured!.medianMs).toBeGreaterThanOrEqual(20);
+    } finally {
+      if (!has!.ok)
+        await sql.unsafe(`drop function ${OPERATOR_VIEW_REFRESH}()`);
+    }
+    expect(await measureOperatorRefresh(url, 1)).toEqual(
+      has!.ok ? expect.anything() : undefined,
+    );
+  });
+
+  test("the Markdown shows the statistics section: the read per tier, each writer's cost, the fold", async () => {
+    const md = await readFile(join(dir, "latest.md"), "utf8");
+    expect(md).toContain("## Statistics");
+    expect(md).toMatch(
+      /^\| tier +\| default p50 ms \| default p95 ms \| default buffers \|.*operator view refresh ms \|$/m,
+    );
+    expect(md).toMatch(/^\| 10,000 \| .*\|$/m);
+    expect(md).toContain("### Keeping the statistics, per write routine");
+    for (const f of tier.functions.filter((g) => g.statisticsCost)) {
+      const c = f.statisticsCost!;
+      expect(md).toMatch(
+        new RegExp(
+          `\\| +${c.withBuffers} / ${c.statisticsBuffers} / ${c.withoutBuffers} \\|`,
+        ),
+      );
+    }
+    expect(md).toContain("### The fold");
+    expect(md).toMatch(/\| +30 writes: deltas, ms \|/);
+    expect(md).toMatch(/Seeded in|Measured in/);
+  });
+
+  test("statisticsPart: the delta inserts' subtrees, CTE Scans taken out, against a plan made by hand", () => {
+    const node = (
+      nodeType: string,
+      buffers: number,
+      ms: number,
+      children: PlanNode[] = [],
+      extra: Partial<PlanNode> = {},
+    ): PlanNode => ({
+      nodeType,
+      planRows: 1,
+      actualLoops: 1,
+      actualTotalTime: ms,
+      sharedHitBlocks: buffers,
+      sharedReadBlocks: 0,
+      children,
+      raw: {},
+      ...extra,
+    });
+    const deltaInsert = (buffers: number, ms: number, children: PlanNode[]) =>
+      node("ModifyTable", buffers, ms, children, {
+        relationName: "collection_stat_deltas",
+        schema: "app",
+      });
+    // the writer's statement: its own insert (40 buffers), and the delta insert whose CTE Scan
+    // ran that insert first (so 45 of the delta node's 50 buffers are the writer's)
+    const writer: ExplainedStatement = {
+      query: "with inserted as (...), delta as (...) select ...",
+      topLevel: false,
+      plan: node("Result", 60, 3, [
+        node("ModifyTable", 40, 2, [], {
+          relationName: "operations",
+          subplanName: "CTE inserted",
+        }),
+        deltaInsert(50, 1.5, [
+          node("Aggregate", 45, 1.2, [node("CTE Scan", 45, 1.1)]),
+        ]),
+      ]),
+    };
+    const separate: ExplainedStatement = {
+      query: "insert into app.collection_stat_deltas ...",
+      topLevel: false,
+      plan: deltaInsert(7, 0.4, [node("Index Scan", 4, 0.2)]),
+    };
+    const top: ExplainedStatement = {
+      query: "select api.f()",
+      topLevel: true,
+      durationMs: 5,
+      plan: node("Result", 100, 4.8),
+    };
+    const part = statisticsPart([writer, separate, top]);
+    expect(part).toEqual({
+      nodes: 2,
+      buffers: 50 - 45 + 7,
+      ms: expect.closeTo(1.5 - 1.1 + 0.4, 6),
+      wholeBuffers: 100,
+      wholeMs: 5,
+    });
+    // a delta insert that never ran (loops 0) and other tables' inserts do not count
+    const none = statisticsPart([
+      {
+        ...separate,
+        plan: { ...separate.plan, actualLoops: 0 },
+      },
+      { ...writer, plan: writer.plan.children[0]! },
+      top,
+    ]);
+    expect(none.nodes).toBe(0);
+    expect(none.buffers).toBe(0);
+  });
+});
+
+describe("statistics checks and formatting (made-up measurements)", () => {
+  test("the fold budget: 1,000 writes folded in more than 50 ms at the largest tier fails the run", () => {
+    const withFold = (ms: number, rows = tier.rows): TierMeasurement => ({
+      ...structuredClone(tier),
+      rows,
+      fold: [
+        { writes: 100, deltas: 100, collections: 40, runsMs: [2], medianMs: 2 },
+        {
+          writes: FOLD_BUDGET.writes,
+          deltas: 1000,
+          collections: 90,
+          runsMs: [ms, ms, ms],
+          medianMs: ms,
+        },
+      ],
+    });
+    // the budgets that fail: the fold's, and none of it when the fold is fast (the routines'
+    // own budgets are whatever the measured tier gave)
+    const foldFails = (checks: ReturnType<typeof evaluate>) =>
+      checks.some(
+        (c) =>
+          c.kind === "budget" &&
+          !c.ok &&
+          c.function === "maint.fold_collection_stat_deltas",
+      );
+    const ok = evaluate([withFold(12)]);
+    const rule = (checks: ReturnType<typeof evaluate>) =>
+      checks.find((c) => c.rule.startsWith(`fold of 1,000 writes`));
+    expect(rule(ok)).toMatchObject({ kind: "budget", ok: true, value: 12 });
+    expect(foldFails(ok)).toBe(false);
+    const slow = evaluate([withFold(60)]);
+    expect(rule(slow)?.ok).toBe(false);
+    expect(foldFails(slow)).toBe(true);
+    expect(exitCode(slow)).toBe(1);
+    // only the largest tier counts
+    expect(foldFails(evaluate([withFold(60), withFold(12, 10_000_000)]))).toBe(
+      false,
+    );
+    // the time without CPU wait, when known, is what counts
+    const waited = withFold(60);
+    waited.fold![1]!.medianBusyMs = 20;
+    expect(rule(evaluate([waited]))).toMatchObject({ ok: true, value: 20 });
+    // a fold that failed fails the run
+    const failed = {
+      ...withFold(12),
+      fold: undefined,
+      statisticsError: "boom",
+    };
+    expect(foldFails(evaluate([failed]))).toBe(true);
+    expect(statisticsSection([failed]).join("\n")).toContain("boom");
+  });
+
+  test("the section lays the tiers side by side, and says when the operator view is not in the build", () => {
+    const big = structuredClone(tier);
+    big.rows = 10_000_000;
+    big.operatorRefresh = {
+      routine: "maint.x()",
+      runsMs: [7, 8, 9],
+      medianMs: 8,
+    };
+    const text = statisticsSection([
+      big,
+      { ...tier, operatorRefresh: null },
+    ]).join("\n");
+    const rows = text
+      .split("\n")
+      .filter((l) => /^\| (10,000|10,000,000) +\|/.test(l))
+      .slice(0, 2); // the read table (the fold table follows)
+    expect(rows.map((l) => l.split("|")[1]!.trim())).toEqual([
+      "10,000",
+      "10,000,000",
+    ]);
+    expect(rows[0]).toContain("not in this build");
+    expect(rows[1]).toMatch(/\| +8\.00 \|$/);
+    expect(text).toMatch(/buffers with \/ stats \/ without at 10,000,000/);
+  });
+
+  test("sizes", () => {
+    expect(sizeLabel(512)).toBe("512 bytes");
+    expect(sizeLabel(9.4 * 1024 ** 3)).toBe("9.4 GB");
+    expect(sizeLabel(312 * 1024 ** 2)).toBe("312 MB");
   });
 });
 

@@ -213,6 +213,52 @@ describe("seeding", () => {
     expect(BigInt(row!.id)).toBeGreaterThan(BigInt(max!.max));
   });
 
+  test("building the indexes after the load (the 10M tier's way) leaves the same schema and the same rows", async () => {
+    const { sql } = db();
+    // Every index and key constraint of schema app, partitions' included: name, definition,
+    // validity, comment; the constraints' names, definitions and comments.
+    const schema = async () =>
+      sql<
+        {
+          kind: string;
+          rel: string;
+          name: string;
+          def: string;
+          comment: string | null;
+        }[]
+      >`
+        select 'index' as kind, t.relname as rel, ic.relname as name,
+               pg_get_indexdef(i.indexrelid) || case when i.indisvalid then '' else ' INVALID' end as def,
+               obj_description(i.indexrelid, 'pg_class') as comment
+        from pg_index i join pg_class ic on ic.oid = i.indexrelid join pg_class t on t.oid = i.indrelid
+        where t.relnamespace = 'app'::regnamespace
+        union all
+        select 'constraint', t.relname, c.conname, pg_get_constraintdef(c.oid) || ' on ' || coalesce(c.conindid::regclass::text, '-'),
+               obj_description(c.oid, 'pg_constraint')
+        from pg_constraint c join pg_class t on t.oid = c.conrelid
+        where c.connamespace = 'app'::regnamespace
+        order by 1, 2, 3`;
+    const options = { rows: ROWS, seed: 3, anchor: ANCHOR, clock: CLOCK };
+    const rowByRow = await seedDatabase(sql, {
+      ...options,
+      deferIndexes: false,
+    });
+    expect(rowByRow.deferredIndexes).toBe(0);
+    const before = await schema();
+    const sums = await checksums();
+    const deferred = await seedDatabase(sql, {
+      ...options,
+      deferIndexes: true,
+    });
+    // every secondary index, and the keys no foreign key references (chunks, operations, messages)
+    expect(deferred.deferredIndexes).toBeGreaterThanOrEqual(20);
+    expect(before.filter((r) => r.kind === "index").length).toBeGreaterThan(
+      100,
+    );
+    expect(await schema()).toEqual(before);
+    expect(await checksums()).toEqual(sums);
+  });
+
   test("refuses a size it cannot seed, before changing anything", async () => {
     const { sql } = db();
     await expect(seedDatabase(sql, { rows: 10, seed: 1 })).rejects.toThrow(

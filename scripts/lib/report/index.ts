@@ -24,12 +24,26 @@ export {
   exitCode,
   budgetFailed,
   BUDGET_P95_MS,
+  FOLD_BUDGET,
   TARGETS,
 } from "./checks.ts";
+export {
+  statisticsPart,
+  sampleStatisticsCost,
+  measureFold,
+  measureOperatorRefresh,
+  OPERATOR_VIEW_REFRESH,
+} from "./measure-statistics.ts";
 export { measureTier, timing } from "./measure.ts";
 export { isForeignKeyCheck } from "../plan/index.ts";
 export type { MeasureOptions, ProgressEvent } from "./measure.ts";
-export { renderMarkdown, renderConsole, tierTable } from "./markdown.ts";
+export {
+  renderMarkdown,
+  renderConsole,
+  tierTable,
+  statisticsSection,
+  sizeLabel,
+} from "./markdown.ts";
 export { lineChart, barChart } from "./svg.ts";
 
 export interface RunOptions extends MeasureOptions {
@@ -43,6 +57,10 @@ export interface RunOptions extends MeasureOptions {
     rows: number,
     body: () => Promise<SeedReport>,
   ) => Promise<SeedReport>;
+  /** Called after each tier's seeding with its report and the database's size in bytes. */
+  onSeeded?: (rows: number, report: SeedReport, databaseBytes: number) => void;
+  /** Called with each tier as soon as it is measured (the run may be long: the 10M tier). */
+  onTier?: (tier: TierMeasurement) => Promise<void> | void;
   /** The progress callback for measuring a tier. */
   progressFor?: (rows: number) => MeasureOptions["onProgress"];
   /** Where the server came from, for the report's header. */
@@ -95,6 +113,19 @@ export async function pauseJobs(
   }
 }
 
+/** pg_database_size of the database at `url`, bytes. */
+export async function databaseSize(url: string): Promise<number> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql<
+      { bytes: string }[]
+    >`select pg_database_size(current_database())::text as bytes`;
+    return Number(row!.bytes);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
 /** Seeds and measures each tier in turn (smallest first) on the database at `url`. */
 export async function measureTiers(
   url: string,
@@ -104,6 +135,7 @@ export async function measureTiers(
   const results: TierMeasurement[] = [];
   for (const rows of tiers) {
     let seedReport: SeedReport | undefined;
+    let databaseBytes: number | undefined;
     if (options.seedData !== false) {
       const seed = async () => {
         const sql = postgres(url, { max: 1, onnotice: () => {} });
@@ -120,6 +152,8 @@ export async function measureTiers(
       seedReport = options.aroundSeed
         ? await options.aroundSeed(rows, seed)
         : await seed();
+      databaseBytes = await databaseSize(url);
+      options.onSeeded?.(rows, seedReport, databaseBytes);
     }
     const tier = await measureTier(url, rows, {
       ...options,
@@ -127,12 +161,20 @@ export async function measureTiers(
     });
     if (seedReport) {
       tier.seedSeconds = Math.round(seedReport.seconds * 10) / 10;
+      if (seedReport.backendCpuSeconds !== undefined)
+        tier.seedCpuSeconds = seedReport.backendCpuSeconds;
+      tier.seedIndexes = {
+        deferred: seedReport.deferredIndexes,
+        buildSeconds: Math.round(seedReport.indexBuildSeconds * 10) / 10,
+      };
+      if (databaseBytes !== undefined) tier.databaseBytes = databaseBytes;
       tier.tables = seedReport.tables.map((t) => ({
         table: t.table,
         rows: t.rows,
       }));
     }
     results.push(tier);
+    await options.onTier?.(tier);
   }
   return results;
 }

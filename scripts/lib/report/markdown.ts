@@ -2,7 +2,14 @@
 // padded, so the Markdown reads as well in a terminal as rendered.
 import { MEASURED_THROUGH } from "../before/index.ts";
 import { DEFAULT_RUNS } from "../workload.ts";
-import { BUDGET_P95_MS, counted, isBulk, missed, TARGETS } from "./checks.ts";
+import {
+  BUDGET_P95_MS,
+  counted,
+  FOLD_BUDGET,
+  isBulk,
+  missed,
+  TARGETS,
+} from "./checks.ts";
 import type {
   Check,
   FunctionMeasurement,
@@ -152,6 +159,177 @@ export function acrossTiersTable(tiers: TierMeasurement[]): string {
   return table(header, rows, ["l", ...header.slice(1).map(() => "r" as const)]);
 }
 
+/** "Seeded in 512.3 s (backend CPU 301.2 s; 22 indexes built after the load in 80.1 s); database 9.4 GB. " */
+export function seedLine(tier: TierMeasurement): string {
+  if (tier.seedSeconds === undefined) return "";
+  const notes = [
+    tier.seedCpuSeconds !== undefined
+      ? `seeding backend CPU ${tier.seedCpuSeconds.toFixed(1)} s`
+      : "",
+    tier.seedIndexes?.deferred
+      ? `${tier.seedIndexes.deferred} indexes built after the load in ${tier.seedIndexes.buildSeconds.toFixed(1)} s`
+      : "",
+  ].filter(Boolean);
+  return (
+    `Seeded in ${tier.seedSeconds.toFixed(1)} s${notes.length ? ` (${notes.join("; ")})` : ""}` +
+    (tier.databaseBytes !== undefined
+      ? `; database ${sizeLabel(tier.databaseBytes)}`
+      : "") +
+    ". "
+  );
+}
+
+/** Bytes as "9.4 GB", "312 MB". */
+export function sizeLabel(bytes: number): string {
+  const units = ["bytes", "kB", "MB", "GB", "TB"];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v >= 100 || u === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[u]}`;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+
+/**
+ * "## Statistics": per tier, what api.collection_statistics costs to read (default and fresh),
+ * what keeping the statistics costs each write routine (with, statistics' part, without), the
+ * fold after N writes, and the refreshes (the per-collection view; the operator view, when the
+ * database has it). Empty when nothing of it was measured.
+ */
+export function statisticsSection(tiers: TierMeasurement[]): string[] {
+  const sorted = [...tiers].sort((a, b) => a.rows - b.rows);
+  const read = (t: TierMeasurement, name: string) =>
+    t.functions.find((f) => f.name === name && !f.error);
+  const writers = [
+    ...new Set(
+      sorted.flatMap((t) =>
+        t.functions.filter((f) => f.statisticsCost).map((f) => f.name),
+      ),
+    ),
+  ];
+  const anyFold = sorted.some((t) => t.fold?.length || t.statisticsError);
+  if (
+    !writers.length &&
+    !anyFold &&
+    !sorted.some((t) => read(t, "api.collection_statistics"))
+  )
+    return [];
+  const out: string[] = [`## Statistics`, ""];
+  out.push(
+    `How \`api.collection_statistics\` is served at each tier: its default (the totals the writers keep plus the deltas not yet folded) should cost the same whatever the data's size; ` +
+      `\`p_fresh => true\` computes from the rows. How it is measured: docs/benchmark.md, "Statistics".`,
+    "",
+  );
+  out.push(
+    table(
+      [
+        "tier",
+        "default p50 ms",
+        "default p95 ms",
+        "default buffers",
+        "fresh p95 ms",
+        "fresh buffers",
+        "view refresh ms",
+        "operator view refresh ms",
+      ],
+      sorted.map((t) => {
+        const d = read(t, "api.collection_statistics");
+        const f = read(t, "api.collection_statistics (fresh)");
+        return [
+          rowsLabel(t.rows),
+          d ? ms(d.timing.p50) : "–",
+          d ? ms(d.timing.p95) : "–",
+          d ? String(d.buffers.total) : "–",
+          f ? ms(f.timing.p95) : "–",
+          f ? String(f.buffers.total) : "–",
+          ms(t.refresh.medianMs),
+          t.operatorRefresh
+            ? ms(t.operatorRefresh.medianMs)
+            : "not in this build",
+        ];
+      }),
+      ["l", "r", "r", "r", "r", "r", "r", "r"],
+    ),
+    "",
+  );
+  if (writers.length) {
+    out.push(
+      `### Keeping the statistics, per write routine`,
+      "",
+      `Each write appends its change to \`app.collection_stat_deltas\` in its own statement. From the plans of the same calls (auto_explain, every nested statement, rolled back; median of the sampled calls): ` +
+        `"statistics" is the plan nodes that insert into app.collection_stat_deltas and everything under them, CTE Scans taken out (a CTE Scan that runs the writer's own statement is charged with it); ` +
+        `"with" is the whole call, "without" = with − statistics. Server milliseconds are instrumented (every node timed); the client p50 is the routine's timed calls above.`,
+      "",
+    );
+    const header = ["routine"];
+    for (const t of sorted)
+      header.push(
+        `buffers with / stats / without at ${rowsLabel(t.rows)}`,
+        `ms with / stats / without (share) at ${rowsLabel(t.rows)}`,
+      );
+    out.push(
+      table(
+        header,
+        writers.map((name) => {
+          const row = [short(name)];
+          for (const t of sorted) {
+            const f = t.functions.find((g) => g.name === name);
+            const c = f?.statisticsCost;
+            row.push(
+              c
+                ? `${c.withBuffers} / ${c.statisticsBuffers} / ${c.withoutBuffers}`
+                : "–",
+              c
+                ? `${ms(c.withMs)} / ${ms(c.statisticsMs)} / ${ms(c.withoutMs)} (${pct(c.share)})`
+                : "–",
+            );
+          }
+          return row;
+        }),
+        ["l", ...header.slice(1).map(() => "r" as const)],
+      ),
+      "",
+    );
+  }
+  if (anyFold) {
+    out.push(
+      `### The fold`,
+      "",
+      `\`maint.fold_collection_stat_deltas()\` after N committed api writes (the operation queue's cycle over 100 collections: enqueue 2, claim 2, finish them), timed at the client; median of the rounds (one round above 1,000 writes), and when the server runs on this machine the same less the time the folding backend waited for a CPU (/proc/<pid>/schedstat: other work on the machine) and its time on a CPU. Budget (on the time without CPU wait when known): ${FOLD_BUDGET.writes.toLocaleString("en-US")} writes folded in ≤ ${FOLD_BUDGET.ms} ms.`,
+      "",
+    );
+    for (const t of sorted)
+      if (t.statisticsError)
+        out.push(`At ${rowsLabel(t.rows)}: ${MISS} ${t.statisticsError}`, "");
+    const counts = [
+      ...new Set(sorted.flatMap((t) => (t.fold ?? []).map((f) => f.writes))),
+    ].sort((a, b) => a - b);
+    out.push(
+      table(
+        ["tier", ...counts.map((n) => `${rowsLabel(n)} writes: deltas, ms`)],
+        sorted.map((t) => [
+          rowsLabel(t.rows),
+          ...counts.map((n) => {
+            const f = t.fold?.find((x) => x.writes === n);
+            return f
+              ? `${f.deltas} in ${f.collections} coll., ${ms(f.medianMs)} (${f.runsMs.map(ms).join(", ")})` +
+                  (f.medianBusyMs !== undefined
+                    ? `; without CPU wait ${ms(f.medianBusyMs)}, on CPU ${f.cpuMs!.map(ms).join(", ")}`
+                    : "")
+              : "–";
+          }),
+        ]),
+        ["l", ...counts.map(() => "r" as const)],
+      ),
+      "",
+    );
+  }
+  return out;
+}
+
 function checkValue(v: number | string): string {
   return typeof v === "number" ? String(Math.round(v * 1000) / 1000) : v;
 }
@@ -213,10 +391,7 @@ export function renderMarkdown(report: Report): string {
     out.push("");
     out.push(tierTable(tier, report.checks));
     out.push("");
-    const seeded =
-      tier.seedSeconds !== undefined
-        ? `Seeded in ${tier.seedSeconds.toFixed(1)} s. `
-        : "";
+    const seeded = seedLine(tier);
     out.push(
       `${seeded}\`maint.refresh_tenant_overview()\` (the operators' per-tenant view, concurrently): ${ms(tier.refresh.medianMs)} ms ` +
         `(median of ${tier.refresh.runsMs.map(ms).join(", ")}). Measured in ${tier.seconds.toFixed(1)} s.`,
@@ -227,6 +402,7 @@ export function renderMarkdown(report: Report): string {
       );
     out.push("");
   }
+  out.push(...statisticsSection(report.tiers));
   if (report.tiers.length > 1) {
     out.push(`## Across tiers`);
     out.push("");
@@ -309,7 +485,10 @@ export function renderConsole(report: Report): string {
       "",
     );
     out.push(tierTable(tier, report.checks));
+    if (tier.seedSeconds !== undefined) out.push("", seedLine(tier).trim());
   }
+  const stats = statisticsSection(report.tiers);
+  if (stats.length) out.push("", ...stats);
   out.push("", ...summary(report).map((s) => s.replace(/\*\*/g, "")));
   if (report.checks.some((c) => !c.ok))
     out.push("", checksTable(report.checks, true));

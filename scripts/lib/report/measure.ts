@@ -18,6 +18,11 @@ import {
 } from "../workload.ts";
 import { measurePlan } from "./measure-plan.ts";
 import {
+  measureFold,
+  measureOperatorRefresh,
+  sampleStatisticsCost,
+} from "./measure-statistics.ts";
+import {
   errorMessage,
   measureBefore,
   measureProcedure,
@@ -26,7 +31,12 @@ import {
   timing,
   type TimingPlan,
 } from "./measure-time.ts";
-import type { FunctionMeasurement, TierMeasurement } from "./types.ts";
+import type {
+  FoldMeasurement,
+  FunctionMeasurement,
+  RefreshMeasurement,
+  TierMeasurement,
+} from "./types.ts";
 
 export { timing } from "./measure-time.ts";
 
@@ -53,12 +63,26 @@ export interface MeasureOptions {
   workload?: WorkloadDefinition[];
   /** Only these workloads (names as in the workload, e.g. "api.chunks_page", "api.delete_documents (hard)"). */
   only?: string[];
+  /** Write routines: calls sampled for what keeping the statistics costs (default 15; 0: not measured). */
+  statisticsSamples?: number;
+  /** The fold after each of these numbers of committed writes (default 100, 1,000, 5,000; []: not measured). */
+  foldWrites?: number[];
+  /** Rounds of each count up to 1,000 (default 3; larger counts: one round). */
+  foldRounds?: number;
   onProgress?: (event: ProgressEvent) => void;
 }
 
 export interface ProgressEvent {
   routine: string;
-  phase: "arguments" | "plan" | "api" | "before" | "done" | "refresh";
+  phase:
+    | "arguments"
+    | "plan"
+    | "api"
+    | "statistics"
+    | "before"
+    | "done"
+    | "refresh"
+    | "fold";
   /** Workloads finished so far, and in all. */
   done: number;
   total: number;
@@ -74,6 +98,9 @@ const RESOLVED = {
   minBatches: 30,
   maxSeconds: 20,
   before: true,
+  statisticsSamples: 15,
+  foldWrites: [100, 1000, 5000],
+  foldRounds: 3,
 };
 type Resolved = typeof RESOLVED & TimingPlan;
 
@@ -153,6 +180,13 @@ async function measureWorkload(
         await measureProcedure(sql, url, calls.slice(1), side, o),
       );
     result.timing = await timeApi(sql, w, calls, o);
+    if (w.kind === "write" && o.statisticsSamples > 0) {
+      progress("statistics");
+      const cost = await sampleStatisticsCost(url, w, calls, {
+        samples: o.statisticsSamples,
+      });
+      if (cost) result.statisticsCost = cost;
+    }
     if (side) {
       progress("before");
       result.before = await measureBefore(sql, side, calls, o);
@@ -244,6 +278,31 @@ export async function measureTier(
         total,
       });
     }
+    // The fold after N committed writes: last, since the writes stay.
+    options.onProgress?.({
+      routine: "maint.fold_collection_stat_deltas",
+      phase: "fold",
+      done: functions.length,
+      total,
+    });
+    // An error here is reported with the tier, not thrown: the routines' measurements stand.
+    let fold: FoldMeasurement[] = [];
+    let foldError: string | undefined;
+    try {
+      if (o.foldWrites.length)
+        fold = await measureFold(url, {
+          writeCounts: o.foldWrites,
+          rounds: o.foldRounds,
+        });
+    } catch (error) {
+      foldError = errorMessage(error);
+    }
+    let operatorRefresh: RefreshMeasurement | null = null;
+    try {
+      operatorRefresh = (await measureOperatorRefresh(url)) ?? null;
+    } catch (error) {
+      foldError = `${foldError ? `${foldError}; ` : ""}operator view refresh: ${errorMessage(error)}`;
+    }
     // The api routines are the workload's (test/plans.test.ts checks them against pg_proc).
     const measured = new Set(functions.map((f) => f.routine));
     const notMeasured = options.only
@@ -254,6 +313,9 @@ export async function measureTier(
     return {
       rows,
       refresh,
+      ...(fold.length ? { fold } : {}),
+      ...(foldError ? { statisticsError: foldError } : {}),
+      operatorRefresh,
       functions,
       notMeasured,
       seconds: round1((performance.now() - started) / 1000),

@@ -71,15 +71,79 @@ export interface FunctionMeasurement {
   /** Seq Scans on relations over 10,000 rows. */
   largeSeqScans: string[];
   before?: BeforeMeasurement;
+  /** Write routines that keep the collection statistics: what keeping them costs (measure-statistics.ts). */
+  statisticsCost?: StatisticsCost;
   /** before p50 / api p50 (the procedure: per whole call). */
   ratio?: number;
   error?: string;
+}
+
+/**
+ * What keeping the collection statistics costs a write routine (scripts/lib/report/measure-statistics.ts):
+ * medians over `samples` calls run with auto_explain, rolled back. "statistics" is the plan
+ * nodes that insert into app.collection_stat_deltas with what is under them (CTE Scans out);
+ * "with" is the whole call; "without" = with - statistics. Milliseconds are server side,
+ * instrumented (every node timed).
+ */
+export interface StatisticsCost {
+  samples: number;
+  /** Delta inserts per call (plan nodes). */
+  deltaInserts: number;
+  withBuffers: number;
+  statisticsBuffers: number;
+  withoutBuffers: number;
+  withMs: number;
+  statisticsMs: number;
+  withoutMs: number;
+  /** statisticsMs / withMs. */
+  share: number;
+}
+
+/** maint.fold_collection_stat_deltas() after `writes` committed api writes, timed at the client, `runsMs.length` rounds. */
+export interface FoldMeasurement {
+  writes: number;
+  /** Delta rows folded (of the last round). */
+  deltas: number;
+  /** Collections they belonged to (of the last round). */
+  collections: number;
+  runsMs: number[];
+  medianMs: number;
+  /**
+   * When the server runs on this machine (/proc/<pid>/schedstat of the folding backend), per
+   * round: ms on a CPU, and ms runnable but waiting for a CPU (other work on the machine).
+   * medianBusyMs: the median of (runsMs - runQueueMs), the fold's time without that wait;
+   * the budget is checked on it when present.
+   */
+  cpuMs?: number[];
+  runQueueMs?: number[];
+  medianBusyMs?: number;
+}
+
+export interface RefreshMeasurement {
+  routine: string;
+  runsMs: number[];
+  medianMs: number;
 }
 
 export interface TierMeasurement {
   rows: number;
   /** Seconds the seeding took (absent when the data was there already). */
   seedSeconds?: number;
+  /** The seeding backend's CPU seconds (user + system), when the server runs on this machine. */
+  seedCpuSeconds?: number;
+  /** Indexes the seed built after the load, and the seconds that took (0: maintained row by row). */
+  seedIndexes?: { deferred: number; buildSeconds: number };
+  /** pg_database_size after seeding, bytes. */
+  databaseBytes?: number;
+  /** maint.fold_collection_stat_deltas() after N writes (after every workload). */
+  fold?: FoldMeasurement[];
+  /**
+   * The platform-level operator view's refresh (issue 12, item 6: OPERATOR_VIEW_REFRESH of
+   * measure-statistics.ts); null when the database has no such routine yet.
+   */
+  operatorRefresh?: RefreshMeasurement | null;
+  /** The fold or the operator view's refresh failed: why (the routines' measurements stand). */
+  statisticsError?: string;
   /** Rows per table as seeded. */
   tables?: { table: string; rows: number }[];
   /** maint.refresh_tenant_overview(): milliseconds of each run (concurrently, warm) and the median. */
