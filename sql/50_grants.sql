@@ -12,6 +12,7 @@
 --   maint.fold_collection_stat_deltas, maint.rebuild_collection_stat_totals
 --                                   security definer: fold or compute every tenant's statistics
 --   app.session_tenant_id           security definer: finds the tenant of a session token
+--   app.live_session                security definer: a live session and its user, by token
 -- The rest of maint and perf stays with the role that migrates (their security definer
 -- functions read pg_stat_activity, pg_stat_statements and cron.job, which need that role).
 -- A new owner needs CREATE on the schema when a non-superuser (querybudget_owner) hands
@@ -50,7 +51,8 @@ begin
     cross join lateral (select case when p.oid in ('maint.refresh_collection_stats()'::regprocedure,
                                                    'maint.fold_collection_stat_deltas()'::regprocedure,
                                                    'maint.rebuild_collection_stat_totals()'::regprocedure,
-                                                   'app.session_tenant_id(uuid)'::regprocedure)
+                                                   'app.session_tenant_id(uuid)'::regprocedure,
+                                                   'app.live_session(uuid)'::regprocedure)
                                     then 'querybudget_maint' else 'querybudget_owner' end as owner) o
     where (p.pronamespace in ('app'::regnamespace, 'api'::regnamespace)
            or p.oid in ('maint.refresh_collection_stats()'::regprocedure,
@@ -114,6 +116,8 @@ grant select, delete on app.collection_stat_deltas to querybudget_maint;
 grant select, insert, update, delete on app.collection_stat_totals to querybudget_maint;
 grant select, delete on app.messages, app.conversations, app.user_sessions to querybudget_maint;
 grant update (expires_at) on app.messages, app.conversations, app.user_sessions to querybudget_maint;
+-- the session's user, which app.live_session (api.validate_session's one read) returns with it
+grant select (tenant_id, id, email, display_name) on app.users to querybudget_maint;
 -- the TTL batch, which maint.purge_expired calls after switching to querybudget_maint
 grant execute on function maint.delete_expired_batch(regclass, integer) to querybudget_maint;
 -- the api functions read the view querybudget_maint owns

@@ -67,8 +67,8 @@ select set_eq(
      union all
      select p.oid::regprocedure::text from pg_proc p where p.proowner = 'querybudget_maint'::regrole $$,
   array['app.collection_stats', 'maint.refresh_collection_stats()', 'maint.fold_collection_stat_deltas()',
-        'maint.rebuild_collection_stat_totals()', 'app.session_tenant_id(uuid)'],
-  'querybudget_maint (BYPASSRLS) owns exactly the stats view, its refresh, the fold and rebuild of the statistics totals and the session token lookup');
+        'maint.rebuild_collection_stat_totals()', 'app.session_tenant_id(uuid)', 'app.live_session(uuid)'],
+  'querybudget_maint (BYPASSRLS) owns exactly the stats view, its refresh, the fold and rebuild of the statistics totals and the session token lookups');
 
 -- security definer functions ---------------------------------------------------------------
 select is_empty(
