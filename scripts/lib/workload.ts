@@ -114,6 +114,28 @@ export interface ApiCall extends Omit<WorkloadDefinition, "calls"> {
   calls: Call[];
 }
 
+/**
+ * The point reads: a call that finds rows runs two statements, itself and its query. Their
+ * guards are plpgsql assignments (simple expressions, no statement), the tenant is set without
+ * one (app.enter_tenant) and checked only when the query finds no row (functions/app/guards.sql).
+ * test/api-cost.test.ts counts them; docs/api.md "What a call costs".
+ */
+export const POINT_READS = [
+  "api.validate_session",
+  "api.user_by_email",
+  "api.agent_by_name",
+  "api.active_agents",
+  "api.workflow_tasks",
+  "api.workflows_by_status",
+  "api.user_conversations",
+  "api.conversation_messages",
+  "api.gap_answers",
+  "api.active_operations",
+  "api.chunks_page",
+] as const;
+/** Statements a point read that finds rows may run (the call and its query). */
+export const POINT_READ_STATEMENTS = 2;
+
 /** A Seq Scan of a relation with at least this many rows (pg_class.reltuples) fails a plan test. */
 export const SEQ_SCAN_MIN_ROWS = 10_000;
 
