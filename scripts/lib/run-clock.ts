@@ -1,0 +1,132 @@
+// Time that survives a busy machine (issue 13, item 5; docs/budgets.md "Time on a busy
+// machine"). A call's wall time on a loaded machine is mostly waiting: with a dozen runnable
+// processes on 2 cores, the server backend and this process each wait their turn for a CPU
+// before every step, and a 20 ms purge batch took 80 to 140 ms of wall time. Linux counts that
+// wait per process: the second field of /proc/<pid>/schedstat is the time it spent runnable
+// but not running (run-queue delay, ns). So a call is timed as
+//
+//   wall time − (run-queue delay of the server backend + run-queue delay of this process)
+//
+// over the same interval: what the call would take had each of the two got a CPU whenever it
+// was ready. Everything else stays in: the backend's CPU, I/O and lock waits, the client's
+// own work, the round trips. Not CPU time alone, which would drop I/O and lock waits, and not
+// a minimum over rounds, which a steadily loaded machine never lets down.
+//
+//   const clock = await runClock(sql);              // sql: ONE connection (max: 1, or reserved)
+//   const { ms, wallMs, waitMs } = await clock.time(() => sql`select ...`);
+//
+// Only for a server on this machine (its backend's /proc entry must be ours to read, and be
+// that backend: checked by its command line); otherwise, and off Linux, `corrected` is false
+// and ms is the wall time.
+import { readFileSync } from "node:fs";
+import type postgres from "postgres";
+
+/** A point in time with the run-queue delays so far (ms). */
+export interface Mark {
+  at: number;
+  backendWait: number;
+  selfWait: number;
+}
+
+export interface Timed {
+  /** Wall time minus the run-queue delays (= wallMs when not corrected). */
+  ms: number;
+  wallMs: number;
+  /** The run-queue delays subtracted. */
+  waitMs: number;
+}
+
+export interface RunClock {
+  /** Whether run-queue delays are subtracted. */
+  readonly corrected: boolean;
+  mark(): Mark;
+  since(mark: Mark): Timed;
+  /** From one mark to a later one. */
+  between(from: Mark, to: Mark): Timed;
+  time(work: () => PromiseLike<unknown>): Promise<Timed>;
+}
+
+/** Run-queue delay of a process so far, ms; undefined when unreadable. */
+function runQueueMs(pid: number | "self"): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ");
+    const ns = Number(fields[1]);
+    return Number.isFinite(ns) ? ns / 1e6 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether /proc/<pid> is the backend of this database (a server in another PID namespace would show some other process). */
+function isOurBackend(pid: number, database: string): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    return (
+      cmdline.startsWith("postgres: ") && cmdline.split(" ").includes(database)
+    );
+  } catch {
+    return false;
+  }
+}
+
+function clock(backend: number | undefined): RunClock {
+  const mark = (): Mark => ({
+    at: performance.now(),
+    backendWait: backend === undefined ? 0 : (runQueueMs(backend) ?? 0),
+    selfWait: backend === undefined ? 0 : (runQueueMs("self") ?? 0),
+  });
+  const since = (m: Mark): Timed => {
+    // the delays are read inside the interval (mark first reads the clock, then the delays;
+    // since reads the delays, then the clock): what is subtracted happened within it
+    const backendWait =
+      backend === undefined ? 0 : (runQueueMs(backend) ?? m.backendWait);
+    const selfWait =
+      backend === undefined ? 0 : (runQueueMs("self") ?? m.selfWait);
+    const wallMs = performance.now() - m.at;
+    const waitMs = Math.max(
+      0,
+      backendWait - m.backendWait + (selfWait - m.selfWait),
+    );
+    return { ms: Math.max(0, wallMs - waitMs), wallMs, waitMs };
+  };
+  const between = (a: Mark, b: Mark): Timed => {
+    const wallMs = b.at - a.at;
+    const waitMs = Math.max(
+      0,
+      b.backendWait - a.backendWait + (b.selfWait - a.selfWait),
+    );
+    return { ms: Math.max(0, wallMs - waitMs), wallMs, waitMs };
+  };
+  return {
+    corrected: backend !== undefined,
+    mark,
+    since,
+    between,
+    async time(work) {
+      const m = mark();
+      await work();
+      return since(m);
+    },
+  };
+}
+
+/**
+ * A clock for the calls made on `sql`, which must be one connection (a client with max: 1, or a
+ * reserved connection): its backend is the one whose run-queue delay is subtracted.
+ */
+export async function runClock(
+  sql: postgres.Sql | postgres.ReservedSql,
+): Promise<RunClock> {
+  const [row] = await sql<{ pid: number; db: string }[]>`
+    select pg_backend_pid() as pid, current_database() as db`;
+  const pid = row?.pid;
+  const ok =
+    pid !== undefined &&
+    runQueueMs("self") !== undefined &&
+    runQueueMs(pid) !== undefined &&
+    isOurBackend(pid, row!.db);
+  return clock(ok ? pid : undefined);
+}
+
+/** The wall clock only (ms = wall time). */
+export const WALL_CLOCK: RunClock = clock(undefined);
