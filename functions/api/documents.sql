@@ -341,6 +341,10 @@ as $$
 declare
   v_ids bigint[];
   v_collection_ids bigint[];
+  -- a plain value: unlike coalesce(...), a comparison with it is leakproof, so it stays an
+  -- index condition under row level security in the generic plans this function uses
+  -- (plan_cache_mode above): the scan starts at the cursor, not at the tenant's first document
+  v_after bigint := coalesce(p_after_id, -9223372036854775808);
 begin
   perform app.require_tenant(p_tenant_id);
   perform app.require_limit(p_batch_size, 'p_batch_size', 1, 10000);
@@ -355,14 +359,14 @@ begin
     select array_agg(b.id order by b.id), array_agg(b.collection_id order by b.id)
     into v_ids, v_collection_ids
     from (select d.id, d.collection_id from app.documents d
-          where d.tenant_id = p_tenant_id and d.id > coalesce(p_after_id, -9223372036854775808)
+          where d.tenant_id = p_tenant_id and d.id > v_after
           order by d.id limit p_batch_size
           for update) b;
   else
     select array_agg(b.id order by b.id), array_agg(b.collection_id order by b.id)
     into v_ids, v_collection_ids
     from (select d.id, d.collection_id from app.documents d
-          where d.tenant_id = p_tenant_id and d.id > coalesce(p_after_id, -9223372036854775808)
+          where d.tenant_id = p_tenant_id and d.id > v_after
           order by d.id limit p_batch_size
           for update skip locked) b;
   end if;
