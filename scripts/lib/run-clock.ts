@@ -5,10 +5,13 @@
 // wait per process: the second field of /proc/<pid>/schedstat is the time it spent runnable
 // but not running (run-queue delay, ns). So a call is timed as
 //
-//   wall time − (run-queue delay of the server backend + run-queue delay of this process)
+//   wall time − max(run-queue delay of the server backend, run-queue delay of this process)
 //
-// over the same interval: what the call would take had each of the two got a CPU whenever it
-// was ready. Everything else stays in: the backend's CPU, I/O and lock waits, the client's
+// over the same interval: close to what the call would take had each of the two got a CPU
+// whenever it was ready. The larger of the two, not their sum: the two waits may overlap (this
+// process may be runnable for work of its own while the backend waits), and a sum would then
+// subtract time twice, below what the call really cost; the larger one never exceeds the
+// waiting that held the call up (test/run-clock.test.ts). Everything else stays in: the backend's CPU, I/O and lock waits, the client's
 // own work, the round trips. Not CPU time alone, which would drop I/O and lock waits, and not
 // a minimum over rounds, which a steadily loaded machine never lets down.
 //
@@ -32,7 +35,7 @@ export interface Timed {
   /** Wall time minus the run-queue delays (= wallMs when not corrected). */
   ms: number;
   wallMs: number;
-  /** The run-queue delays subtracted. */
+  /** The run-queue delay subtracted (the larger of the backend's and this process's). */
   waitMs: number;
 }
 
@@ -85,7 +88,8 @@ function clock(backend: number | undefined): RunClock {
     const wallMs = performance.now() - m.at;
     const waitMs = Math.max(
       0,
-      backendWait - m.backendWait + (selfWait - m.selfWait),
+      backendWait - m.backendWait,
+      selfWait - m.selfWait,
     );
     return { ms: Math.max(0, wallMs - waitMs), wallMs, waitMs };
   };
@@ -93,7 +97,8 @@ function clock(backend: number | undefined): RunClock {
     const wallMs = b.at - a.at;
     const waitMs = Math.max(
       0,
-      b.backendWait - a.backendWait + (b.selfWait - a.selfWait),
+      b.backendWait - a.backendWait,
+      b.selfWait - a.selfWait,
     );
     return { ms: Math.max(0, wallMs - waitMs), wallMs, waitMs };
   };
