@@ -28,6 +28,7 @@ import type postgres from "postgres";
 export interface Mark {
   at: number;
   backendWait: number;
+  backendCpu: number;
   selfWait: number;
 }
 
@@ -49,16 +50,22 @@ export interface RunClock {
   time(work: () => PromiseLike<unknown>): Promise<Timed>;
 }
 
-/** Run-queue delay of a process so far, ms; undefined when unreadable. */
-function runQueueMs(pid: number | "self"): number | undefined {
+/** CPU time and run-queue delay of a process so far, ms; undefined when unreadable. */
+function schedMs(
+  pid: number | "self",
+): { cpu: number; wait: number } | undefined {
   try {
     const fields = readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ");
-    const ns = Number(fields[1]);
-    return Number.isFinite(ns) ? ns / 1e6 : undefined;
+    const cpu = Number(fields[0]);
+    const wait = Number(fields[1]);
+    return Number.isFinite(cpu) && Number.isFinite(wait)
+      ? { cpu: cpu / 1e6, wait: wait / 1e6 }
+      : undefined;
   } catch {
     return undefined;
   }
 }
+const runQueueMs = (pid: number | "self") => schedMs(pid)?.wait;
 
 /** Whether /proc/<pid> is the backend of this database (a server in another PID namespace would show some other process). */
 function isOurBackend(pid: number, database: string): boolean {
@@ -73,34 +80,42 @@ function isOurBackend(pid: number, database: string): boolean {
 }
 
 function clock(backend: number | undefined): RunClock {
-  const mark = (): Mark => ({
-    at: performance.now(),
-    backendWait: backend === undefined ? 0 : (runQueueMs(backend) ?? 0),
-    selfWait: backend === undefined ? 0 : (runQueueMs("self") ?? 0),
-  });
-  const since = (m: Mark): Timed => {
-    // the delays are read inside the interval (mark first reads the clock, then the delays;
-    // since reads the delays, then the clock): what is subtracted happened within it
-    const backendWait =
-      backend === undefined ? 0 : (runQueueMs(backend) ?? m.backendWait);
-    const selfWait =
-      backend === undefined ? 0 : (runQueueMs("self") ?? m.selfWait);
-    const wallMs = performance.now() - m.at;
-    const waitMs = Math.max(
-      0,
-      backendWait - m.backendWait,
-      selfWait - m.selfWait,
-    );
-    return { ms: Math.max(0, wallMs - waitMs), wallMs, waitMs };
+  const mark = (): Mark => {
+    const at = performance.now();
+    const b = backend === undefined ? undefined : schedMs(backend);
+    return {
+      at,
+      backendWait: b?.wait ?? 0,
+      backendCpu: b?.cpu ?? 0,
+      selfWait: backend === undefined ? 0 : (runQueueMs("self") ?? 0),
+    };
   };
+  // Linux books a wait when the task gets the CPU, so a delta may hold waiting that began
+  // before the interval (a backend still finishing the previous call): what is left is never
+  // taken below the backend's own CPU time in the interval, which is work the call waited for.
   const between = (a: Mark, b: Mark): Timed => {
     const wallMs = b.at - a.at;
-    const waitMs = Math.max(
+    if (backend === undefined) return { ms: wallMs, wallMs, waitMs: 0 };
+    const wait = Math.max(
       0,
       b.backendWait - a.backendWait,
       b.selfWait - a.selfWait,
     );
-    return { ms: Math.max(0, wallMs - waitMs), wallMs, waitMs };
+    const floor = Math.min(wallMs, Math.max(0, b.backendCpu - a.backendCpu));
+    const ms = Math.max(floor, wallMs - wait);
+    return { ms, wallMs, waitMs: wallMs - ms };
+  };
+  const since = (m: Mark): Timed => {
+    // the delays are read inside the interval, the clock last
+    const b = backend === undefined ? undefined : schedMs(backend);
+    const end: Mark = {
+      at: 0,
+      backendWait: b?.wait ?? m.backendWait,
+      backendCpu: b?.cpu ?? m.backendCpu,
+      selfWait: backend === undefined ? 0 : (runQueueMs("self") ?? m.selfWait),
+    };
+    end.at = performance.now();
+    return between(m, end);
   };
   return {
     corrected: backend !== undefined,
