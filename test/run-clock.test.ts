@@ -40,8 +40,10 @@ describe("the run clock", () => {
     if (!clock.corrected) return;
     const t = await clock.time(() => sql`select pg_sleep(0.2)`);
     expect(t.wallMs).toBeGreaterThanOrEqual(200);
-    // a scheduler's worth of slack: the client's own wait may overlap the sleep
-    expect(t.ms).toBeGreaterThanOrEqual(180);
+    // slack: Linux books a wait when the process next runs, so a wait that began just before
+    // the call (the backend finishing the previous one) may land in it (20 ms seen at a load
+    // of 20 on 2 cores)
+    expect(t.ms).toBeGreaterThanOrEqual(170);
     expect(t.ms).toBeLessThanOrEqual(t.wallMs);
   });
 

@@ -18,6 +18,11 @@
 //   const clock = await runClock(sql);              // sql: ONE connection (max: 1, or reserved)
 //   const { ms, wallMs, waitMs } = await clock.time(() => sql`select ...`);
 //
+// The limit: Linux books a wait when the process next gets the CPU, so a wait that began just
+// before the interval may be subtracted within it (up to about 20 ms at a load of 20 on 2
+// cores): the result is never taken below the backend's CPU time in the interval, but a call
+// that mostly waits for something else (a sleep, a lock) may come out that much short.
+//
 // Only for a server on this machine (its backend's /proc entry must be ours to read, and be
 // that backend: checked by its command line); otherwise, and off Linux, `corrected` is false
 // and ms is the wall time.
