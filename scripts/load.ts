@@ -35,9 +35,21 @@ const options = new Command()
   .option("--seconds <n>", "length of the mixed run", count(1, 3600), 30)
   .option(
     "--floor-seconds <n>",
-    "seconds per side of the floor (api call alone, raw statement alone); 0 skips it",
+    "seconds per side of the floor (api call alone, raw statement alone), cut into --floor-rounds; 0 skips it",
     count(0, 600),
-    5,
+    6,
+  )
+  .option(
+    "--floor-clients <n>",
+    "clients of the floor's throughput side (its latency side runs one)",
+    count(1, 500),
+    8,
+  )
+  .option(
+    "--floor-rounds <n>",
+    "rounds of the floor, api and raw taking turns",
+    count(1, 100),
+    3,
   )
   .option(
     "--rows <n>",
@@ -64,6 +76,8 @@ const options = new Command()
     clients: number;
     seconds: number;
     floorSeconds: number;
+    floorClients: number;
+    floorRounds: number;
     rows: number;
     seed: number;
     maxCalls: number;
@@ -129,6 +143,8 @@ try {
     seconds: options.seconds,
     maxCalls: options.maxCalls,
     floorSeconds: options.floorSeconds,
+    floorClients: options.floorClients,
+    floorRounds: options.floorRounds,
     seed: options.seed,
     sessionTenants: sessions,
     onPhase: (name, seconds) => {

@@ -15,6 +15,7 @@
 --                                   security definer: fold, compute, compare or read every
 --                                   tenant's statistics
 --   app.session_tenant_id           security definer: finds the tenant of a session token
+--   app.live_session                security definer: a live session and its user, by token
 -- The rest of maint and perf stays with the role that migrates (their security definer
 -- functions read pg_stat_activity, pg_stat_statements and cron.job, which need that role).
 -- A new owner needs CREATE on the schema when a non-superuser (querybudget_owner) hands
@@ -57,7 +58,7 @@ begin
                              'maint.collection_stats_pending()'::regprocedure,
                              'perf.collection_stats_drift()'::regprocedure,
                              'perf.tenant_overview(bigint)'::regprocedure]::oid[] as routines) m
-    cross join lateral (select case when p.oid = any (m.routines) or p.oid = 'app.session_tenant_id(uuid)'::regprocedure
+    cross join lateral (select case when p.oid = any (m.routines) or p.oid in ('app.session_tenant_id(uuid)'::regprocedure, 'app.live_session(uuid)'::regprocedure)
                                     then 'querybudget_maint' else 'querybudget_owner' end as owner) o
     where (p.pronamespace in ('app'::regnamespace, 'api'::regnamespace)
            or p.oid = any (m.routines))
@@ -137,6 +138,8 @@ end
 $$;
 grant select, delete on app.messages, app.conversations, app.user_sessions to querybudget_maint;
 grant update (expires_at) on app.messages, app.conversations, app.user_sessions to querybudget_maint;
+-- the session's user, which app.live_session (api.validate_session's one read) returns with it
+grant select (tenant_id, id, email, display_name) on app.users to querybudget_maint;
 -- the TTL batch, which maint.purge_expired calls after switching to querybudget_maint
 grant execute on function maint.delete_expired_batch(regclass, integer) to querybudget_maint;
 -- Privileges on the database itself (CONNECT, TEMPORARY, CREATE): sql/52_database_privileges.sql.

@@ -5,17 +5,22 @@
 // transactions rolled back (begin and rollback are not timed). The purge is a long-running
 // procedure by design: its budget is per batch (it commits after each, so no lock is held longer
 // than one batch), measured over the biggest tenant's batches, last since it deletes that tenant.
+// Time on a busy machine (docs/budgets.md): each call's wall time less the time the server
+// backend and this process waited for a CPU (run-queue delay, scripts/lib/run-clock.ts), so
+// another job on the machine does not fail a budget the query meets; the wall p95 is printed
+// beside it.
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   apiCalls,
   percentile,
   PURGE_BUDGET_BATCH,
-  timeCall,
+  timeCallTimed,
   timePurgeBatches,
   WORKLOAD,
   type ApiCall,
 } from "../scripts/lib/workload.ts";
+import { runClock } from "../scripts/lib/run-clock.ts";
 import { useTestDatabase } from "./harness/database.ts";
 
 const db = useTestDatabase("budgets", { tier: "1M" });
@@ -37,16 +42,18 @@ const measured: {
   p95: number;
   max: number;
   n: number;
+  wallP95: number;
+  corrected: boolean;
 }[] = [];
 afterAll(() => {
   if (measured.length === 0) return;
   const f = (ms: number) => ms.toFixed(2).padStart(8);
   console.log(
     [
-      `budgets at 1M (ms):${" ".repeat(20)}     p50      p95      max   calls`,
+      `budgets at 1M (ms; wall time less run-queue delays${measured.every((m) => m.corrected) ? "" : " where measurable"}):     p50      p95      max   calls wall p95`,
       ...measured.map(
         (m) =>
-          `${m.name.padEnd(38)} ${f(m.p50)} ${f(m.p95)} ${f(m.max)} ${String(m.n).padStart(7)}`,
+          `${m.name.padEnd(38)} ${f(m.p50)} ${f(m.p95)} ${f(m.max)} ${String(m.n).padStart(7)} ${f(m.wallP95)}`,
       ),
     ].join("\n"),
   );
@@ -70,15 +77,28 @@ describe("p95 of warm calls at 1M", () => {
       // One connection: the plans it caches are warm, as in an application's pool.
       const client = postgres(db().url, { max: 1, onnotice: () => {} });
       try {
+        const clock = await runClock(client);
         for (let i = 0; i < WARMUP; i++)
-          await timeCall(client, call!, sets[i % sets.length]!.args);
+          await timeCallTimed(client, call!, sets[i % sets.length]!.args);
         const times: number[] = [];
-        for (let i = 0; i < TIMED; i++)
-          times.push(
-            await timeCall(client, call!, sets[i % sets.length]!.args),
+        const wall: number[] = [];
+        for (let i = 0; i < TIMED; i++) {
+          const t = await timeCallTimed(
+            client,
+            call!,
+            sets[i % sets.length]!.args,
+            clock,
           );
+          times.push(t.ms);
+          wall.push(t.wallMs);
+        }
         const s = summary(times);
-        measured.push({ name: def.name, ...s });
+        measured.push({
+          name: def.name,
+          ...s,
+          wallP95: percentile(wall, 95),
+          corrected: clock.corrected,
+        });
         expect(
           s.p95,
           `${def.name}: p50 ${s.p50.toFixed(2)} ms, p95 ${s.p95.toFixed(2)} ms, max ${s.max.toFixed(2)} ms over ${sets.length} argument sets`,
@@ -96,7 +116,7 @@ describe("the purge, per batch", () => {
     const sql = db().sql;
     const [tenant] = await sql<{ tenant_id: string; documents: number }[]>`
       select tenant_id::text, count(*)::int as documents from app.documents group by tenant_id order by count(*) desc, tenant_id limit 1`;
-    const { batchMs, deleted } = await timePurgeBatches(
+    const { batchMs, batchWallMs, corrected, deleted } = await timePurgeBatches(
       db().url,
       tenant!.tenant_id,
       PURGE_BUDGET_BATCH,
@@ -109,6 +129,8 @@ describe("the purge, per batch", () => {
     measured.push({
       name: `${purge.name} (per batch of ${PURGE_BUDGET_BATCH})`,
       ...s,
+      wallP95: percentile(batchWallMs, 95),
+      corrected,
     });
     const [left] = await sql<
       { n: number }[]

@@ -139,6 +139,7 @@ describe("querybudget_app: EXECUTE on the api, nothing else", () => {
       app`insert into app.tenants (name) values ('intruder')`,
       app`select app.require_tenant(1)`,
       app`select app.session_tenant_id(gen_random_uuid())`,
+      app`select app.live_session(gen_random_uuid())`,
       app`call maint.purge_expired()`,
       app`select maint.refresh_tenant_overview()`,
       app`select * from perf.connections()`,

@@ -9,9 +9,9 @@ set search_path = pg_catalog, pg_temp
 set row_security = on
 as $$
 begin
-  perform app.require_tenant(p_tenant_id);
-  perform app.require_not_null(p_user_id, 'p_user_id');
-  perform app.require_limit(p_limit, 'p_limit');
+  p_tenant_id := app.enter_tenant(p_tenant_id);
+  p_user_id := app.require_not_null(p_user_id, 'p_user_id');
+  p_limit := app.require_limit(p_limit, 'p_limit');
 
   -- The status list is the partial index's predicate, word for word, so the planner can use it:
   -- on each monthly partition it reads only the user's few active rows.
@@ -23,6 +23,11 @@ begin
     and o.status in ('pending', 'processing')
   order by o.created_at desc, o.id desc
   limit p_limit;
+  -- no row: the one case where the tenant may be unknown (a row found is the tenant's, which
+  -- therefore exists: functions/app/guards.sql)
+  if not found then
+    p_tenant_id := app.require_known_tenant(p_tenant_id);
+  end if;
 end
 $$;
 comment on function api.active_operations(bigint, bigint, integer) is

@@ -9,14 +9,19 @@ set search_path = pg_catalog, pg_temp
 set row_security = on
 as $$
 begin
-  perform app.require_tenant(p_tenant_id);
-  perform app.require_not_blank(p_name, 'p_name');
+  p_tenant_id := app.enter_tenant(p_tenant_id);
+  p_name := app.require_not_blank(p_name, 'p_name');
 
   return query
   select a.id, a.name, a.type, a.is_active, a.config, a.created_at
   from app.agents a
   where a.tenant_id = p_tenant_id
     and a.name = p_name;
+  -- no row: the one case where the tenant may be unknown (a row found is the tenant's, which
+  -- therefore exists: functions/app/guards.sql)
+  if not found then
+    p_tenant_id := app.require_known_tenant(p_tenant_id);
+  end if;
 end
 $$;
 comment on function api.agent_by_name(bigint, text) is
@@ -32,9 +37,9 @@ set search_path = pg_catalog, pg_temp
 set row_security = on
 as $$
 begin
-  perform app.require_tenant(p_tenant_id);
+  p_tenant_id := app.enter_tenant(p_tenant_id);
   -- the values of the agents_type_check constraint
-  perform app.require_one_of(p_type, 'p_type', array['orchestrator', 'specialist', 'worker']);
+  p_type := app.require_one_of(p_type, 'p_type', array['orchestrator', 'specialist', 'worker']);
 
   return query
   select a.id, a.name, a.type, a.config, a.created_at
@@ -43,6 +48,11 @@ begin
     and a.is_active
     and (p_type is null or a.type = p_type)
   order by a.type, a.id;
+  -- no row: the one case where the tenant may be unknown (a row found is the tenant's, which
+  -- therefore exists: functions/app/guards.sql)
+  if not found then
+    p_tenant_id := app.require_known_tenant(p_tenant_id);
+  end if;
 end
 $$;
 comment on function api.active_agents(bigint, text) is

@@ -52,10 +52,11 @@ declare
   -- index condition under row level security (docs/pitfalls.md)
   v_after bigint := coalesce(p_after_id, 0);
 begin
-  perform app.require_tenant(p_tenant_id);
-  perform app.require_not_null(p_collection_id, 'p_collection_id');
-  perform app.require_limit(p_page_size, 'p_page_size', 1, 1000);
+  p_tenant_id := app.enter_tenant(p_tenant_id);
+  p_collection_id := app.require_not_null(p_collection_id, 'p_collection_id');
+  p_page_size := app.require_limit(p_page_size, 'p_page_size', 1, 1000);
   if p_after_id < 0 then
+    perform app.unknown_tenant_first();
     raise exception 'p_after_id is %; a cursor is a chunk id, never negative', p_after_id using errcode = 'QB006';
   end if;
 
@@ -69,6 +70,11 @@ begin
     and k.id > v_after
   order by k.id
   limit p_page_size;
+  -- no row: the one case where the tenant may be unknown (a row found is the tenant's, which
+  -- therefore exists: functions/app/guards.sql)
+  if not found then
+    p_tenant_id := app.require_known_tenant(p_tenant_id);
+  end if;
 end
 $$;
 comment on function api.chunks_page(bigint, bigint, bigint, integer) is

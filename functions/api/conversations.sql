@@ -39,10 +39,10 @@ declare
   -- row level security (see the file header)
   v_cursor record;
 begin
-  perform app.require_tenant(p_tenant_id);
-  perform app.require_not_null(p_user_id, 'p_user_id');
-  perform app.require_limit(p_limit, 'p_limit');
-  perform app.require_cursor(p_before, 'p_before', p_before_id);
+  p_tenant_id := app.enter_tenant(p_tenant_id);
+  p_user_id := app.require_not_null(p_user_id, 'p_user_id');
+  p_limit := app.require_limit(p_limit, 'p_limit');
+  p_before := app.require_cursor(p_before, 'p_before', p_before_id);
   v_cursor := app.keyset_bounds(p_before, p_before_id);
 
   return query
@@ -54,6 +54,11 @@ begin
     and (c.expires_at is null or c.expires_at > now())
   order by c.created_at desc, c.id desc
   limit p_limit;
+  -- no row: the one case where the tenant may be unknown (a row found is the tenant's, which
+  -- therefore exists: functions/app/guards.sql)
+  if not found then
+    p_tenant_id := app.require_known_tenant(p_tenant_id);
+  end if;
 end
 $$;
 comment on function api.user_conversations(bigint, bigint, timestamptz, integer, bigint) is
@@ -79,10 +84,10 @@ declare
   -- row level security (see the file header)
   v_cursor record;
 begin
-  perform app.require_tenant(p_tenant_id);
-  perform app.require_not_null(p_conversation_id, 'p_conversation_id');
-  perform app.require_limit(p_limit, 'p_limit');
-  perform app.require_cursor(p_before, 'p_before', p_before_id);
+  p_tenant_id := app.enter_tenant(p_tenant_id);
+  p_conversation_id := app.require_not_null(p_conversation_id, 'p_conversation_id');
+  p_limit := app.require_limit(p_limit, 'p_limit');
+  p_before := app.require_cursor(p_before, 'p_before', p_before_id);
   v_cursor := app.keyset_bounds(p_before, p_before_id);
 
   -- messages is RANGE-partitioned by month on created_at. Partition pruning does not read a
@@ -110,6 +115,11 @@ begin
         and (c.expires_at is null or c.expires_at > now()))
   order by m.created_at desc, m.id desc
   limit p_limit;
+  -- no row: the one case where the tenant may be unknown (a row found is the tenant's, which
+  -- therefore exists: functions/app/guards.sql)
+  if not found then
+    p_tenant_id := app.require_known_tenant(p_tenant_id);
+  end if;
 end
 $$;
 comment on function api.conversation_messages(bigint, bigint, timestamptz, integer, bigint) is

@@ -9,8 +9,8 @@ set search_path = pg_catalog, pg_temp
 set row_security = on
 as $$
 begin
-  perform app.require_tenant(p_tenant_id);
-  perform app.require_not_null(p_knowledge_gap_id, 'p_knowledge_gap_id');
+  p_tenant_id := app.enter_tenant(p_tenant_id);
+  p_knowledge_gap_id := app.require_not_null(p_knowledge_gap_id, 'p_knowledge_gap_id');
 
   return query
   select a.id, a.knowledge_gap_id, a.content, a.created_at
@@ -18,6 +18,11 @@ begin
   where a.tenant_id = p_tenant_id
     and a.knowledge_gap_id = p_knowledge_gap_id
   order by a.created_at, a.id;
+  -- no row: the one case where the tenant may be unknown (a row found is the tenant's, which
+  -- therefore exists: functions/app/guards.sql)
+  if not found then
+    p_tenant_id := app.require_known_tenant(p_tenant_id);
+  end if;
 end
 $$;
 comment on function api.gap_answers(bigint, bigint) is

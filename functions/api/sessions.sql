@@ -46,11 +46,13 @@ as $$
 declare
   v_tenant_id bigint;
 begin
-  perform app.require_not_null(p_session_token, 'p_session_token');
+  -- assignments, evaluated as simple expressions: the lookup is the one statement
+  -- (functions/app/guards.sql)
+  p_session_token := app.require_not_null(p_session_token, 'p_session_token');
   v_tenant_id := app.session_tenant_id(p_session_token);
   if v_tenant_id is not null then
-    -- as app.require_tenant does: the tenant the policies admit for the rest of the transaction
-    perform set_config('querybudget.tenant_id', v_tenant_id::text, true);
+    -- the tenant the policies admit for the rest of the transaction
+    v_tenant_id := app.enter_tenant(v_tenant_id);
   end if;
   return v_tenant_id;
 end
@@ -85,6 +87,37 @@ comment on function app.session_expiry(interval) is
 
 -- validate_session ---------------------------------------------------------------------------
 
+-- The one read of api.validate_session, made outside row level security like
+-- app.session_tenant_id (owned by querybudget_maint, granted to nobody): the live session of
+-- the token and its user, joined on the session's own (tenant_id, user_id), so it returns one
+-- tenant's row and nothing else, what the session's holder may see anyway. One statement
+-- instead of two: validate_session runs on every request of the seeds' applications, and the
+-- tenant lookup then the same read again under the policies cost a statement more than the
+-- query (docs/api.md "What a call costs"). PL/pgSQL, not SQL: PostgreSQL 15 plans a sql
+-- function's statement on every call, PL/pgSQL caches it. The lowest tenant when (in theory)
+-- two tenants hold the token, as app.session_tenant_id's min().
+create or replace function app.live_session(
+  p_session_token uuid,
+  out tenant_id bigint, out user_id bigint, out email text, out display_name text, out expires_at timestamptz)
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  select s.tenant_id, s.user_id, u.email, u.display_name, s.expires_at
+  into tenant_id, user_id, email, display_name, expires_at
+  from app.user_sessions s
+  join app.users u on u.tenant_id = s.tenant_id and u.id = s.user_id
+  where s.token = p_session_token
+    and s.expires_at > now()
+  order by s.tenant_id
+  limit 1;
+end
+$$;
+comment on function app.live_session(uuid) is
+  'The live session (expires_at > now()) with this token and its user: (tenant_id, user_id, email, display_name, expires_at), all null when there is none. Security definer owned by querybudget_maint: read outside the row level security policies, bounded by the token and the session''s own tenant (docs/security.md); called only by api.validate_session. Index: user_sessions_token_idx, then users_pkey.';
+
 create or replace function api.validate_session(p_session_token uuid)
 returns table (tenant_id bigint, user_id bigint, email text, display_name text, expires_at timestamptz)
 language plpgsql
@@ -94,25 +127,26 @@ set search_path = pg_catalog, pg_temp
 set row_security = on
 as $$
 declare
-  v_tenant_id bigint;
+  v_session record;
 begin
-  -- No p_tenant_id: the session tells which tenant it is (see the top of this file).
-  v_tenant_id := app.enter_session_tenant(p_session_token);
-  if v_tenant_id is null then
+  -- No p_tenant_id: the session tells which tenant it is (see the top of this file). Plpgsql
+  -- assignments, evaluated as simple expressions: app.live_session's read is the one statement.
+  p_session_token := app.require_not_null(p_session_token, 'p_session_token');
+  v_session := app.live_session(p_session_token);
+  if v_session.tenant_id is null then
     return;
   end if;
-
-  return query
-  select s.tenant_id, s.user_id, u.email, u.display_name, s.expires_at
-  from app.user_sessions s
-  join app.users u on u.tenant_id = s.tenant_id and u.id = s.user_id
-  where s.tenant_id = v_tenant_id
-    and s.token = p_session_token
-    and s.expires_at > now();
+  -- the session's tenant is the transaction's, as for the other session routines
+  tenant_id := app.enter_tenant(v_session.tenant_id);
+  user_id := v_session.user_id;
+  email := v_session.email;
+  display_name := v_session.display_name;
+  expires_at := v_session.expires_at;
+  return next;
 end
 $$;
 comment on function api.validate_session(uuid) is
-  'The live session of a token with its user: one row (tenant_id, user_id, email, display_name, expires_at), or no row when the token is unknown, expired (expires_at <= now()) or revoked. Errors: QB001 null token. Index: user_sessions_token_idx (app.session_tenant_id finds the tenant, then the session is read again as that tenant, under row level security), then the users primary key.';
+  'The live session of a token with its user: one row (tenant_id, user_id, email, display_name, expires_at), or no row when the token is unknown, expired (expires_at <= now()) or revoked. Errors: QB001 null token. One statement: app.live_session reads the session (user_sessions_token_idx) and its user (users_pkey) outside row level security, bounded by the token; the session''s tenant becomes the transaction''s.';
 
 -- create_session -----------------------------------------------------------------------------
 

@@ -20,12 +20,12 @@ declare
   -- row level security (a security barrier)
   v_cursor record;
 begin
-  perform app.require_tenant(p_tenant_id);
-  perform app.require_not_null(p_status, 'p_status');
-  perform app.require_limit(p_limit, 'p_limit');
+  p_tenant_id := app.enter_tenant(p_tenant_id);
+  p_status := app.require_not_null(p_status, 'p_status');
+  p_limit := app.require_limit(p_limit, 'p_limit');
   -- the values of the workflows_status_check constraint
-  perform app.require_one_of(p_status, 'p_status', array['pending', 'executing', 'completed', 'failed', 'cancelled']);
-  perform app.require_cursor(p_before, 'p_before', p_before_id);
+  p_status := app.require_one_of(p_status, 'p_status', array['pending', 'executing', 'completed', 'failed', 'cancelled']);
+  p_before := app.require_cursor(p_before, 'p_before', p_before_id);
   v_cursor := app.keyset_bounds(p_before, p_before_id);
 
   -- bulk-inserted workflows share created_at (one transaction): the id orders them
@@ -37,6 +37,11 @@ begin
     and (w.created_at, w.id) < (v_cursor.before, v_cursor.before_id)
   order by w.created_at desc, w.id desc
   limit p_limit;
+  -- no row: the one case where the tenant may be unknown (a row found is the tenant's, which
+  -- therefore exists: functions/app/guards.sql)
+  if not found then
+    p_tenant_id := app.require_known_tenant(p_tenant_id);
+  end if;
 end
 $$;
 comment on function api.workflows_by_status(bigint, text, timestamptz, integer, bigint) is
@@ -53,10 +58,10 @@ set search_path = pg_catalog, pg_temp
 set row_security = on
 as $$
 begin
-  perform app.require_tenant(p_tenant_id);
-  perform app.require_not_null(p_workflow_id, 'p_workflow_id');
+  p_tenant_id := app.enter_tenant(p_tenant_id);
+  p_workflow_id := app.require_not_null(p_workflow_id, 'p_workflow_id');
   -- the values of the workflow_tasks_status_check constraint
-  perform app.require_one_of(p_status, 'p_status', array['pending', 'running', 'completed', 'failed', 'skipped']);
+  p_status := app.require_one_of(p_status, 'p_status', array['pending', 'running', 'completed', 'failed', 'skipped']);
 
   return query
   select t.id, t.workflow_id, t.agent_id, t.name, t.status, t.execution_order, t.created_at
@@ -65,6 +70,11 @@ begin
     and t.workflow_id = p_workflow_id
     and (p_status is null or t.status = p_status)
   order by t.execution_order, t.id;
+  -- no row: the one case where the tenant may be unknown (a row found is the tenant's, which
+  -- therefore exists: functions/app/guards.sql)
+  if not found then
+    p_tenant_id := app.require_known_tenant(p_tenant_id);
+  end if;
 end
 $$;
 comment on function api.workflow_tasks(bigint, bigint, text) is

@@ -97,6 +97,13 @@ export const RAW: Record<
           from app.users u where u.tenant_id = $1 and u.email = $2`,
     args: (a) => [a[0], a[1]],
   },
+  "api.user_conversations": {
+    sql: `select c.id, c.user_id, c.title, c.created_at, c.updated_at, c.expires_at
+          from app.conversations c where c.tenant_id = $1 and c.user_id = $2
+            and (c.expires_at is null or c.expires_at > now())
+          order by c.created_at desc, c.id desc limit $3`,
+    args: (a) => [a[0], a[1], a[3]],
+  },
   "api.validate_session": {
     sql: `select s.tenant_id, s.user_id, u.email, u.display_name, s.expires_at
           from app.user_sessions s join app.users u on u.tenant_id = s.tenant_id and u.id = s.user_id
@@ -129,6 +136,14 @@ export interface LoadOptions {
   seed?: number;
   /** Seconds per side of the floor (api call alone, then its raw statement alone); 0: no floor. */
   floorSeconds?: number;
+  /** Clients of the floor's throughput side (default 8, the issue's measure); its latency side runs one. */
+  floorClients?: number;
+  /**
+   * Rounds the floor's seconds are cut into, api and raw taking turns (api, raw, api, raw ...;
+   * default 3): a busy machine slows both sides of a round alike, so the ratio is the median of
+   * the rounds' ratios, not one side's long run against the other's.
+   */
+  floorRounds?: number;
   /** Called when a phase starts: "mix", or the floor's routine ("raw: ..." for the raw side). */
   onPhase?: (name: string, seconds: number) => void;
 }
@@ -163,14 +178,24 @@ export interface LoadResult {
   /** Probes run, and those that found a tenant setting or another role from an earlier transaction. */
   probes: number;
   leaks: number;
-  /** api point reads against their raw statement, each alone with every client: ratio = api calls/s ÷ raw calls/s. */
+  /**
+   * api point reads against their raw statement, each alone, in interleaved rounds: with
+   * `clients` clients, ratio = api calls/s ÷ raw calls/s (median of the rounds' ratios, calls/s
+   * over all rounds); with one client, the p50 latencies (median of the rounds' p50s).
+   */
   floor: {
     routine: string;
+    clients: number;
+    rounds: number;
     apiCallsPerSecond: number;
     rawCallsPerSecond: number;
+    /** Each round's api/raw. */
+    ratios: number[];
+    ratio: number;
+    /** One client: p50 of each side, ms, and their difference. */
     apiP50Ms: number;
     rawP50Ms: number;
-    ratio: number;
+    latencyDiffMs: number;
   }[];
   /** Per second: calls, errors, p95 of the calls that ended in it; pool waits from PgBouncer. */
   timeline: {
@@ -490,11 +515,19 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     maxCalls = 5_000_000,
     seed = 1,
     floorSeconds = 0,
+    floorClients = 8,
+    floorRounds = 3,
   } = options;
   const { mix, raw: rawOps } = buildOps(options.calls, options.sessionTenants);
   if (mix.length === 0) throw new Error("load: no workload in the mix");
-  const app = postgres(options.appUrl, { ...POOLED, max: clients });
-  const raw = postgres(options.rawUrl, { ...POOLED, max: clients });
+  const app = postgres(options.appUrl, {
+    ...POOLED,
+    max: Math.max(clients, floorClients),
+  });
+  const raw = postgres(options.rawUrl, {
+    ...POOLED,
+    max: Math.max(clients, floorClients),
+  });
   const admin = options.poolerAdminUrl
     ? postgres(options.poolerAdminUrl, {
         ...POOLED,
@@ -528,18 +561,24 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       onProgress: options.onProgress,
     });
     if (floorSeconds > 0) {
+      const median = (xs: number[]) =>
+        [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+      const roundSeconds = floorSeconds / floorRounds;
       for (const r of rawOps) {
         const name = r.name.replace(/^raw: /, "");
         const api = mix.find((o) => o.name === name);
         if (!api) continue;
-        const side = async (op: Op) => {
-          options.onPhase?.(op.name, floorSeconds);
+        const side = async (op: Op, n: number) => {
+          options.onPhase?.(
+            `${op.name} (${n} client${n === 1 ? "" : "s"})`,
+            roundSeconds,
+          );
           const s = await drive({
             app,
             raw,
             ops: [op],
-            clients,
-            seconds: floorSeconds,
+            clients: n,
+            seconds: roundSeconds,
             maxCalls,
             seed,
             checks,
@@ -548,15 +587,32 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           });
           return routineResults([op], s)[0]!;
         };
-        const a = await side(api);
-        const b = await side(r);
+        const ratios: number[] = [];
+        const calls = { api: 0, raw: 0, seconds: 0 };
+        const p50 = { api: [] as number[], raw: [] as number[] };
+        for (let k = 0; k < floorRounds; k++) {
+          const a = await side(api, floorClients);
+          const b = await side(r, floorClients);
+          ratios.push(a.callsPerSecond / b.callsPerSecond);
+          calls.api += a.calls;
+          calls.raw += b.calls;
+          calls.seconds += roundSeconds;
+          const a1 = await side(api, 1);
+          const b1 = await side(r, 1);
+          p50.api.push(a1.p50Ms);
+          p50.raw.push(b1.p50Ms);
+        }
         floor.push({
           routine: name,
-          apiCallsPerSecond: a.callsPerSecond,
-          rawCallsPerSecond: b.callsPerSecond,
-          apiP50Ms: a.p50Ms,
-          rawP50Ms: b.p50Ms,
-          ratio: a.callsPerSecond / b.callsPerSecond,
+          clients: floorClients,
+          rounds: floorRounds,
+          apiCallsPerSecond: calls.api / calls.seconds,
+          rawCallsPerSecond: calls.raw / calls.seconds,
+          ratios,
+          ratio: median(ratios),
+          apiP50Ms: median(p50.api),
+          rawP50Ms: median(p50.raw),
+          latencyDiffMs: median(p50.api) - median(p50.raw),
         });
       }
     }
@@ -629,19 +685,21 @@ export function renderLoadMarkdown(
     "",
   );
   lines.push(
-    "## api against its raw statement (point reads, each alone, same clients, same pooler)",
+    "## api against its raw statement (point reads, each alone, same pooler)",
     "",
   );
   if (result.floor.length === 0)
     lines.push("Not measured (--floor-seconds 0).");
   else
     lines.push(
-      "| routine | api calls/s | raw calls/s | api p50 ms | raw p50 ms | api/raw |",
-      "|---|---:|---:|---:|---:|---:|",
+      `Throughput with ${result.floor[0]!.clients} clients, latency with one; ${result.floor[0]!.rounds} rounds, api and raw taking turns; api/raw is the median of the rounds' ratios (each round's in brackets), the p50s the median of the rounds' p50s.`,
+      "",
+      "| routine | api calls/s | raw calls/s | api/raw | api p50 ms (1 client) | raw p50 ms (1 client) | api − raw ms |",
+      "|---|---:|---:|---:|---:|---:|---:|",
     );
   for (const f of result.floor)
     lines.push(
-      `| ${f.routine} | ${fmt(f.apiCallsPerSecond, 0)} | ${fmt(f.rawCallsPerSecond, 0)} | ${fmt(f.apiP50Ms)} | ${fmt(f.rawP50Ms)} | ${fmt(f.ratio)} |`,
+      `| ${f.routine} | ${fmt(f.apiCallsPerSecond, 0)} | ${fmt(f.rawCallsPerSecond, 0)} | ${fmt(f.ratio)} (${f.ratios.map((x) => fmt(x)).join(", ")}) | ${fmt(f.apiP50Ms, 3)} | ${fmt(f.rawP50Ms, 3)} | ${fmt(f.latencyDiffMs, 3)} |`,
     );
   lines.push("", "## Per routine", "");
   lines.push(

@@ -5,8 +5,9 @@
 //
 // What it counts: pg_stat_statements entries of the current database (dbid) and of the roles
 // the work runs as (userid: the session's role, plus the owners of the security definer
-// functions of schema api, since a statement inside a security definer function is recorded
-// under the function's owner). With pg_stat_statements.track = all, statements inside
+// functions of schemas api and app, since a statement inside a security definer function is
+// recorded under the function's owner: app.live_session, which api.validate_session calls, is
+// querybudget_maint's). With pg_stat_statements.track = all, statements inside
 // functions are entries of their own (toplevel = false): `statements` counts them all, as
 // the server executed them; `topLevel` counts what the client sent, including what the driver
 // sends on its own (postgres.js reads the array types once on each new connection).
@@ -67,7 +68,7 @@ export interface QueryCount {
 export interface CountOptions {
   /**
    * Roles whose statements count. Default: the session's current_user plus the owners of the
-   * security definer functions in schema api.
+   * security definer functions in schemas api and app.
    */
   roles?: string[];
   /** Fetch the normalized query texts of the statements (reads pg_stat_statements' text file: slower). Default false. */
@@ -119,7 +120,7 @@ async function roleOids(
   const rows = await sql<{ oid: string }[]>`
     select (select oid from pg_roles where rolname = current_user)::text as oid
     union
-    select distinct p.proowner::text from pg_proc p where p.pronamespace = 'api'::regnamespace and p.prosecdef`;
+    select distinct p.proowner::text from pg_proc p where p.pronamespace in ('api'::regnamespace, 'app'::regnamespace) and p.prosecdef`;
   return rows.map((r) => r.oid);
 }
 

@@ -31,6 +31,13 @@ import {
   type ExplainedStatement,
   type PlanNode,
 } from "./plan/index.ts";
+import {
+  runClock,
+  WALL_CLOCK,
+  type Mark,
+  type RunClock,
+  type Timed,
+} from "./run-clock.ts";
 import { ROOT } from "./sql-files.ts";
 
 /** The two tiers CI proves: seeded rows (chunks and operations). */
@@ -113,6 +120,28 @@ export interface ApiCall extends Omit<WorkloadDefinition, "calls"> {
   /** Argument sets for timed calls (the plan subject first). */
   calls: Call[];
 }
+
+/**
+ * The point reads: a call that finds rows runs two statements, itself and its query. Their
+ * guards are plpgsql assignments (simple expressions, no statement), the tenant is set without
+ * one (app.enter_tenant) and checked only when the query finds no row (functions/app/guards.sql).
+ * test/api-cost.test.ts counts them; docs/api.md "What a call costs".
+ */
+export const POINT_READS = [
+  "api.validate_session",
+  "api.user_by_email",
+  "api.agent_by_name",
+  "api.active_agents",
+  "api.workflow_tasks",
+  "api.workflows_by_status",
+  "api.user_conversations",
+  "api.conversation_messages",
+  "api.gap_answers",
+  "api.active_operations",
+  "api.chunks_page",
+] as const;
+/** Statements a point read that finds rows may run (the call and its query). */
+export const POINT_READ_STATEMENTS = 2;
 
 /** A Seq Scan of a relation with at least this many rows (pg_class.reltuples) fails a plan test. */
 export const SEQ_SCAN_MIN_ROWS = 10_000;
@@ -1955,62 +1984,86 @@ export function nodesOf(statements: readonly ExplainedStatement[]): PlanNode[] {
 // --- time ----------------------------------------------------------------------------------
 
 /**
- * Milliseconds of one call through postgres.js, round trip included. Writes run inside a
+ * One call through postgres.js, round trip included, timed by `clock` (scripts/lib/run-clock.ts:
+ * wall time minus the run-queue delays of the backend and of this process, when `sql` is one
+ * connection to a server on this machine; the wall time otherwise). Writes run inside a
  * transaction that is rolled back (the begin and rollback are not timed).
  */
-export async function timeCall(
+export async function timeCallTimed(
   sql: postgres.Sql | postgres.ReservedSql,
   call: Pick<ApiCall, "kind" | "query">,
   args: unknown[],
-): Promise<number> {
+  clock: RunClock = WALL_CLOCK,
+): Promise<Timed> {
   if (call.kind === "procedure")
     throw new Error(
       "the procedure commits: time it per batch (timePurgeBatches)",
     );
-  if (call.kind === "read") {
-    const t = performance.now();
-    await sql.unsafe(call.query, args as never[]);
-    return performance.now() - t;
-  }
+  if (call.kind === "read")
+    return clock.time(() => sql.unsafe(call.query, args as never[]));
   await sql.unsafe("begin");
   try {
-    const t = performance.now();
-    await sql.unsafe(call.query, args as never[]);
-    return performance.now() - t;
+    return await clock.time(() => sql.unsafe(call.query, args as never[]));
   } finally {
     await sql.unsafe("rollback");
   }
 }
 
+/** Milliseconds of one call (timeCallTimed's `ms`): the wall time unless a run clock is given. */
+export async function timeCall(
+  sql: postgres.Sql | postgres.ReservedSql,
+  call: Pick<ApiCall, "kind" | "query">,
+  args: unknown[],
+  clock: RunClock = WALL_CLOCK,
+): Promise<number> {
+  return (await timeCallTimed(sql, call, args, clock)).ms;
+}
+
 /**
  * Runs the purge on a tenant with batches of `batchSize` and returns each batch's time in ms:
  * the interval between the per-batch notices (the first from the call's start), as they
- * arrive at the client. Deletes the tenant's documents for good.
+ * arrive at the client, less the run-queue delays of the backend and of this process over it
+ * (scripts/lib/run-clock.ts; `corrected` false: a server elsewhere, wall time). `batchWallMs`
+ * are the wall times. Deletes the tenant's documents for good.
  */
 export async function timePurgeBatches(
   url: string,
   tenantId: unknown,
   batchSize: number,
-): Promise<{ batchMs: number[]; deleted: number; totalMs: number }> {
-  const arrivals: number[] = [];
+): Promise<{
+  batchMs: number[];
+  batchWallMs: number[];
+  corrected: boolean;
+  deleted: number;
+  totalMs: number;
+}> {
+  const marks: Mark[] = [];
+  let clock: RunClock = WALL_CLOCK;
   const sql = postgres(url, {
     max: 1,
     onnotice: (notice) => {
       if (/in this batch/.test(String(notice.message)))
-        arrivals.push(performance.now());
+        marks.push(clock.mark());
     },
   });
   try {
-    const start = performance.now();
+    clock = await runClock(sql);
+    const start = clock.mark();
     const [row] = await sql.unsafe<{ p_deleted: string }[]>(
       "call api.purge_documents($1, $2)",
       [tenantId, batchSize] as never[],
     );
-    const totalMs = performance.now() - start;
-    const batchMs = arrivals.map(
-      (t, i) => t - (i === 0 ? start : arrivals[i - 1]!),
+    const total = clock.since(start);
+    const batches = marks.map((m, i) =>
+      clock.between(i === 0 ? start : marks[i - 1]!, m),
     );
-    return { batchMs, deleted: Number(row?.p_deleted ?? 0), totalMs };
+    return {
+      batchMs: batches.map((b) => b.ms),
+      batchWallMs: batches.map((b) => b.wallMs),
+      corrected: clock.corrected,
+      deleted: Number(row?.p_deleted ?? 0),
+      totalMs: total.ms,
+    };
   } finally {
     await sql.end({ timeout: 5 });
   }

@@ -4,6 +4,7 @@
 import type postgres from "postgres";
 import type { BeforeSide } from "../before/index.ts";
 import { countQueries } from "../query-counter.ts";
+import { WALL_CLOCK, type RunClock } from "../run-clock.ts";
 import {
   percentile,
   PURGE_BUDGET_BATCH,
@@ -80,12 +81,17 @@ async function timeCalls(
   return samples;
 }
 
-/** The api side: warm calls rotating over the argument sets (writes rolled back, not timed). */
+/**
+ * The api side: warm calls rotating over the argument sets (writes rolled back, not timed),
+ * timed by `clock`: wall time less the run-queue delays of the backend and of this process
+ * (run-clock.ts; docs/budgets.md "Time on a busy machine"), wall time without one.
+ */
 export async function timeApi(
   sql: postgres.Sql,
   w: WorkloadDefinition,
   calls: Call[],
   o: TimingPlan,
+  clock?: RunClock,
 ): Promise<Timing> {
   return timing(
     await timeCalls(
@@ -93,7 +99,7 @@ export async function timeApi(
       o.warmup,
       Math.min(30, o.calls),
       o.maxSeconds,
-      (i) => timeCall(sql, w, calls[i % calls.length]!.args),
+      (i) => timeCall(sql, w, calls[i % calls.length]!.args, clock),
     ),
   );
 }
@@ -109,13 +115,15 @@ async function beforeCall(
   conn: postgres.ReservedSql,
   side: BeforeSide,
   args: unknown[],
+  clock: RunClock = WALL_CLOCK,
 ): Promise<{ ms: number; statements: number }> {
   const count = await countQueries(conn, async () => {
     if (side.modifies) await conn.unsafe("begin");
     try {
-      const t = performance.now();
+      // the api side's clock: both sides of a ratio are timed alike
+      const t = clock.mark();
       await side.run(conn, args);
-      return performance.now() - t;
+      return clock.since(t).ms;
     } finally {
       if (side.modifies) await conn.unsafe("rollback");
     }
@@ -144,6 +152,7 @@ export async function measureBefore(
   side: BeforeSide,
   calls: Call[],
   o: TimingPlan,
+  clock?: RunClock,
 ): Promise<BeforeMeasurement> {
   const conn = await sql.reserve();
   try {
@@ -158,6 +167,7 @@ export async function measureBefore(
           conn,
           side,
           beforeArgs(calls[i % calls.length]!),
+          clock,
         );
         if (i >= o.beforeWarmup) statements.push(call.statements);
         return call.ms;
@@ -188,6 +198,7 @@ export async function measureProcedure(
   subjects: Call[],
   side: BeforeSide | undefined,
   o: TimingPlan,
+  clock?: RunClock,
 ): Promise<
   Pick<FunctionMeasurement, "timing" | "wholeCall" | "before" | "ratio">
 > {
@@ -200,7 +211,7 @@ export async function measureProcedure(
     for (const call of subjects) {
       if (batches.length >= o.minBatches) break;
       if (side && conn) {
-        const before = await beforeCall(conn, side, beforeArgs(call));
+        const before = await beforeCall(conn, side, beforeArgs(call), clock);
         beforeSamples.push(before.ms);
         beforeStatements.push(before.statements);
       }

@@ -4,6 +4,7 @@
 // Per workload, in named steps: the arguments from the data, the plan (measure-plan.ts:
 // auto_explain, buffers, access paths), then the timed calls of the api and of its before side
 // (measure-time.ts; the procedure per batch).
+import { runClock } from "../run-clock.ts";
 import postgres from "postgres";
 import { beforeSide, MEASURED_THROUGH } from "../before/index.ts";
 import { PINNED_PLANNER_SETTINGS } from "../plan/index.ts";
@@ -172,14 +173,17 @@ async function measureWorkload(
     Object.assign(result, await measurePlan(url, w, calls[0]!.args));
 
     const side = o.before ? beforeSide(w.routine) : undefined;
+    // one connection (max: 1): its backend's run-queue delay is subtracted from both sides'
+    // times (run-clock.ts; docs/budgets.md "Time on a busy machine")
+    const clock = await runClock(sql);
     progress("api");
     // The procedure: calls[0] went to the plan (it commits), the others are purged for good.
     if (w.kind === "procedure")
       return Object.assign(
         result,
-        await measureProcedure(sql, url, calls.slice(1), side, o),
+        await measureProcedure(sql, url, calls.slice(1), side, o, clock),
       );
-    result.timing = await timeApi(sql, w, calls, o);
+    result.timing = await timeApi(sql, w, calls, o, clock);
     if (w.kind === "write" && o.statisticsSamples > 0) {
       progress("statistics");
       const cost = await sampleStatisticsCost(url, w, calls, {
@@ -189,7 +193,7 @@ async function measureWorkload(
     }
     if (side) {
       progress("before");
-      result.before = await measureBefore(sql, side, calls, o);
+      result.before = await measureBefore(sql, side, calls, o, clock);
       const ratio = result.before.error
         ? undefined
         : ratioOf(result.before, result.timing);
