@@ -9,6 +9,11 @@ security definer
 set search_path = pg_catalog, pg_temp
 set row_security = on
 set extra_float_digits = 1
+-- the totals and the pending deltas are read by (tenant_id, collection_id): through their
+-- indexes at every size. Without it, on the one- or two-page tables of a small tier the planner
+-- chose a sequential scan or the index by the page count (dead rows a fold or a rebuild left),
+-- so the same data planned and read differently from one run to the next.
+set enable_seqscan = off
 as $$
 declare
   ops_total bigint;
