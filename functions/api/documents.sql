@@ -132,20 +132,25 @@ comment on function api.classify_documents(bigint, bigint[], text) is
 
 create or replace function api.confirm_classifications(p_tenant_id bigint, p_document_ids bigint[])
 returns jsonb
-language sql
+language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 set row_security = on
 as $$
-  select app.require_tenant(p_tenant_id);
-  select app.require_ids(p_document_ids, 'p_document_ids');
+declare
+  v_result jsonb;
+begin
+  -- PL/pgSQL, not SQL: Citus cannot plan the statements of a SQL function with parameters that
+  -- read distributed tables (docs/scaling.md).
+  perform app.require_tenant(p_tenant_id);
+  perform app.require_ids(p_document_ids, 'p_document_ids');
 
-  -- Lock the targets in id order first, then update them (file header: "Lock order").
+  -- Lock the targets in id order first, then update them (file header: "Lock order", "Plans").
   with target as materialized (
     select d.id, d.collection_id, d.status
     from app.documents d
     where d.tenant_id = p_tenant_id
-      and d.id = any (p_document_ids)
+      and d.id = any ((select p_document_ids)::bigint[])
       and d.status <> 'deleted'
     order by d.id
     for update
@@ -172,7 +177,10 @@ as $$
   )
   select jsonb_build_object(
            'confirmed', (select count(*) from confirmed),
-           'not_found', (select count(distinct i) from unnest(p_document_ids) i) - (select count(*) from confirmed));
+           'not_found', (select count(distinct i) from unnest(p_document_ids) i) - (select count(*) from confirmed))
+  into v_result;
+  return v_result;
+end
 $$;
 comment on function api.confirm_classifications(bigint, bigint[]) is
   'Marks the given documents of the tenant as confirmed by the user (user_confirmed = true, user_confirmed_at = now(), status = confirmed, updated_at); returns {"confirmed": n, "not_found": m}, duplicate ids counted once, ids of other tenants, unknown ids and soft-deleted documents not_found. '

@@ -45,6 +45,48 @@ $$;
 comment on function app.enter_tenant(bigint) is
   'Guard: the tenant is given (QB001); sets querybudget.tenant_id for the row level security policies. Runs no statement (a plpgsql assignment evaluates it as a simple expression). Returns the tenant id. Whether the tenant exists is app.require_known_tenant''s to check.';
 
+-- The routines without p_tenant_id (api.create_tenant, the session-token routines: the listed
+-- exceptions of DESIGN.md convention 12) cannot be routed by Citus to the node of their tenant:
+-- on a cluster they run on the coordinator, and their statements on the tenant's rows run on
+-- that node over connections Citus opens. set_config(..., true) sets the tenant for this
+-- backend only; there the row level security policies would see no tenant. Citus sends a
+-- SET LOCAL to those connections when citus.propagate_set_commands is 'local' and the SET runs
+-- in a function called by a statement (or in a transaction block): app.enter_tenant_everywhere
+-- does app.enter_tenant and, where Citus is loaded (its settings exist), calls
+-- app.set_local_tenant by a statement of its own (`perform`), which does the SET LOCAL. On a
+-- server without Citus it is app.enter_tenant: no statement more. (The routines that Citus
+-- routes run on the tenant's node, where app.enter_tenant is enough.)
+create or replace function app.set_local_tenant(p_tenant_id bigint)
+returns void
+language plpgsql
+as $$
+declare
+  v_propagate text := current_setting('citus.propagate_set_commands');
+begin
+  -- assignments (no statement); the SET itself is the one statement
+  v_propagate := set_config('citus.propagate_set_commands', 'local', true);
+  execute format('set local querybudget.tenant_id = %L', p_tenant_id);
+  v_propagate := set_config('citus.propagate_set_commands', v_propagate, true);
+end
+$$;
+comment on function app.set_local_tenant(bigint) is
+  'On a server with Citus loaded: SET LOCAL querybudget.tenant_id with citus.propagate_set_commands = local for the SET (the setting is put back after it), so Citus sends the tenant to the shard connections of this transaction. Called only by app.enter_tenant_everywhere, by a statement (perform): Citus propagates a SET LOCAL that runs in a function called by a statement or in a transaction block.';
+
+create or replace function app.enter_tenant_everywhere(p_tenant_id bigint)
+returns bigint
+language plpgsql
+as $$
+begin
+  p_tenant_id := app.enter_tenant(p_tenant_id);
+  if current_setting('citus.propagate_set_commands', true) is not null then
+    perform app.set_local_tenant(p_tenant_id);
+  end if;
+  return p_tenant_id;
+end
+$$;
+comment on function app.enter_tenant_everywhere(bigint) is
+  'Guard of the routines that run on a Citus coordinator (no p_tenant_id to route them by): app.enter_tenant (QB001; sets querybudget.tenant_id), and where Citus is loaded the same setting as SET LOCAL propagated to the shard connections (app.set_local_tenant), so the row level security policies see the tenant on the node that holds its rows. On a server without Citus no statement. Returns the tenant id.';
+
 create or replace function app.require_known_tenant(p_tenant_id bigint)
 returns bigint
 language plpgsql

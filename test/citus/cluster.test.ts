@@ -2,7 +2,7 @@
 // seed, then, before distributing, choose every workload's arguments and run each read on the
 // still local tables (the one-node reference); then npm run distribute (twice: the second
 // changes nothing), and every routine again on the distributed tables: its outcome must be
-// the one test/citus/expected.ts records (the map of docs/citus.md), a read that works must
+// the one test/citus/expected.ts records (the map of docs/scaling.md), a read that works must
 // return the reference's rows, and a tenant-scoped call that works must be routed to one node
 // (EXPLAIN: Task Count 1). The jobs and tenant isolation are checked on the cluster too.
 import { writeFileSync } from "node:fs";
@@ -11,10 +11,13 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
+  latencyTable,
+  measureLatency,
   outcomesTable,
   outcomeText,
   resolveCalls,
   runCalls,
+  type Latency,
   type ResolvedCall,
   type RoutineRun,
 } from "../../scripts/lib/citus-check.ts";
@@ -47,6 +50,8 @@ let reference: Map<string, RoutineRun>;
 let first: DistributeAction[];
 let second: DistributeAction[];
 let runs: Map<string, RoutineRun>;
+let oneNodeLatency: Latency[];
+let clusterLatency: Latency[];
 
 beforeAll(async () => {
   cluster = await citusCluster();
@@ -76,6 +81,8 @@ beforeAll(async () => {
       )
     ).map((r) => [r.name, r]),
   );
+  // latency on one node: the same server and data, the tables not distributed yet
+  oneNodeLatency = await measureLatency(cluster.url, resolved);
   first = await distribute(cluster.url, {
     shardCount: SHARD_COUNT,
     quiet: true,
@@ -84,9 +91,15 @@ beforeAll(async () => {
   runs = new Map(
     (await runCalls(cluster.url, resolved)).map((r) => [r.name, r]),
   );
-  // The map as found, for docs/citus.md and test/citus/expected.ts.
+  clusterLatency = await measureLatency(cluster.url, resolved);
+  // The map as found, for docs/scaling.md and test/citus/expected.ts.
   const found = join(tmpdir(), "querybudget-citus-map");
   writeFileSync(`${found}.md`, `${outcomesTable([...runs.values()])}\n`);
+  const latency = `${latencyTable(oneNodeLatency, clusterLatency)}\n`;
+  writeFileSync(join(tmpdir(), "querybudget-citus-latency.md"), latency);
+  process.stdout.write(
+    `\nlatency, one node against the cluster (${join(tmpdir(), "querybudget-citus-latency.md")}):\n${latency}`,
+  );
   writeFileSync(
     `${found}.json`,
     `${JSON.stringify(Object.fromEntries([...runs.values()].map((r) => [r.name, outcomeText(r)])), null, 2)}\n`,
@@ -166,7 +179,7 @@ describe("every workload routine on the cluster", () => {
       const actual = outcomeText(run);
       expect(
         actual,
-        `${name}: update test/citus/expected.ts and docs/citus.md` +
+        `${name}: update test/citus/expected.ts and docs/scaling.md` +
           (run.status === "fails" && run.code === "XX000"
             ? `\nthe nodes' logs, last lines:\n${cluster.serverLog().slice(-3000)}`
             : ""),

@@ -1,8 +1,8 @@
-// The map of the api on a Citus cluster (docs/citus.md): each workload's outcome after
+// The map of the api on a Citus cluster (docs/scaling.md): each workload's outcome after
 // npm run distribute, as test/citus/cluster.test.ts finds it: "works", or "fails: <SQLSTATE>
 // <message>", or "no subject: ..." (its arguments could not be chosen). A change in the api
 // that makes a routine work on Citus (or breaks one) makes that test fail: record the new
-// outcome here and in docs/citus.md.
+// outcome here and in docs/scaling.md.
 export const EXPECTED: Record<string, string> = {
   "api.collection_statistics": "works",
   "api.collection_statistics (fresh)": "works",
