@@ -61,12 +61,13 @@ returns void
 language plpgsql
 as $$
 declare
-  v_propagate text := current_setting('citus.propagate_set_commands');
+  v_propagate constant text := current_setting('citus.propagate_set_commands');
+  v_set text;
 begin
   -- assignments (no statement); the SET itself is the one statement
-  v_propagate := set_config('citus.propagate_set_commands', 'local', true);
+  v_set := set_config('citus.propagate_set_commands', 'local', true);
   execute format('set local querybudget.tenant_id = %L', p_tenant_id);
-  v_propagate := set_config('citus.propagate_set_commands', v_propagate, true);
+  v_set := set_config('citus.propagate_set_commands', v_propagate, true);
 end
 $$;
 comment on function app.set_local_tenant(bigint) is
