@@ -257,6 +257,16 @@ describe("jobs on the cluster", () => {
   });
 });
 
+describe("jobs on the cluster (the operators' overview)", () => {
+  test("the refresh of app.tenant_overview (a materialized view on the coordinator, read by the monitoring only) runs", async () => {
+    await sql`select maint.refresh_tenant_overview()`;
+    const [r] = await sql<
+      { n: number }[]
+    >`select count(*)::int as n from app.tenant_overview`;
+    expect(r!.n).toBeGreaterThan(0);
+  });
+});
+
 describe("tenant isolation on the cluster", () => {
   test("every tenant-scoped read called as another tenant with the first one's ids answers as on one node (nothing of the first tenant)", () => {
     expect(crossed.length).toBeGreaterThan(10);
