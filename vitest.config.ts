@@ -9,7 +9,8 @@ export default defineConfig({
     // Each test file gets its own database; the server has 2 cores to share.
     pool: "forks",
     maxWorkers: 2,
-    testTimeout: 120_000,
+    // A busy machine (CI beside other jobs) runs a test several times slower than an idle one.
+    testTimeout: 300_000,
     hookTimeout: 600_000,
     reporters: ["default", "./test/harness/summary-reporter.ts"],
   },

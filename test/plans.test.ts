@@ -227,6 +227,22 @@ for (const tier of TIER_NAMES) {
         expect(main!).toUseIndex(
           "app.chunks_tenant_id_collection_id_document_id_chunk_index_key",
         );
+        // the 300 targets themselves: primary key probes (at 10k, 16 pages of documents may
+        // rightly cost less to scan whole: test/api/delete_documents.test.ts checks the estimate)
+        const target = nodesOf([main!]).find(
+          (n) => n.subplanName === "CTE target",
+        );
+        expect(target?.actualRows).toBe(300);
+        const targetScans: PlanNode[] = [];
+        const visitTarget = (n: PlanNode) => {
+          if (n.relation === "app.documents") targetScans.push(n);
+          n.children.forEach(visitTarget);
+        };
+        visitTarget(target!);
+        expect(
+          targetScans.map((n) => `${n.nodeType} ${n.indexName ?? ""}`.trim()),
+          renderPlan(main!),
+        ).toEqual(["Index Scan documents_pkey"]);
       });
     }
   });

@@ -131,7 +131,7 @@ describe("api.delete_documents", () => {
     }
   });
 
-  test("plans a hard delete of hundreds of ids as primary key probes (the 1M tier: test/plans.test.ts)", async () => {
+  test("plans a hard delete of hundreds of ids for a handful of targets, not their count (the probes: test/plans.test.ts at 1M)", async () => {
     // Setup
     const [tenant] = twoTenants(f().tenants, prng(4027), 400);
     const ids = pick(tenant.ids, 300, prng(4028));
@@ -158,16 +158,10 @@ describe("api.delete_documents", () => {
     );
     expect(target?.actualRows).toBe(ids.length);
     expect(target?.planRows).toBeLessThan(50);
-    expect([...walk(target!)].filter((n) => n.nodeType === "Seq Scan")).toEqual(
-      [],
-    );
-    expect([...walk(target!)].flatMap((n) => n.indexName ?? [])).toEqual([
-      "documents_pkey",
-    ]);
-    // With that estimate, the chunk delete is a nested loop pruned at run time to one partition
-    // per document. At the 10k tier all 16 chunk partitions are small enough that scanning
-    // them whole may rightly cost less; at the 1M tier it must not: test/plans.test.ts,
-    // "api.delete_documents (hard) of 300 ids at 1M".
+    // With that estimate the targets are primary key probes at the 1M tier (test/plans.test.ts);
+    // here, at 10k, the tenant's 16 pages of documents may rightly cost less to scan whole.
+    // The chunk delete likewise: a nested loop pruned at run time to one partition per
+    // document at the 1M tier ("api.delete_documents (hard) of 300 ids at 1M").
   });
 
   test("bad input is refused with the documented codes", async () => {

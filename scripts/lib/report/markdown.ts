@@ -232,7 +232,6 @@ export function statisticsSection(tiers: TierMeasurement[]): string[] {
         "default buffers",
         "fresh p95 ms",
         "fresh buffers",
-        "view refresh ms",
         "operator view refresh ms",
       ],
       sorted.map((t) => {
@@ -245,13 +244,12 @@ export function statisticsSection(tiers: TierMeasurement[]): string[] {
           d ? String(d.buffers.total) : "–",
           f ? ms(f.timing.p95) : "–",
           f ? String(f.buffers.total) : "–",
-          ms(t.refresh.medianMs),
           t.operatorRefresh
             ? ms(t.operatorRefresh.medianMs)
             : "not in this build",
         ];
       }),
-      ["l", "r", "r", "r", "r", "r", "r", "r"],
+      ["l", "r", "r", "r", "r", "r", "r"],
     ),
     "",
   );
