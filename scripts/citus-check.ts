@@ -13,7 +13,10 @@ import {
 
 const options = new Command()
   .name("citus:check")
-  .option("--measure", "time the hot paths (scripts/lib/citus-check.ts MEASURED)")
+  .option(
+    "--measure",
+    "time the hot paths (scripts/lib/citus-check.ts MEASURED)",
+  )
   .parse()
   .opts<{ measure?: boolean }>();
 

@@ -234,7 +234,10 @@ export interface Latency {
 }
 
 function percentile(sorted: readonly number[], p: number): number {
-  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  const i = Math.min(
+    sorted.length - 1,
+    Math.ceil((p / 100) * sorted.length) - 1,
+  );
   return sorted[Math.max(0, i)]!;
 }
 
@@ -270,26 +273,33 @@ export async function measureLatency(
       const args = call.args as never[];
       const times: number[] = [];
       try {
-      for (let i = 0; i < warmup + iterations; i++) {
-        let ms: number;
-        if (call.kind === "read") {
-          const t0 = performance.now();
-          await app.unsafe(call.query, args);
-          ms = performance.now() - t0;
-        } else {
-          await app.unsafe("begin");
-          try {
+        for (let i = 0; i < warmup + iterations; i++) {
+          let ms: number;
+          if (call.kind === "read") {
             const t0 = performance.now();
             await app.unsafe(call.query, args);
             ms = performance.now() - t0;
-          } finally {
-            await app.unsafe("rollback");
+          } else {
+            await app.unsafe("begin");
+            try {
+              const t0 = performance.now();
+              await app.unsafe(call.query, args);
+              ms = performance.now() - t0;
+            } finally {
+              await app.unsafe("rollback");
+            }
           }
+          if (i >= warmup) times.push(ms);
         }
-        if (i >= warmup) times.push(ms);
-      }
       } catch (error) {
-        out.push({ name, kind: call.kind, calls: 0, p50Ms: NaN, p95Ms: NaN, error: failure(error).error });
+        out.push({
+          name,
+          kind: call.kind,
+          calls: 0,
+          p50Ms: NaN,
+          p95Ms: NaN,
+          error: failure(error).error,
+        });
         continue;
       }
       times.sort((a, b) => a - b);

@@ -58,7 +58,7 @@ export async function startCitusCluster(
 ): Promise<CitusCluster> {
   if (!citusInstalled()) {
     throw new Error(
-      "Citus is not installed in this PostgreSQL (no citus.control): install it from Citus's packages or build it (docs/scaling.md, \"Getting Citus\")",
+      'Citus is not installed in this PostgreSQL (no citus.control): install it from Citus\'s packages or build it (docs/scaling.md, "Getting Citus")',
     );
   }
   const started = performance.now();

@@ -257,6 +257,18 @@ describe("jobs on the cluster", () => {
   });
 });
 
+describe("jobs on the cluster (the statistics)", () => {
+  // Known to fail on Citus (docs/scaling.md, "Left to do"): the fold joins every tenant's
+  // deltas and totals in one statement, not on tenant_id throughout. test.fails turns into a
+  // failure the day it works: then make it a plain test.
+  test.fails(
+    "the statistics fold (maint.fold_collection_stat_deltas) runs",
+    async () => {
+      await sql`select maint.fold_collection_stat_deltas()`;
+    },
+  );
+});
+
 describe("jobs on the cluster (the operators' overview)", () => {
   test("the refresh of app.tenant_overview (a materialized view on the coordinator, read by the monitoring only) runs", async () => {
     await sql`select maint.refresh_tenant_overview()`;
@@ -323,9 +335,7 @@ describe("a big tenant isolated and moved", () => {
     // the tenant most of the resolved reads name
     const reads = resolved.filter(
       (c) =>
-        c.kind === "read" &&
-        c.args !== null &&
-        !TENANTLESS.includes(c.routine),
+        c.kind === "read" && c.args !== null && !TENANTLESS.includes(c.routine),
     );
     const counts = new Map<string, number>();
     for (const c of reads)
