@@ -1,6 +1,6 @@
 // npm run db:citus [-- --seed <rows>] [--distribute]: a throwaway Citus cluster (a coordinator
 // and two workers on this machine, scripts/lib/citus-cluster.ts), migrated, optionally seeded
-// and distributed, for psql, until Ctrl-C. Needs Citus installed (docs/citus.md).
+// and distributed, for psql, until Ctrl-C. Needs Citus installed (docs/scaling.md).
 import { Command } from "commander";
 import postgres from "postgres";
 import { startCitusCluster } from "./lib/citus-cluster.ts";

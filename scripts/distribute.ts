@@ -1,6 +1,6 @@
 // npm run distribute [-- --shard-count N]: turns the migrated querybudget database at
 // DATABASE_URL, a Citus coordinator with workers added, into a distributed one
-// (maint.distribute(), docs/citus.md). Idempotent: a second run changes nothing.
+// (maint.distribute(), docs/scaling.md). Idempotent: a second run changes nothing.
 import { Command } from "commander";
 import { distribute } from "./lib/distribute.ts";
 
@@ -17,7 +17,7 @@ const options = new Command()
 const url = process.env.DATABASE_URL;
 if (!url) {
   console.error(
-    "npm run distribute needs DATABASE_URL: a migrated querybudget database on a Citus coordinator with workers added (docs/citus.md)",
+    "npm run distribute needs DATABASE_URL: a migrated querybudget database on a Citus coordinator with workers added (docs/scaling.md)",
   );
   process.exit(2);
 }

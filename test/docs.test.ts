@@ -178,6 +178,53 @@ const CLAIMS: Claim[] = [
     what: "workloads (scripts/lib/workload.ts)",
     actual: () => WORKLOAD.length,
   },
+  {
+    file: "docs/scaling.md",
+    pattern: re(String.raw`the <N> api\s+routines`),
+    what: "api routines",
+    actual: apiRoutines,
+  },
+  {
+    file: "docs/scaling.md",
+    pattern: re(String.raw`\(<N> of the \d+ api\s+routines\)`),
+    what: "api routines with p_tenant_id (routed by Citus)",
+    actual: count(
+      `select count(*) from pg_proc p where p.pronamespace = 'api'::regnamespace and 'p_tenant_id' = any (p.proargnames)`,
+    ),
+  },
+  ...(
+    [
+      String.raw`The <N> routines\s+that run on the coordinator`,
+      String.raw`but the <N>\s+coordinator routines`,
+    ] as const
+  ).map((source) => ({
+    file: "docs/scaling.md",
+    pattern: re(source),
+    what: "api routines without p_tenant_id (they run on a Citus coordinator)",
+    actual: count(
+      `select count(*) from pg_proc p where p.pronamespace = 'api'::regnamespace and not coalesce('p_tenant_id' = any (p.proargnames), false)`,
+    ),
+  })),
+  {
+    file: "docs/scaling.md",
+    pattern: re(String.raw`the <N> session-token\s+routines`),
+    what: "api routines that take a session token",
+    actual: count(
+      `select count(*) from pg_proc p where p.pronamespace = 'api'::regnamespace and 'p_session_token' = any (p.proargnames)`,
+    ),
+  },
+  ...(
+    [
+      String.raw`each of the <N> workloads`,
+      String.raw`<N> of \d+ workloads work`,
+      String.raw`\d+ of <N> workloads work`,
+    ] as const
+  ).map((source) => ({
+    file: "docs/scaling.md",
+    pattern: re(source),
+    what: "workloads (scripts/lib/workload.ts; on the cluster every one works)",
+    actual: () => WORKLOAD.length,
+  })),
   // the p95 budget, wherever a page names it
   ...(
     [
@@ -257,6 +304,26 @@ const NOT_COUNTS: { file: string; phrase: RegExp; why: string }[] = [
     why: "the size of a bulk call's argument (BULK_IDS)",
   },
   { file: "docs/jobs.md", phrase: /batch of 5,000 keys/, why: "a batch size" },
+  {
+    file: "docs/scaling.md",
+    phrase: /its 50 shards \(one per/,
+    why: "Citus shards of a shard group, measured on the test cluster",
+  },
+  {
+    file: "docs/scaling.md",
+    phrase: /1\+2\s+cluster/,
+    why: "the test cluster: a coordinator and two workers",
+  },
+  {
+    file: "docs/scaling.md",
+    phrase: /Task Count 1, 43 workloads/,
+    why: "workloads routed to one node, as a run measured (all but the coordinator routines and the procedure)",
+  },
+  {
+    file: "docs/scaling.md",
+    phrase: /PostgreSQL 15 plans/,
+    why: "the PostgreSQL version",
+  },
   {
     file: "docs/budgets.md",
     phrase: /two where a routine has two ways/,

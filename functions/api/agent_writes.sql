@@ -227,6 +227,9 @@ declare
   v_found bigint;
   v_workflow_ids bigint[];
   v_workflows jsonb;
+  -- the moment a workflow completes, now() read once: Citus refuses a function that is not
+  -- immutable inside a CASE of an UPDATE (docs/scaling.md); a variable is a plain value
+  v_now constant timestamptz := now();
 begin
   perform app.require_tenant(p_tenant_id);
   perform app.require_ids(p_task_ids, 'p_task_ids');
@@ -287,7 +290,7 @@ begin
         completed_at = case when w.status = 'cancelled' then w.completed_at
                             when k.derived not in ('completed', 'failed') then null
                             when w.status = k.derived then w.completed_at
-                            else now() end
+                            else v_now end
     from tasks k
     where w.tenant_id = p_tenant_id
       and w.id = k.workflow_id

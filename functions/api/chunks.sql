@@ -5,34 +5,39 @@
 create or replace function api.chunks_for_documents(
   p_tenant_id bigint, p_collection_id bigint, p_document_ids bigint[], p_limit integer default 1000)
 returns table (document_id bigint, chunk_index integer, id bigint, content text, size integer)
-language sql
+language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 set row_security = on
 as $$
-select app.require_tenant(p_tenant_id);
-select app.require_not_null(p_collection_id, 'p_collection_id');
-select app.require_ids(p_document_ids, 'p_document_ids');
-select app.require_limit(p_limit, 'p_limit', 1, 10000);
+begin
+  -- PL/pgSQL, not SQL: Citus cannot plan the statements of a SQL function with parameters that
+  -- read distributed tables (docs/scaling.md). The guards are assignments, in the order the
+  -- errors are documented (functions/app/guards.sql).
+  p_tenant_id := app.require_tenant(p_tenant_id);
+  p_collection_id := app.require_not_null(p_collection_id, 'p_collection_id');
+  p_document_ids := app.require_ids(p_document_ids, 'p_document_ids');
+  p_limit := app.require_limit(p_limit, 'p_limit', 1, 10000);
 
--- One probe per distinct document id into chunks_tenant_id_collection_id_document_id_chunk_index_key
--- on the collection's partition (pruned when the statement starts: a sql function's statements
--- get a generic plan). A plain `document_id = any (p_document_ids)` is worse here: its generic
--- plan walks the index of the whole collection in (document_id, chunk_index) order and filters
--- the ids, since PostgreSQL 15 cannot return an `= any` on a non-leading index column in order.
-select k.document_id, k.chunk_index, k.id, k.content, k.size
-from (select distinct u.document_id from unnest(p_document_ids) u(document_id)) d
-cross join lateral (
-  select c.document_id, c.chunk_index, c.id, c.content, c.size
-  from app.chunks c
-  where c.tenant_id = p_tenant_id
-    and c.collection_id = p_collection_id
-    and c.document_id = d.document_id
-  order by c.chunk_index
-  limit p_limit -- no document needs more; it also keeps this a per-document probe (a nested loop)
-) k
-order by d.document_id, k.chunk_index
-limit p_limit;
+  -- One probe per distinct document id into chunks_tenant_id_collection_id_document_id_chunk_index_key
+  -- on the collection's partition. A plain `document_id = any (p_document_ids)` is worse here:
+  -- PostgreSQL 15 cannot return an `= any` on a non-leading index column in order, so it walks
+  -- the index of the whole collection in (document_id, chunk_index) order and filters the ids.
+  return query
+  select k.document_id, k.chunk_index, k.id, k.content, k.size
+  from (select distinct u.document_id from unnest(p_document_ids) u(document_id)) d
+  cross join lateral (
+    select c.document_id, c.chunk_index, c.id, c.content, c.size
+    from app.chunks c
+    where c.tenant_id = p_tenant_id
+      and c.collection_id = p_collection_id
+      and c.document_id = d.document_id
+    order by c.chunk_index
+    limit p_limit -- no document needs more; it also keeps this a per-document probe (a nested loop)
+  ) k
+  order by d.document_id, k.chunk_index
+  limit p_limit;
+end
 $$;
 comment on function api.chunks_for_documents(bigint, bigint, bigint[], integer) is
   'The chunks of some documents of a collection (seed 000 get_chunks_batch), ordered by document_id, chunk_index, at most p_limit (1..10000, default 1000): rows (document_id, chunk_index, id, content, size); ids that are not documents of the collection, and an unknown collection, give no rows. '

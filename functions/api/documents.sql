@@ -44,7 +44,8 @@
 -- higher, so the cache kept choosing custom plans, and planning a query over 16 partitions a
 -- hundred times was a third of a purge batch (perf at the 1M tier: 54 % of the batch's CPU in
 -- the checks, 33 % planning them; pg_stat_statements did not show it, as it counts execution
--- only). api.purge_documents_batch sets plan_cache_mode = force_generic_plan: each check runs
+-- only). api.purge_documents_batch sets plan_cache_mode = force_generic_plan for its call (on a
+-- server without Citus, which cannot plan the generic plan of its delete): each check runs
 -- the plan made once per connection, pruned to the document's partition as it starts (a batch
 -- of 100 documents: 28 to 17 ms of CPU on a busy machine). Its own statements keep their plans
 -- (test/plans.test.ts): they read the batch's arrays through scalar subqueries (above), whose
@@ -132,20 +133,25 @@ comment on function api.classify_documents(bigint, bigint[], text) is
 
 create or replace function api.confirm_classifications(p_tenant_id bigint, p_document_ids bigint[])
 returns jsonb
-language sql
+language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 set row_security = on
 as $$
-  select app.require_tenant(p_tenant_id);
-  select app.require_ids(p_document_ids, 'p_document_ids');
+declare
+  v_result jsonb;
+begin
+  -- PL/pgSQL, not SQL: Citus cannot plan the statements of a SQL function with parameters that
+  -- read distributed tables (docs/scaling.md).
+  perform app.require_tenant(p_tenant_id);
+  perform app.require_ids(p_document_ids, 'p_document_ids');
 
-  -- Lock the targets in id order first, then update them (file header: "Lock order").
+  -- Lock the targets in id order first, then update them (file header: "Lock order", "Plans").
   with target as materialized (
     select d.id, d.collection_id, d.status
     from app.documents d
     where d.tenant_id = p_tenant_id
-      and d.id = any (p_document_ids)
+      and d.id = any ((select p_document_ids)::bigint[])
       and d.status <> 'deleted'
     order by d.id
     for update
@@ -172,7 +178,10 @@ as $$
   )
   select jsonb_build_object(
            'confirmed', (select count(*) from confirmed),
-           'not_found', (select count(distinct i) from unnest(p_document_ids) i) - (select count(*) from confirmed));
+           'not_found', (select count(distinct i) from unnest(p_document_ids) i) - (select count(*) from confirmed))
+  into v_result;
+  return v_result;
+end
 $$;
 comment on function api.confirm_classifications(bigint, bigint[]) is
   'Marks the given documents of the tenant as confirmed by the user (user_confirmed = true, user_confirmed_at = now(), status = confirmed, updated_at); returns {"confirmed": n, "not_found": m}, duplicate ids counted once, ids of other tenants, unknown ids and soft-deleted documents not_found. '
@@ -372,10 +381,10 @@ language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 set row_security = on
--- the foreign key checks of the deleted documents, planned once (file header)
-set plan_cache_mode = force_generic_plan
 as $$
 declare
+  v_plan_cache_mode constant text := current_setting('plan_cache_mode');
+  v_set text;
   v_ids bigint[];
   v_collection_ids bigint[];
   v_statuses text[];
@@ -384,6 +393,15 @@ declare
   -- (plan_cache_mode above): the scan starts at the cursor, not at the tenant's first document
   v_after bigint := coalesce(p_after_id, -9223372036854775808);
 begin
+  -- The foreign key checks of the deleted documents, planned once (file header): every
+  -- statement of this call runs with plan_cache_mode = force_generic_plan, put back at the end
+  -- (an error undoes it with the transaction). Not where Citus is loaded: Citus cannot plan the
+  -- generic plan of the delete below, whose tenant is a parameter ("could not create
+  -- distributed plan", docs/scaling.md); there the checks are planned per document. An
+  -- assignment, not a SET clause, since the clause cannot depend on the server.
+  if current_setting('citus.version', true) is null then
+    v_set := set_config('plan_cache_mode', 'force_generic_plan', true);
+  end if;
   perform app.require_tenant(p_tenant_id);
   perform app.require_limit(p_batch_size, 'p_batch_size', 1, 10000);
   perform app.require_not_null(p_wait, 'p_wait');
@@ -462,6 +480,7 @@ begin
     perform from app.documents d where d.tenant_id = p_tenant_id limit 1;
     documents_left := found;
   end if;
+  v_set := set_config('plan_cache_mode', v_plan_cache_mode, true);
   return next;
 end
 $$;

@@ -190,9 +190,14 @@ begin
     set status = b.status,
         processing_time = b.processing_time,
         completed_at = now(),
-        metadata = case when b.error is null then o.metadata else o.metadata || jsonb_build_object('error', b.error) end
+        -- the error text, when there is one, into metadata; no CASE: Citus refuses a function
+        -- that is not immutable (jsonb_build_object) inside a CASE of an UPDATE (docs/scaling.md).
+        -- b.error_patch is {} without an error, and metadata || {} is metadata.
+        metadata = o.metadata || b.error_patch
     from target t
-    join jsonb_to_recordset(p_results) as b (id bigint, status text, processing_time double precision, error text) on b.id = t.id
+    join (select r.id, r.status, r.processing_time, jsonb_strip_nulls(jsonb_build_object('error', r.error)) as error_patch
+          from jsonb_to_recordset(p_results) as r (id bigint, status text, processing_time double precision, error text)) b
+      on b.id = t.id
     where o.tenant_id = p_tenant_id
       and o.id = t.id
       and o.created_at = t.created_at

@@ -24,16 +24,24 @@
 -- nothing else, and only app.enter_session_tenant calls it (nothing is granted on it).
 create or replace function app.session_tenant_id(p_session_token uuid)
 returns bigint
-language sql
+language plpgsql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+  v_tenant_id bigint;
+begin
+  -- PL/pgSQL, not SQL: Citus cannot plan the statement of a SQL function with parameters that
+  -- reads distributed tables (docs/scaling.md), and PL/pgSQL caches its plan.
   -- user_sessions_token_idx; min(): tokens are random uuids, one tenant in practice
   select min(s.tenant_id)
+  into v_tenant_id
   from app.user_sessions s
   where s.token = p_session_token
     and s.expires_at > now();
+  return v_tenant_id;
+end
 $$;
 comment on function app.session_tenant_id(uuid) is
   'The tenant of the live session (expires_at > now()) with this token, or null. Security definer owned by querybudget_maint: the one read of the session routines made outside the row level security policies (docs/security.md); called only by app.enter_session_tenant. Index: user_sessions_token_idx.';
@@ -51,8 +59,9 @@ begin
   p_session_token := app.require_not_null(p_session_token, 'p_session_token');
   v_tenant_id := app.session_tenant_id(p_session_token);
   if v_tenant_id is not null then
-    -- the tenant the policies admit for the rest of the transaction
-    v_tenant_id := app.enter_tenant(v_tenant_id);
+    -- the tenant the policies admit for the rest of the transaction, on the nodes that hold
+    -- its rows too: the session routines run on a Citus coordinator (functions/app/guards.sql)
+    v_tenant_id := app.enter_tenant_everywhere(v_tenant_id);
   end if;
   return v_tenant_id;
 end
@@ -164,25 +173,28 @@ begin
   perform app.require_not_null(p_user_id, 'p_user_id');
   v_expires_at := app.session_expiry(p_ttl);
 
-  -- One statement: the user is read (and held FOR KEY SHARE, so a concurrent delete of the
-  -- user waits for us or makes us find nothing, never a raw foreign key error) and the session
-  -- made from it. No user of this tenant: nothing is inserted.
-  return query
-  insert into app.user_sessions as s (tenant_id, user_id, token, expires_at)
-  select p_tenant_id, u.id, gen_random_uuid(), v_expires_at
+  -- The user, held FOR KEY SHARE (so a concurrent delete of the user waits for us or makes us
+  -- find nothing, never a raw foreign key error), by a statement of its own: Citus refuses a
+  -- row lock inside INSERT ... SELECT (docs/scaling.md). No user of this tenant: QB009, nothing
+  -- is inserted.
+  perform u.id
   from app.users u
   where u.tenant_id = p_tenant_id
     and u.id = p_user_id
-  for key share
-  returning s.token, s.expires_at;
+  for key share;
   if not found then
     raise exception 'unknown user % of tenant %', p_user_id, p_tenant_id using errcode = 'QB009';
   end if;
+
+  return query
+  insert into app.user_sessions as s (tenant_id, user_id, token, expires_at)
+  values (p_tenant_id, p_user_id, gen_random_uuid(), v_expires_at)
+  returning s.token, s.expires_at;
 end
 $$;
 comment on function api.create_session(bigint, bigint, interval) is
   'A new login session of a user of the tenant: one row (session_token: a new random uuid, expires_at = now() + p_ttl). p_ttl: more than 0 and at most 90 days, default 30 days. '
-  'Errors: QB001 null tenant, user or TTL; QB005 unknown tenant; QB008 TTL out of range; QB009 the user is not the tenant''s. Index: users_pkey (the user, held FOR KEY SHARE), one insert.';
+  'Errors: QB001 null tenant, user or TTL; QB005 unknown tenant; QB008 TTL out of range; QB009 the user is not the tenant''s. Index: users_pkey (the user, held FOR KEY SHARE by a statement of its own), then one insert.';
 
 -- touch_session ------------------------------------------------------------------------------
 

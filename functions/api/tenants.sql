@@ -7,7 +7,9 @@
 -- like every other row: the id is taken from the identity sequence of app.tenants first
 -- (nextval: never given twice, even to concurrent callers), the transaction's tenant is set to
 -- it, and the row is inserted with that id. No bypass of row level security is needed, and the
--- policy's WITH CHECK admits exactly that one row.
+-- policy's WITH CHECK admits exactly that one row. On a Citus cluster it runs on the
+-- coordinator (no argument to route it by), and the row is written on the node that holds the
+-- new tenant's shard: app.enter_tenant_everywhere sets the tenant there too.
 --
 -- Emails are compared exactly, as the unique constraint users (tenant_id, email) compares
 -- them: api.user_by_email finds the email a user was created with, byte for byte, and
@@ -18,8 +20,9 @@
 --
 -- Unknown or other tenants' referenced ids (a collection's owner) are refused with QB009, the
 -- same code for both, so it tells nothing about other tenants; the referenced row is read FOR
--- KEY SHARE in the inserting statement, so a concurrent delete makes the call find nothing
--- (QB009) instead of failing with a raw foreign key error.
+-- KEY SHARE by a statement of its own before the insert (Citus refuses a row lock inside
+-- INSERT ... SELECT), so a concurrent delete makes the call find nothing (QB009) instead of
+-- failing with a raw foreign key error.
 
 -- create_tenant -------------------------------------------------------------------------------
 
@@ -35,9 +38,10 @@ declare
 begin
   perform app.require_not_blank(p_name, 'p_name');
 
-  -- The id first, then the tenant setting, then the row (see the top of this file).
+  -- The id first, then the tenant setting (on the node of its shard too, on a Citus
+  -- cluster), then the row (see the top of this file).
   v_tenant_id := nextval(pg_get_serial_sequence('app.tenants', 'tenant_id')::regclass);
-  perform set_config('querybudget.tenant_id', v_tenant_id::text, true);
+  v_tenant_id := app.enter_tenant_everywhere(v_tenant_id);
 
   return query
   insert into app.tenants as t (tenant_id, name)
@@ -180,23 +184,26 @@ begin
   perform app.require_not_null(p_owner_id, 'p_owner_id');
   perform app.require_not_blank(p_name, 'p_name');
 
-  -- The owner read FOR KEY SHARE and the collection made from it, in one statement.
-  return query
-  insert into app.collections as c (tenant_id, owner_id, name)
-  select p_tenant_id, u.id, p_name
+  -- The owner, held FOR KEY SHARE by a statement of its own (see the top of this file), then
+  -- the collection.
+  perform u.id
   from app.users u
   where u.tenant_id = p_tenant_id
     and u.id = p_owner_id
-  for key share
-  returning c.id, c.owner_id, c.name, c.status, c.created_at;
+  for key share;
   if not found then
     raise exception 'unknown owner %: no user % of tenant %', p_owner_id, p_owner_id, p_tenant_id using errcode = 'QB009';
   end if;
+
+  return query
+  insert into app.collections as c (tenant_id, owner_id, name)
+  values (p_tenant_id, p_owner_id, p_name)
+  returning c.id, c.owner_id, c.name, c.status, c.created_at;
 end
 $$;
 comment on function api.create_collection(bigint, bigint, text) is
   'A new collection of the tenant (seed 000), owned by one of its users, status active: one row (id, owner_id, name, status, created_at). Names need not be unique. '
-  'Errors: QB001 null tenant, owner or name; QB005 unknown tenant; QB008 blank name; QB009 the owner is not a user of the tenant. Index: users_pkey (the owner, held FOR KEY SHARE).';
+  'Errors: QB001 null tenant, owner or name; QB005 unknown tenant; QB008 blank name; QB009 the owner is not a user of the tenant. Index: users_pkey (the owner, held FOR KEY SHARE by a statement of its own), then one insert.';
 
 -- set_collection_status -----------------------------------------------------------------------
 

@@ -45,6 +45,42 @@ $$;
 comment on function app.enter_tenant(bigint) is
   'Guard: the tenant is given (QB001); sets querybudget.tenant_id for the row level security policies. Runs no statement (a plpgsql assignment evaluates it as a simple expression). Returns the tenant id. Whether the tenant exists is app.require_known_tenant''s to check.';
 
+-- The routines without p_tenant_id (api.create_tenant, the session-token routines: the listed
+-- exceptions of DESIGN.md convention 12) cannot be routed by Citus to the node of their tenant:
+-- on a cluster they run on the coordinator, and their statements on the tenant's rows run on
+-- that node over connections Citus opens. set_config(..., true) sets the tenant for this
+-- backend only; there the row level security policies would see no tenant. Citus records a
+-- SET LOCAL made while citus.propagate_set_commands is 'local' and sends it with the BEGIN of
+-- every transaction it opens on a worker in this transaction: app.enter_tenant_everywhere does
+-- app.enter_tenant and, where Citus is loaded (its settings exist), the same SET LOCAL. On a
+-- server without Citus it is app.enter_tenant: no statement more. (The routines that Citus
+-- routes run on the tenant's node, where app.enter_tenant is enough.)
+-- What it covers: a write, which Citus always runs in a transaction on the worker. A read in
+-- an autocommit call goes to the worker without one, and without the SET (tried on Citus
+-- 13.2): the routines that use this guard write on the tenant's rows (api.create_tenant,
+-- api.touch_session, api.revoke_session) or read outside the policies.
+create or replace function app.enter_tenant_everywhere(p_tenant_id bigint)
+returns bigint
+language plpgsql
+as $$
+declare
+  v_propagate text;
+  v_set text;
+begin
+  p_tenant_id := app.enter_tenant(p_tenant_id);
+  if current_setting('citus.propagate_set_commands', true) is not null then
+    -- assignments (no statement); the SET itself is the one statement, on Citus only
+    v_propagate := current_setting('citus.propagate_set_commands');
+    v_set := set_config('citus.propagate_set_commands', 'local', true);
+    execute format('set local querybudget.tenant_id = %L', p_tenant_id);
+    v_set := set_config('citus.propagate_set_commands', v_propagate, true);
+  end if;
+  return p_tenant_id;
+end
+$$;
+comment on function app.enter_tenant_everywhere(bigint) is
+  'Guard of the routines that run on a Citus coordinator (no p_tenant_id to route them by): app.enter_tenant (QB001; sets querybudget.tenant_id), and where Citus is loaded the same setting as SET LOCAL under citus.propagate_set_commands = local (put back after), which Citus sends to the worker transactions of this transaction, so the row level security policies see the tenant where its rows are written. On a server without Citus no statement. Returns the tenant id.';
+
 create or replace function app.require_known_tenant(p_tenant_id bigint)
 returns bigint
 language plpgsql

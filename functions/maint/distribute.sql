@@ -1,4 +1,4 @@
--- Distribution on Citus (docs/citus.md): maint.distribute() turns a migrated querybudget
+-- Distribution on Citus (docs/scaling.md): maint.distribute() turns a migrated querybudget
 -- database on a Citus coordinator (workers added) into a distributed one. `npm run distribute`
 -- calls it. On a single server it is defined like every other routine but never called: it
 -- refuses to run without the citus extension (QB012), so the same migrations and functions
@@ -24,12 +24,29 @@
 --    they must exist where the delegated calls run. The documented exceptions without a
 --    tenant (api.create_tenant, the session-token routines) run on the coordinator.
 -- 3. auto_explain.log_analyze goes off for the database (below: why).
--- 4. querybudget_maint gets LOGIN: the jobs that switch to it (the TTL batches) make Citus
---    open connections to the workers as that role, and a NOLOGIN role is refused there. It
---    has no password: keep it reachable only from the cluster's nodes (pg_hba.conf,
---    docs/citus.md). On a single server it stays NOLOGIN.
+-- 4. querybudget_maint gets LOGIN (maint.distribute_login_roles()): the jobs that switch to
+--    it (the TTL batches) and the session-token lookups it owns make Citus open connections to
+--    the workers as that role, and a NOLOGIN role is refused there. It has no password: keep
+--    it reachable only from the cluster's nodes (pg_hba.conf, docs/scaling.md). On a single
+--    server it stays NOLOGIN.
 -- What it leaves alone, with a notice: relations of app that cannot be distributed (a
 -- materialized view lives on the coordinator only).
+-- The NOLOGIN roles maint.distribute gives LOGIN: querybudget_maint, which the TTL batches
+-- switch to and which owns the session-token lookups (app.session_tenant_id,
+-- app.live_session) that run on the coordinator. test/sql/distribution.sql fails on a routine
+-- that runs as a NOLOGIN role not listed here.
+create or replace function maint.distribute_login_roles()
+returns text[]
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select array['querybudget_maint']
+$$;
+comment on function maint.distribute_login_roles() is
+  'The NOLOGIN roles maint.distribute() gives LOGIN on a Citus cluster, because routines run as them (a security definer owner, a role a job switches to) and Citus opens the connections to the workers as the current role: querybudget_maint.';
+revoke all on function maint.distribute_login_roles() from public;
+
 create or replace function maint.distribute(p_shard_count integer default null)
 returns table (object text, action text)
 language plpgsql
@@ -43,7 +60,7 @@ begin
   if not exists (select from pg_extension e where e.extname = 'citus') then
     raise exception 'maint.distribute: the citus extension is not installed in database %', current_database()
       using errcode = 'QB012',
-            hint = 'Run it on a Citus coordinator with workers added (docs/citus.md).';
+            hint = 'Run it on a Citus coordinator with workers added (docs/scaling.md).';
   end if;
   if p_shard_count is not null and (p_shard_count < 1 or p_shard_count > 64000) then
     raise exception 'p_shard_count must be from 1 to 64000; it is %', p_shard_count using errcode = 'QB004';
@@ -90,7 +107,7 @@ begin
         raise exception 'maint.distribute: % is distributed already, but not by tenant_id in app.tenants'' colocation group (method %, column %, group % instead of %)',
           r.rel, r.partmethod, r.column_name, r.colocationid, v_colocation
           using errcode = 'QB012',
-                hint = 'undistribute_table() it, then run maint.distribute() again (docs/citus.md).';
+                hint = 'undistribute_table() it, then run maint.distribute() again (docs/scaling.md).';
       end if;
       continue;
     end if;
@@ -179,16 +196,23 @@ begin
     return next;
   end if;
 
-  -- 4. The role the cross-tenant jobs become must be able to log in to the workers.
-  if exists (select from pg_roles a where a.rolname = 'querybudget_maint' and not a.rolcanlogin) then
-    alter role querybudget_maint login;
-    object := 'role querybudget_maint';
-    action := 'LOGIN (the TTL batches connect to the workers as it)';
+  -- 4. The roles the routines run as must be able to log in to the workers
+  --    (maint.distribute_login_roles(); test/sql/distribution.sql checks the list).
+  for r in
+    select a.rolname
+    from pg_roles a
+    where a.rolname = any (maint.distribute_login_roles())
+      and not a.rolcanlogin
+    order by a.rolname
+  loop
+    execute format('alter role %I login', r.rolname);
+    object := 'role ' || r.rolname;
+    action := 'LOGIN (Citus connects to the workers as the role a routine runs as)';
     return next;
-  end if;
+  end loop;
 end
 $$;
 comment on function maint.distribute(integer) is
   'On a Citus coordinator with workers added: distributes every app table by tenant_id colocated with app.tenants (parents first; p_shard_count, default citus.shard_count, sets the shard count of the group when it is made), every api routine with p_tenant_id by that argument (colocated, force_delegation), propagates the other api and app routines to the workers, sets auto_explain.log_analyze = off for the database and gives querybudget_maint LOGIN. '
-  'Only what is not done yet: returns one row (object, action) per change, none when everything is in place. Errors: QB012 without the citus extension or for a table distributed another way; QB004 p_shard_count outside 1..64000. docs/citus.md.';
+  'Only what is not done yet: returns one row (object, action) per change, none when everything is in place. Errors: QB012 without the citus extension or for a table distributed another way; QB004 p_shard_count outside 1..64000. docs/scaling.md.';
 revoke all on function maint.distribute(integer) from public;

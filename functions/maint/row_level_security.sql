@@ -22,7 +22,7 @@ declare
   -- The tenant of the transaction. nullif: once a transaction-local setting ends, the setting
   -- reads '' (not null) for the rest of the session, and ''::bigint would raise. The bare
   -- expression, not a scalar subquery: Citus refuses to distribute a table whose policy holds
-  -- a subquery (docs/citus.md). It is stable, so with the query's own tenant_id = $1 it is a
+  -- a subquery (docs/scaling.md). It is stable, so with the query's own tenant_id = $1 it is a
   -- one-time filter, and alone it is an index condition evaluated once per scan; only a
   -- sequential scan with no tenant condition evaluates it per row (docs/security.md).
   tenant constant text := $t$nullif(pg_catalog.current_setting('querybudget.tenant_id', true), '')::bigint$t$;

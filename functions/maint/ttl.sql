@@ -7,7 +7,7 @@
 -- rows another transaction has locked, deletes them by primary key (ctid is not unique across
 -- the partitions of messages), and commits. Tenant by tenant because a row lock may not span
 -- tenants: on Citus each tenant's statement is routed to one shard, and Citus refuses FOR
--- UPDATE in a statement over many shards (docs/citus.md); on one server it is one statement
+-- UPDATE in a statement over many shards (docs/scaling.md); on one server it is one statement
 -- per tenant of the window instead of one per batch. A run ends a table when a batch deletes
 -- nothing (nothing expired, or all of the window is locked). A run makes at most p_max_batches batches per table;
 -- whatever is left waits for the next run. A procedure that commits can have neither a SET

@@ -21,7 +21,7 @@ as $$
       (3, 'auto_explain.log_analyze',
        case when exists (select from pg_extension e where e.extname = 'citus') then 'off' else 'on' end,
        case when exists (select from pg_extension e where e.extname = 'citus')
-            then 'off on Citus: an instrumented statement makes Citus run a routed call outside its delegation, where the call fails (docs/citus.md)'
+            then 'off on Citus: an instrumented statement makes Citus run a routed call outside its delegation, where the call fails (docs/scaling.md)'
             else 'actual rows next to the estimates: a wrong estimate is the usual cause of a bad plan' end),
       (4, 'auto_explain.log_timing', 'off', 'no per-node clock reads: with log_analyze on every statement is instrumented, and timing is the expensive part'),
       (5, 'auto_explain.log_buffers', 'on', 'pages read per node: the stable measure of what a plan costs (docs/plans.md)'),

@@ -1,6 +1,6 @@
 // Every api routine of the workload (scripts/lib/workload.ts) called on a distributed database:
 // whether it works, and how Citus runs it (EXPLAIN: the Task Count of the distributed plan; 1
-// means the call goes to one node). The map of docs/citus.md, and what test/citus/ asserts.
+// means the call goes to one node). The map of docs/scaling.md, and what test/citus/ asserts.
 import postgres from "postgres";
 import { WORKLOAD, type WorkloadKind } from "./workload.ts";
 
@@ -184,7 +184,7 @@ export function outcomeText(o: RoutineOutcome): string {
         .trim();
 }
 
-/** The outcomes as the Markdown table of docs/citus.md. */
+/** The outcomes as the Markdown table of docs/scaling.md. */
 export function outcomesTable(outcomes: readonly RoutineOutcome[]): string {
   const lines = [
     "| routine | kind | on the cluster | tasks (EXPLAIN) |",
@@ -204,6 +204,135 @@ export function outcomesTable(outcomes: readonly RoutineOutcome[]): string {
             : "no Citus node: runs on the coordinator"
         : String(o.tasks);
     lines.push(`| \`${o.name}\` | ${o.kind} | ${result} | ${tasks} |`);
+  }
+  return lines.join("\n");
+}
+
+/** The workloads timed by measureLatency: point reads and single-tenant writes of the seeds' hot paths. */
+export const MEASURED = [
+  "api.validate_session",
+  "api.user_by_email",
+  "api.agent_by_name",
+  "api.chunks_page",
+  "api.conversation_messages",
+  "api.knowledge_gap_stats",
+  "api.create_session",
+  "api.start_conversation",
+  "api.add_messages",
+  "api.classify_documents",
+] as const;
+
+export interface Latency {
+  name: string;
+  kind: WorkloadKind;
+  /** Calls timed (after the warm-up). */
+  calls: number;
+  p50Ms: number;
+  p95Ms: number;
+  /** Set when a call failed: nothing was timed. */
+  error?: string;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  const i = Math.min(
+    sorted.length - 1,
+    Math.ceil((p / 100) * sorted.length) - 1,
+  );
+  return sorted[Math.max(0, i)]!;
+}
+
+/**
+ * Times each call of `names` (default MEASURED) `iterations` times on one connection as
+ * querybudget_app, after `warmup` untimed calls (plans cached, connections to the workers
+ * open): the client's round trip of the call statement. Writes run inside a transaction rolled
+ * back after each call (the time is the call's, not the commit's), so the data stays as it was.
+ * On one node and on the cluster with the same data, this is the comparison of docs/scaling.md.
+ */
+export async function measureLatency(
+  url: string,
+  calls: readonly ResolvedCall[],
+  options: {
+    names?: readonly string[];
+    iterations?: number;
+    warmup?: number;
+    role?: string;
+  } = {},
+): Promise<Latency[]> {
+  const names = options.names ?? MEASURED;
+  const iterations = options.iterations ?? 200;
+  const warmup = options.warmup ?? 20;
+  const u = new URL(url);
+  u.username = options.role ?? "querybudget_app";
+  u.password = "";
+  const app = postgres(u.toString(), { max: 1, onnotice: () => {} });
+  const out: Latency[] = [];
+  try {
+    for (const name of names) {
+      const call = calls.find((c) => c.name === name);
+      if (!call || call.args === null || call.kind === "procedure") continue;
+      const args = call.args as never[];
+      const times: number[] = [];
+      try {
+        for (let i = 0; i < warmup + iterations; i++) {
+          let ms: number;
+          if (call.kind === "read") {
+            const t0 = performance.now();
+            await app.unsafe(call.query, args);
+            ms = performance.now() - t0;
+          } else {
+            await app.unsafe("begin");
+            try {
+              const t0 = performance.now();
+              await app.unsafe(call.query, args);
+              ms = performance.now() - t0;
+            } finally {
+              await app.unsafe("rollback");
+            }
+          }
+          if (i >= warmup) times.push(ms);
+        }
+      } catch (error) {
+        out.push({
+          name,
+          kind: call.kind,
+          calls: 0,
+          p50Ms: NaN,
+          p95Ms: NaN,
+          error: failure(error).error,
+        });
+        continue;
+      }
+      times.sort((a, b) => a - b);
+      out.push({
+        name,
+        kind: call.kind,
+        calls: times.length,
+        p50Ms: percentile(times, 50),
+        p95Ms: percentile(times, 95),
+      });
+    }
+  } finally {
+    await app.end();
+  }
+  return out;
+}
+
+/** One node's latencies next to the cluster's, as the Markdown table of docs/scaling.md. */
+export function latencyTable(
+  oneNode: readonly Latency[],
+  cluster: readonly Latency[],
+): string {
+  const ms = (v: number | undefined) =>
+    v === undefined || Number.isNaN(v) ? "-" : v.toFixed(2);
+  const lines = [
+    "| routine | kind | one node p50 / p95 (ms) | cluster p50 / p95 (ms) | p50 ratio |",
+    "|---|---|---|---|---|",
+  ];
+  for (const c of cluster) {
+    const o = oneNode.find((x) => x.name === c.name);
+    lines.push(
+      `| \`${c.name}\` | ${c.kind} | ${ms(o?.p50Ms)} / ${ms(o?.p95Ms)} | ${ms(c.p50Ms)} / ${ms(c.p95Ms)} | ${o ? (c.p50Ms / o.p50Ms).toFixed(1) : "-"} |`,
+    );
   }
   return lines.join("\n");
 }

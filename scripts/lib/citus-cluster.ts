@@ -2,7 +2,7 @@
 // throwaway local cluster of cluster.ts with `citus` first in shared_preload_libraries, the
 // citus extension in the querybudget database of every node, and the workers added to the
 // coordinator. For `npm run test:citus` and `npm run db:citus`; needs Citus installed into
-// this PostgreSQL (scripts/citus/build-citus.sh, docs/citus.md). Never part of `npm test`.
+// this PostgreSQL (docs/scaling.md, "Getting Citus"). Never part of `npm test`.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -58,7 +58,7 @@ export async function startCitusCluster(
 ): Promise<CitusCluster> {
   if (!citusInstalled()) {
     throw new Error(
-      "Citus is not installed in this PostgreSQL (no citus.control): build it with scripts/citus/build-citus.sh (docs/citus.md)",
+      'Citus is not installed in this PostgreSQL (no citus.control): install it from Citus\'s packages or build it (docs/scaling.md, "Getting Citus")',
     );
   }
   const started = performance.now();

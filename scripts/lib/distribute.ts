@@ -1,5 +1,5 @@
 // maint.distribute() against a Citus coordinator (functions/maint/distribute.sql,
-// docs/citus.md): checks that the server is one, with workers, then prints what it changed.
+// docs/scaling.md): checks that the server is one, with workers, then prints what it changed.
 import postgres from "postgres";
 import { log } from "./log.ts";
 
@@ -23,14 +23,14 @@ export async function distribute(
       select (select e.extversion from pg_extension e where e.extname = 'citus') as version`;
     if (!citus?.version) {
       throw new Error(
-        "the database at DATABASE_URL has no citus extension: distribute needs a Citus coordinator with workers added (docs/citus.md)",
+        "the database at DATABASE_URL has no citus extension: distribute needs a Citus coordinator with workers added (docs/scaling.md)",
       );
     }
     const [nodes] = await sql<{ workers: number }[]>`
       select count(*)::int as workers from citus_get_active_worker_nodes()`;
     if (!nodes || nodes.workers < 1) {
       throw new Error(
-        "the Citus coordinator at DATABASE_URL has no active worker: add them first (select citus_add_node(host, port); docs/citus.md)",
+        "the Citus coordinator at DATABASE_URL has no active worker: add them first (select citus_add_node(host, port); docs/scaling.md)",
       );
     }
     const actions = await sql<DistributeAction[]>`

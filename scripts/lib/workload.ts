@@ -19,6 +19,7 @@
 // rotated over the timed calls.
 import { join } from "node:path";
 import postgres from "postgres";
+import { exactTimestamptz } from "./timestamptz.ts";
 import {
   enableAutoExplain,
   explainFunction,
@@ -633,7 +634,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     routine: "api.user_conversations",
     kind: "read",
     query:
-      "select * from api.user_conversations($1, $2, $3::text::timestamptz, $4, $5)",
+      "select * from api.user_conversations($1, $2, $3::timestamptz, $4, $5)",
     subject: "the first page of 50 of the users with the most conversations",
     intendedIndexes: ["app.conversations_tenant_id_user_id_created_at_id_idx"],
     smallAt10k: ["app.conversations_tenant_id_user_id_created_at_id_idx"],
@@ -660,7 +661,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     routine: "api.conversation_messages",
     kind: "read",
     query:
-      "select * from api.conversation_messages($1, $2, $3::text::timestamptz, $4, $5)",
+      "select * from api.conversation_messages($1, $2, $3::timestamptz, $4, $5)",
     subject:
       "the second page of 20 (exact cursor: the 20th newest message) of the live conversations with the most messages",
     intendedIndexes: [
@@ -707,7 +708,13 @@ export const WORKLOAD: WorkloadDefinition[] = [
         this.name,
         found.filter((r) => r.cursor !== null),
       ).map((r) => ({
-        args: [r.tenant_id, r.conversation_id, r.cursor, 20, r.cursor_id],
+        args: [
+          r.tenant_id,
+          r.conversation_id,
+          exactTimestamptz(r.cursor),
+          20,
+          r.cursor_id,
+        ],
         beforeArgs: [r.tenant_id, r.conversation_id, 1, 20],
       }));
     },
@@ -808,7 +815,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
     routine: "api.workflows_by_status",
     kind: "read",
     query:
-      "select * from api.workflows_by_status($1, $2, $3::text::timestamptz, $4, $5)",
+      "select * from api.workflows_by_status($1, $2, $3::timestamptz, $4, $5)",
     subject: "a page of 50 in the middle of the biggest (tenant, status) lists",
     intendedIndexes: ["app.workflows_tenant_id_status_created_at_id_idx"],
     smallAt10k: ["app.workflows_tenant_id_status_created_at_id_idx"],
@@ -843,7 +850,7 @@ export const WORKLOAD: WorkloadDefinition[] = [
         args: [
           r.tenant_id,
           r.status,
-          r.page === 0 ? null : r.cursor,
+          r.page === 0 ? null : exactTimestamptz(r.cursor),
           50,
           r.page === 0 ? null : r.cursor_id,
         ],

@@ -2,7 +2,7 @@
 // seed, then, before distributing, choose every workload's arguments and run each read on the
 // still local tables (the one-node reference); then npm run distribute (twice: the second
 // changes nothing), and every routine again on the distributed tables: its outcome must be
-// the one test/citus/expected.ts records (the map of docs/citus.md), a read that works must
+// the one test/citus/expected.ts records (the map of docs/scaling.md), a read that works must
 // return the reference's rows, and a tenant-scoped call that works must be routed to one node
 // (EXPLAIN: Task Count 1). The jobs and tenant isolation are checked on the cluster too.
 import { writeFileSync } from "node:fs";
@@ -11,10 +11,13 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
+  latencyTable,
+  measureLatency,
   outcomesTable,
   outcomeText,
   resolveCalls,
   runCalls,
+  type Latency,
   type ResolvedCall,
   type RoutineRun,
 } from "../../scripts/lib/citus-check.ts";
@@ -47,6 +50,12 @@ let reference: Map<string, RoutineRun>;
 let first: DistributeAction[];
 let second: DistributeAction[];
 let runs: Map<string, RoutineRun>;
+let oneNodeLatency: Latency[];
+/** Every tenant-scoped read called with another tenant's id (its other arguments the first tenant's), on one node and on the cluster. */
+let crossed: ResolvedCall[];
+let crossedOneNode: Map<string, RoutineRun>;
+let crossedCluster: Map<string, RoutineRun>;
+let clusterLatency: Latency[];
 
 beforeAll(async () => {
   cluster = await citusCluster();
@@ -76,17 +85,56 @@ beforeAll(async () => {
       )
     ).map((r) => [r.name, r]),
   );
+  // the isolation matrix's calls: each read as another tenant, with the first tenant's ids
+  const tenants = [
+    ...new Set(
+      resolved
+        .filter((c) => c.args !== null && !TENANTLESS.includes(c.routine))
+        .map((c) => String(c.args![0])),
+    ),
+  ];
+  crossed = resolved
+    .filter(
+      (c) =>
+        c.kind === "read" && c.args !== null && !TENANTLESS.includes(c.routine),
+    )
+    .map((c) => ({
+      ...c,
+      name: `${c.name} (another tenant)`,
+      args: [
+        tenants.find((t) => t !== String(c.args![0])) ?? "-1",
+        ...c.args!.slice(1),
+      ],
+    }));
+  crossedOneNode = new Map(
+    (await runCalls(cluster.url, crossed, { explain: false })).map((r) => [
+      r.name,
+      r,
+    ]),
+  );
+  // latency on one node: the same server and data, the tables not distributed yet
+  oneNodeLatency = await measureLatency(cluster.url, resolved);
   first = await distribute(cluster.url, {
     shardCount: SHARD_COUNT,
     quiet: true,
   });
   second = await distribute(cluster.url, { quiet: true });
+  // before the workloads: the purge procedure among them deletes documents for good
+  crossedCluster = new Map(
+    (await runCalls(cluster.url, crossed)).map((r) => [r.name, r]),
+  );
   runs = new Map(
     (await runCalls(cluster.url, resolved)).map((r) => [r.name, r]),
   );
-  // The map as found, for docs/citus.md and test/citus/expected.ts.
+  clusterLatency = await measureLatency(cluster.url, resolved);
+  // The map as found, for docs/scaling.md and test/citus/expected.ts.
   const found = join(tmpdir(), "querybudget-citus-map");
   writeFileSync(`${found}.md`, `${outcomesTable([...runs.values()])}\n`);
+  const latency = `${latencyTable(oneNodeLatency, clusterLatency)}\n`;
+  writeFileSync(join(tmpdir(), "querybudget-citus-latency.md"), latency);
+  process.stdout.write(
+    `\nlatency, one node against the cluster (${join(tmpdir(), "querybudget-citus-latency.md")}):\n${latency}`,
+  );
   writeFileSync(
     `${found}.json`,
     `${JSON.stringify(Object.fromEntries([...runs.values()].map((r) => [r.name, outcomeText(r)])), null, 2)}\n`,
@@ -166,7 +214,7 @@ describe("every workload routine on the cluster", () => {
       const actual = outcomeText(run);
       expect(
         actual,
-        `${name}: update test/citus/expected.ts and docs/citus.md` +
+        `${name}: update test/citus/expected.ts and docs/scaling.md` +
           (run.status === "fails" && run.code === "XX000"
             ? `\nthe nodes' logs, last lines:\n${cluster.serverLog().slice(-3000)}`
             : ""),
@@ -209,7 +257,42 @@ describe("jobs on the cluster", () => {
   });
 });
 
+describe("jobs on the cluster (the statistics)", () => {
+  // Known to fail on Citus (docs/scaling.md, "Left to do"): the fold joins every tenant's
+  // deltas and totals in one statement, not on tenant_id throughout. test.fails turns into a
+  // failure the day it works: then make it a plain test.
+  test.fails(
+    "the statistics fold (maint.fold_collection_stat_deltas) runs",
+    async () => {
+      await sql`select maint.fold_collection_stat_deltas()`;
+    },
+  );
+});
+
+describe("jobs on the cluster (the operators' overview)", () => {
+  test("the refresh of app.tenant_overview (a materialized view on the coordinator, read by the monitoring only) runs", async () => {
+    await sql`select maint.refresh_tenant_overview()`;
+    const [r] = await sql<
+      { n: number }[]
+    >`select count(*)::int as n from app.tenant_overview`;
+    expect(r!.n).toBeGreaterThan(0);
+  });
+});
+
 describe("tenant isolation on the cluster", () => {
+  test("every tenant-scoped read called as another tenant with the first one's ids answers as on one node (nothing of the first tenant)", () => {
+    expect(crossed.length).toBeGreaterThan(10);
+    for (const call of crossed) {
+      const one = crossedOneNode.get(call.name)!;
+      const run = crossedCluster.get(call.name)!;
+      expect(outcomeText(run), call.name).toBe(outcomeText(one));
+      if (run.status === "works")
+        expect(withoutClock(run.rows), call.name).toEqual(
+          withoutClock(one.rows),
+        );
+    }
+  });
+
   test("querybudget_app reads no table directly (42501) on the coordinator", async () => {
     const u = new URL(cluster.url);
     u.username = "querybudget_app";
@@ -245,4 +328,62 @@ describe("tenant isolation on the cluster", () => {
       await owner.end();
     }
   });
+});
+
+describe("a big tenant isolated and moved", () => {
+  test("isolate_tenant_to_new_shard, then the shard group moved to the other worker: the tenant's calls still work, routed, with the same rows", async () => {
+    // the tenant most of the resolved reads name
+    const reads = resolved.filter(
+      (c) =>
+        c.kind === "read" && c.args !== null && !TENANTLESS.includes(c.routine),
+    );
+    const counts = new Map<string, number>();
+    for (const c of reads)
+      counts.set(String(c.args![0]), (counts.get(String(c.args![0])) ?? 0) + 1);
+    const tenant = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
+    const mine = resolved.filter(
+      (c) =>
+        c.args !== null &&
+        c.kind !== "procedure" &&
+        !TENANTLESS.includes(c.routine) &&
+        String(c.args[0]) === tenant,
+    );
+    const before = new Map(
+      (await runCalls(cluster.url, mine)).map((r) => [r.name, r]),
+    );
+
+    const [isolated] = await sql<{ shard: string }[]>`
+      select isolate_tenant_to_new_shard('app.tenants', ${tenant}::bigint, 'CASCADE',
+                                         shard_transfer_mode => 'block_writes')::text as shard`;
+    const [from] = await sql<{ host: string; port: number }[]>`
+      select nodename as host, nodeport as port from pg_dist_shard_placement where shardid = ${isolated!.shard}::bigint`;
+    const [to] = await sql<{ host: string; port: number }[]>`
+      select node_name as host, node_port as port from citus_get_active_worker_nodes()
+      where (node_name, node_port) <> (${from!.host}, ${from!.port}) limit 1`;
+    await sql`
+      select citus_move_shard_placement(${isolated!.shard}::bigint, ${from!.host}, ${from!.port},
+                                        ${to!.host}, ${to!.port}, shard_transfer_mode => 'block_writes')`;
+    const [moved] = await sql<{ port: number; tables: number }[]>`
+      select min(p.nodeport) as port, count(*)::int as tables
+      from pg_dist_shard s join pg_dist_shard_placement p using (shardid)
+      where s.shardminvalue = s.shardmaxvalue
+        and s.shardminvalue::int = (select worker_hash(${tenant}::bigint))`;
+    process.stdout.write(
+      `\ntenant ${tenant}: isolated to shard ${isolated!.shard} (and its colocated shards: ${moved!.tables}), moved from port ${from!.port} to ${to!.port}\n`,
+    );
+    expect(Number(moved!.port)).toBe(Number(to!.port));
+
+    const after = await runCalls(cluster.url, mine);
+    for (const run of after) {
+      const prior = before.get(run.name)!;
+      expect(outcomeText(run), run.name).toBe(outcomeText(prior));
+      if (run.status !== "works") continue;
+      expect(run.tasks, `${run.name}: routed to one node`).toBe(1);
+      if (run.kind === "read")
+        expect(withoutClock(run.rows), run.name).toEqual(
+          withoutClock(prior.rows),
+        );
+    }
+    expect(after.length).toBeGreaterThan(5);
+  }, 600_000);
 });

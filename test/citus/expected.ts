@@ -1,27 +1,24 @@
-// The map of the api on a Citus cluster (docs/citus.md): each workload's outcome after
+// The map of the api on a Citus cluster (docs/scaling.md): each workload's outcome after
 // npm run distribute, as test/citus/cluster.test.ts finds it: "works", or "fails: <SQLSTATE>
 // <message>", or "no subject: ..." (its arguments could not be chosen). A change in the api
 // that makes a routine work on Citus (or breaks one) makes that test fail: record the new
-// outcome here and in docs/citus.md.
+// outcome here and in docs/scaling.md.
 export const EXPECTED: Record<string, string> = {
   "api.collection_statistics": "works",
   "api.collection_statistics (fresh)": "works",
-  "api.knowledge_gap_stats": "fails: 0A000 could not create distributed plan",
-  "api.document_status_counts":
-    "fails: 0A000 could not create distributed plan",
-  "api.chunks_for_documents": "fails: 0A000 could not create distributed plan",
+  "api.knowledge_gap_stats": "works",
+  "api.document_status_counts": "works",
+  "api.chunks_for_documents": "works",
   "api.chunks_page": "works",
   "api.classify_documents": "works",
-  "api.confirm_classifications":
-    "fails: 0A000 could not create distributed plan",
+  "api.confirm_classifications": "works",
   "api.delete_documents": "works",
   "api.delete_documents (hard)": "works",
   "api.purge_documents_batch": "works",
   "api.new_external_ids": "works",
-  "api.validate_session": "fails: 0A000 could not create distributed plan",
+  "api.validate_session": "works",
   "api.user_conversations": "works",
-  "api.conversation_messages":
-    "fails: 42846 cannot cast type cstring to timestamp with time zone",
+  "api.conversation_messages": "works",
   "api.gap_answers": "works",
   "api.active_operations": "works",
   "api.agent_by_name": "works",
@@ -36,28 +33,23 @@ export const EXPECTED: Record<string, string> = {
   "api.upsert_agents": "works",
   "api.set_agents_active": "works",
   "api.create_workflow": "works",
-  "api.set_task_status":
-    "fails: 0A000 non-IMMUTABLE functions are not allowed in CASE or COALESCE statements",
-  "api.create_tenant":
-    'fails: 42501 new row violates row-level security policy for table "tenants_102015"',
+  "api.set_task_status": "works",
+  "api.create_tenant": "works",
   "api.create_users": "works",
   "api.user_by_email": "works",
   "api.create_connector": "works",
-  "api.create_collection":
-    "fails: 0A000 could not run distributed query with FOR UPDATE/SHARE commands",
+  "api.create_collection": "works",
   "api.set_collection_status": "works",
-  "api.create_session":
-    "fails: 0A000 could not run distributed query with FOR UPDATE/SHARE commands",
-  "api.touch_session": "fails: 0A000 could not create distributed plan",
-  "api.revoke_session": "fails: 0A000 could not create distributed plan",
+  "api.create_session": "works",
+  "api.touch_session": "works",
+  "api.revoke_session": "works",
   "api.revoke_user_sessions": "works",
   "api.sync_documents": "works",
   "api.add_documents": "works",
   "api.replace_chunks": "works",
   "api.enqueue_operations": "works",
   "api.claim_operations": "works",
-  "api.finish_operations":
-    "fails: 0A000 non-IMMUTABLE functions are not allowed in CASE or COALESCE statements",
+  "api.finish_operations": "works",
   "api.cancel_operations": "works",
   "api.purge_documents": "works",
 };

@@ -16,7 +16,7 @@ export interface TestCluster {
 
 export const NO_CLUSTER =
   "npm run test:citus needs a Citus cluster: set CITUS_URL to a database on a Citus coordinator with at least two workers added " +
-  "(migrated or empty, not distributed yet), or install Citus into the local PostgreSQL 15 (scripts/citus/build-citus.sh, docs/citus.md) " +
+  '(migrated or empty, not distributed yet), or install Citus into the local PostgreSQL 15 (docs/scaling.md, "Getting Citus") ' +
   "and the suite starts a throwaway coordinator and two workers itself.";
 
 export async function citusCluster(): Promise<TestCluster> {

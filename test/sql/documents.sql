@@ -52,7 +52,7 @@ select is_empty(
        and coalesce(obj_description(p.oid, 'pg_proc'), '') = '' $$,
   'every bulk document function has its contract as a comment');
 
-select function_lang_is('api', 'confirm_classifications', array['bigint', 'bigint[]'], 'sql');
+select function_lang_is('api', 'confirm_classifications', array['bigint', 'bigint[]'], 'plpgsql');
 select function_lang_is('api', 'purge_documents', array['bigint', 'integer', 'bigint'], 'plpgsql');
 
 -- a few codes (the vitest file tests them all)

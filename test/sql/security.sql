@@ -48,7 +48,7 @@ select is_empty(
      join pg_class c on c.oid = p.polrelid
      where c.relnamespace = 'app'::regnamespace
        and (pg_get_expr(p.polqual, p.polrelid) ~* '\mselect\M' or pg_get_expr(p.polwithcheck, p.polrelid) ~* '\mselect\M') $$,
-  'no policy on an app table holds a subquery (Citus refuses to distribute such a table: docs/citus.md)');
+  'no policy on an app table holds a subquery (Citus refuses to distribute such a table: docs/scaling.md)');
 select set_eq(
   $$ select c.oid::regclass::text from pg_class c where c.relnamespace = 'app'::regnamespace and c.relkind in ('v', 'm', 'f') $$,
   array['app.tenant_overview'],
