@@ -9,7 +9,7 @@
 -- exceptions belong to querybudget_maint (BYPASSRLS), because their work crosses tenants:
 --   app.tenant_overview             a refresh computes the view as its owner: all tenants
 --   maint.refresh_tenant_overview   security definer: only the view's owner may refresh it
---   maint.fold_collection_stat_deltas, maint.rebuild_collection_stats,
+--   maint.fold_collection_stat_deltas, maint.fold_tenant_stat_deltas, maint.rebuild_collection_stats,
 --   maint.collection_stats_recomputed, maint.collection_stats_pending,
 --   perf.collection_stats_drift, perf.tenant_overview
 --                                   security definer: fold, compute, compare or read every
@@ -53,6 +53,7 @@ begin
     from pg_proc p
     cross join (select array['maint.refresh_tenant_overview()'::regprocedure,
                              'maint.fold_collection_stat_deltas()'::regprocedure,
+                             'maint.fold_tenant_stat_deltas(bigint)'::regprocedure,
                              'maint.rebuild_collection_stats()'::regprocedure,
                              'maint.collection_stats_recomputed(bigint)'::regprocedure,
                              'maint.collection_stats_pending()'::regprocedure,

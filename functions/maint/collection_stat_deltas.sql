@@ -21,9 +21,17 @@
 -- >= its maximum), or a chunking operation at its first (or last) created_at, gets that bound
 -- recomputed from its rows (the collection's chunk partition; the operations index). Two
 -- folds never run at once (a transaction-level advisory lock; the second returns 0).
+--
+-- One statement, two scopes (maint.fold_tenant_stat_deltas): every tenant at once on a single
+-- server, one tenant per statement on Citus, where the statement must name its tenant in every
+-- table it reads to be routed to that tenant's shards (docs/scaling.md). The tenant filters are
+-- written `p_tenant_id is null or x.tenant_id = p_tenant_id`: with null the plan drops them
+-- (a custom plan folds the constant), with a tenant Citus prunes every table to its shard.
+-- Folding tenant by tenant on a single server would plan the statement once per tenant: 5 to
+-- 15 times slower (1M rows: 107 ms for 100 writes against 5.6 ms).
 
-create or replace function maint.fold_collection_stat_deltas()
-returns bigint
+create or replace function maint.fold_tenant_stat_deltas(
+  p_tenant_id bigint, out folded bigint, out collections bigint, out recomputed bigint)
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
@@ -41,17 +49,10 @@ set jit = off
 -- the totals (below), which has no other plan.
 set enable_nestloop = off
 as $$
-declare
-  v_started timestamptz := clock_timestamp();
-  v_folded bigint;
-  v_collections bigint;
-  v_recomputed bigint;
 begin
-  if not pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended('querybudget.collection_stat_totals', 0)) then
-    return 0;
-  end if;
   with folded as (
     delete from app.collection_stat_deltas d
+    where p_tenant_id is null or d.tenant_id = p_tenant_id
     returning d.*
   ), sums as (
     select f.tenant_id, f.collection_id,
@@ -76,6 +77,7 @@ begin
     from sums s
     cross join lateral (select * from app.collection_stat_totals x
                         where x.tenant_id = s.tenant_id and x.collection_id = s.collection_id
+                          and (p_tenant_id is null or x.tenant_id = p_tenant_id)
                         offset 0) t
   ), changed_counts as (
     -- the count maps of the folded deltas, summed key by key, each with the collection's
@@ -145,28 +147,34 @@ begin
            case when m.chunking_total = 0 then null
                 when not m.redo_first then m.first_at
                 else (select min(o.created_at) from app.operations o
-                      where o.tenant_id = m.tenant_id and o.collection_id = m.collection_id and o.type = 'chunking') end,
+                      where o.tenant_id = m.tenant_id and o.collection_id = m.collection_id
+                        and (p_tenant_id is null or o.tenant_id = p_tenant_id) and o.type = 'chunking') end,
            case when m.chunking_total = 0 then null
                 when not m.redo_last then m.last_at
                 else (select max(o.created_at) from app.operations o
-                      where o.tenant_id = m.tenant_id and o.collection_id = m.collection_id and o.type = 'chunking') end,
+                      where o.tenant_id = m.tenant_id and o.collection_id = m.collection_id
+                        and (p_tenant_id is null or o.tenant_id = p_tenant_id) and o.type = 'chunking') end,
            m.strategies,
            m.chunks_total, m.chunk_size_sum, m.chunk_documents,
            case when m.chunks_total = 0 then null
                 when not m.redo_min then m.min_size
-                else (select min(k.size) from app.chunks k where k.tenant_id = m.tenant_id and k.collection_id = m.collection_id) end,
+                else (select min(k.size) from app.chunks k where k.tenant_id = m.tenant_id and k.collection_id = m.collection_id
+                        and (p_tenant_id is null or k.tenant_id = p_tenant_id)) end,
            case when m.chunks_total = 0 then null
                 when not m.redo_max then m.max_size
-                else (select max(k.size) from app.chunks k where k.tenant_id = m.tenant_id and k.collection_id = m.collection_id) end,
+                else (select max(k.size) from app.chunks k where k.tenant_id = m.tenant_id and k.collection_id = m.collection_id
+                        and (p_tenant_id is null or k.tenant_id = p_tenant_id)) end,
            case when not m.documents_unknown then m.documents_by_status
                 else (select coalesce(jsonb_object_agg(g.status, g.n), '{}')
                       from (select d.status, count(*) as n from app.documents d
                             where d.tenant_id = m.tenant_id and d.collection_id = m.collection_id
+                        and (p_tenant_id is null or d.tenant_id = p_tenant_id)
                             group by d.status) g) end,
            case when not m.operations_unknown then m.operations_by_type_status
                 else (select coalesce(jsonb_object_agg(g.type || ':' || g.status, g.n), '{}')
                       from (select o.type, o.status, count(*) as n from app.operations o
                             where o.tenant_id = m.tenant_id and o.collection_id = m.collection_id
+                        and (p_tenant_id is null or o.tenant_id = p_tenant_id)
                             group by o.type, o.status) g) end,
            now()
     from decided m
@@ -185,8 +193,42 @@ begin
   select (select count(*) from folded), (select count(*) from upserted),
          (select count(*) from decided m
           where m.redo_first or m.redo_last or m.redo_min or m.redo_max or m.documents_unknown or m.operations_unknown)
-    into v_folded, v_collections, v_recomputed;
+    into folded, collections, recomputed;
+end
+$$;
+comment on function maint.fold_tenant_stat_deltas(bigint) is
+  'The fold''s one statement (maint.fold_collection_stat_deltas, which takes the lock and keeps the record): folds the committed deltas of p_tenant_id, or of every tenant when null, into app.collection_stat_totals; returns the deltas folded, the collections written and how many of them had a bound or a map recomputed from their rows.';
 
+create or replace function maint.fold_collection_stat_deltas()
+returns bigint
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+set jit = off
+as $$
+declare
+  v_started timestamptz := clock_timestamp();
+  v_folded bigint;
+  v_collections bigint;
+  v_recomputed bigint;
+begin
+  if not pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended('querybudget.collection_stat_totals', 0)) then
+    return 0;
+  end if;
+  if current_setting('citus.propagate_set_commands', true) is null then
+    -- one statement for every tenant
+    select r.folded, r.collections, r.recomputed into v_folded, v_collections, v_recomputed
+    from maint.fold_tenant_stat_deltas(null) r;
+  else
+    -- on Citus one statement per tenant with pending deltas, each routed to its shards
+    with tenants as materialized (
+      select distinct d.tenant_id from app.collection_stat_deltas d
+    )
+    select coalesce(sum(r.folded), 0), coalesce(sum(r.collections), 0), coalesce(sum(r.recomputed), 0)
+      into v_folded, v_collections, v_recomputed
+    from tenants t
+    cross join lateral maint.fold_tenant_stat_deltas(t.tenant_id) r;
+  end if;
   -- the fold's own record (perf.collection_stats_serving): one row, written by one fold at a
   -- time (the advisory lock above), never by the api
   insert into maint.collection_stat_folds as f (singleton, folds, deltas_folded, total_ms, last_at, last_ms, last_deltas, last_collections, last_recomputed)
@@ -201,7 +243,7 @@ begin
 end
 $$;
 comment on function maint.fold_collection_stat_deltas() is
-  'Job body: folds every committed row of app.collection_stat_deltas into app.collection_stat_totals in one statement (deleted and added in the same snapshot) and returns how many it folded; cost proportional to the deltas, except a chunk size or chunking created_at bound a folded delete reached, or a count map a delta lacks, recomputed from that collection''s rows. '
+  'Job body: folds every committed row of app.collection_stat_deltas into app.collection_stat_totals in one statement (deleted and added in the same snapshot; on Citus one statement per tenant with pending deltas, each routed to its shards) and returns how many it folded; cost proportional to the deltas, except a chunk size or chunking created_at bound a folded delete reached, or a count map a delta lacks, recomputed from that collection''s rows. '
   'Records its run in maint.collection_stat_folds (time, deltas, collections, recomputed). One fold at a time (advisory lock; a second concurrent call returns 0 at once). Readers are never blocked and read the same numbers before and after. Call: select maint.fold_collection_stat_deltas().';
 
 -- The one full recomputation of the statistics, from the rows (app.documents, app.operations,

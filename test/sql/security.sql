@@ -72,7 +72,7 @@ select set_eq(
   $$ select c.oid::regclass::text from pg_class c where c.relowner = 'querybudget_maint'::regrole and c.relkind not in ('i', 't')
      union all
      select p.oid::regprocedure::text from pg_proc p where p.proowner = 'querybudget_maint'::regrole $$,
-  array['app.tenant_overview', 'maint.refresh_tenant_overview()', 'maint.fold_collection_stat_deltas()',
+  array['app.tenant_overview', 'maint.refresh_tenant_overview()', 'maint.fold_collection_stat_deltas()', 'maint.fold_tenant_stat_deltas(bigint)',
         'maint.rebuild_collection_stats()', 'maint.collection_stats_recomputed(bigint)', 'maint.collection_stats_pending()',
         'perf.collection_stats_drift()', 'perf.tenant_overview(bigint)', 'app.session_tenant_id(uuid)', 'app.live_session(uuid)'],
   'querybudget_maint (BYPASSRLS) owns exactly the tenant overview view, its refresh and reader, the fold, rebuild, recomputation, pending count and drift of the statistics, and the session token lookups');
