@@ -256,11 +256,16 @@ returns table (
   chunking_last_at timestamptz, chunking_strategies jsonb, chunks_total bigint, chunk_size_sum bigint,
   chunk_documents bigint, chunk_min_size integer, chunk_max_size integer, documents_by_status jsonb,
   operations_by_type_status jsonb)
-language sql
+language plpgsql
 stable
 set search_path = pg_catalog, pg_temp
 set jit = off
 as $$
+-- PL/pgSQL, not SQL: Citus cannot plan the statement of a SQL function with parameters over
+-- distributed tables (docs/scaling.md); in PL/pgSQL it runs there, for every tenant or one.
+#variable_conflict use_column
+begin
+  return query
   with ops as (
     -- one pass over the operations: (collection, type, status, strategy) groups
     select op.tenant_id, op.collection_id, op.type, op.status, op.metadata ->> 'strategy' as strategy, count(*) as n,
@@ -318,7 +323,8 @@ as $$
   left join k on k.tenant_id = c.tenant_id and k.collection_id = c.id
   left join d on d.tenant_id = c.tenant_id and d.collection_id = c.id
   where (p_tenant_id is null or c.tenant_id = p_tenant_id)
-    and (ts.tenant_id is not null or k.tenant_id is not null or d.tenant_id is not null)
+    and (ts.tenant_id is not null or k.tenant_id is not null or d.tenant_id is not null);
+end
 $$;
 comment on function maint.collection_stats_recomputed(bigint) is
   'The statistics of every collection (of p_tenant_id, or of all tenants when null) computed from the rows of app.operations, app.chunks and app.documents: the columns of app.collection_stat_totals; collections without any of these rows are left out (no row: zeros). '

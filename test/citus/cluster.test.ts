@@ -293,6 +293,21 @@ describe("jobs on the cluster (the statistics)", () => {
     }
     await app.end();
   });
+  test("the statistics' exactness check and rebuild run on the cluster: no drift before or after a rebuild, which rewrites every collection", async () => {
+    // Action, Assertions
+    const [before] = await sql<{ n: number }[]>`
+      select count(*)::int as n from perf.collection_stats_drift()`;
+    expect(before!.n).toBe(0);
+    const [rebuilt] = await sql<{ n: number }[]>`
+      select maint.rebuild_collection_stats()::int as n`;
+    const [collections] = await sql<{ n: number }[]>`
+      select count(distinct (tenant_id, collection_id))::int as n from maint.collection_stats_recomputed()`;
+    expect(rebuilt!.n).toBe(collections!.n);
+    expect(rebuilt!.n).toBeGreaterThan(0);
+    const [after] = await sql<{ n: number }[]>`
+      select count(*)::int as n from perf.collection_stats_drift()`;
+    expect(after!.n).toBe(0);
+  });
 });
 
 describe("jobs on the cluster (the operators' overview)", () => {
