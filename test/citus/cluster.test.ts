@@ -45,6 +45,13 @@ const SHARD_COUNT = 8;
 
 let cluster: TestCluster;
 let sql: postgres.Sql;
+
+/** One connection to the coordinator as `role` (no password: the throwaway cluster trusts it). */
+function connectAs(role: string): postgres.Sql {
+  const u = new URL(cluster.url);
+  u.username = role;
+  return postgres(u.toString(), { max: 1, onnotice: () => {} });
+}
 let resolved: ResolvedCall[];
 let reference: Map<string, RoutineRun>;
 let first: DistributeAction[];
@@ -260,9 +267,7 @@ describe("jobs on the cluster", () => {
 describe("jobs on the cluster (the statistics)", () => {
   test("the statistics fold (maint.fold_collection_stat_deltas) runs tenant by tenant, and folds every pending delta", async () => {
     // Setup: pending deltas of several tenants, written through the api as the application
-    const u = new URL(cluster.url);
-    u.username = "querybudget_app";
-    const app = postgres(u.toString(), { max: 1, onnotice: () => {} });
+    const app = connectAs("querybudget_app");
     await sql`select maint.fold_collection_stat_deltas()`;
     const tenants = await sql<{ tenant_id: string; collection_id: string }[]>`
       select tenant_id::text, min(id)::text as collection_id from app.collections
@@ -335,9 +340,7 @@ describe("tenant isolation on the cluster", () => {
   });
 
   test("querybudget_app reads no table directly (42501) on the coordinator", async () => {
-    const u = new URL(cluster.url);
-    u.username = "querybudget_app";
-    const app = postgres(u.toString(), { max: 1, onnotice: () => {} });
+    const app = connectAs("querybudget_app");
     try {
       await expect(
         app`select count(*) from app.documents`,
@@ -350,9 +353,7 @@ describe("tenant isolation on the cluster", () => {
   });
 
   test("without the tenant setting the owner sees no row of a shard; with it, only its tenant's", async () => {
-    const u = new URL(cluster.url);
-    u.username = "querybudget_owner";
-    const owner = postgres(u.toString(), { max: 1, onnotice: () => {} });
+    const owner = connectAs("querybudget_owner");
     try {
       const [none] = await owner<
         { n: number }[]
