@@ -47,9 +47,9 @@ const options = new Command()
   )
   .option(
     "--floor-rounds <n>",
-    "rounds of the floor, api and raw taking turns",
+    "rounds of the floor, api and raw taking turns (api first in even rounds, raw in odd ones)",
     count(1, 100),
-    3,
+    6,
   )
   .option(
     "--rows <n>",

@@ -112,6 +112,9 @@ export const RAW: Record<
   },
 };
 
+/** Seconds each side of a floor routine runs, uncounted, before its first round. */
+export const FLOOR_WARMUP = 0.5;
+
 /** How often a client probes for a setting carried over (one probe per this many calls). */
 export const PROBE_EVERY = 25;
 
@@ -139,9 +142,9 @@ export interface LoadOptions {
   /** Clients of the floor's throughput side (default 8, the issue's measure); its latency side runs one. */
   floorClients?: number;
   /**
-   * Rounds the floor's seconds are cut into, api and raw taking turns (api, raw, api, raw ...;
-   * default 3): a busy machine slows both sides of a round alike, so the ratio is the median of
-   * the rounds' ratios, not one side's long run against the other's.
+   * Rounds the floor's seconds are cut into, api and raw back to back in each (api first in even
+   * rounds, raw first in odd ones; default 6): a busy machine slows both sides of a round alike,
+   * so the ratio is the median of the rounds' ratios, not one side's long run against the other's.
    */
   floorRounds?: number;
   /** Called when a phase starts: "mix", or the floor's routine ("raw: ..." for the raw side). */
@@ -516,7 +519,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     seed = 1,
     floorSeconds = 0,
     floorClients = 8,
-    floorRounds = 3,
+    floorRounds = 6,
   } = options;
   const { mix, raw: rawOps } = buildOps(options.calls, options.sessionTenants);
   if (mix.length === 0) throw new Error("load: no workload in the mix");
@@ -564,21 +567,25 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       const median = (xs: number[]) =>
         [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
       const roundSeconds = floorSeconds / floorRounds;
+      // The mix may have opened reserve connections for the api's role (64 clients wait for
+      // 4 servers): close them, so that both sides of the floor run on default_pool_size
+      // server connections each.
+      await admin?.unsafe("reconnect").simple();
       for (const r of rawOps) {
         const name = r.name.replace(/^raw: /, "");
         const api = mix.find((o) => o.name === name);
         if (!api) continue;
-        const side = async (op: Op, n: number) => {
+        const side = async (op: Op, n: number, seconds = roundSeconds) => {
           options.onPhase?.(
-            `${op.name} (${n} client${n === 1 ? "" : "s"})`,
-            roundSeconds,
+            `${op.name} (${n} client${n === 1 ? "" : "s"}${seconds === roundSeconds ? "" : ", warm-up"})`,
+            seconds,
           );
           const s = await drive({
             app,
             raw,
             ops: [op],
             clients: n,
-            seconds: roundSeconds,
+            seconds,
             maxCalls,
             seed,
             checks,
@@ -587,20 +594,33 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           });
           return routineResults([op], s)[0]!;
         };
+        // Warm-up, not counted: both sides' server connections open and cache the statement's
+        // plan (PL/pgSQL's for the api) before the first round.
+        for (const op of [api, r]) await side(op, floorClients, FLOOR_WARMUP);
         const ratios: number[] = [];
         const calls = { api: 0, raw: 0, seconds: 0 };
         const p50 = { api: [] as number[], raw: [] as number[] };
+        const diffs: number[] = [];
+        // the two sides of a round in turn, api first in even rounds, raw first in odd ones: a
+        // machine that gets busier or quieter within a round favours neither side in the median
+        const both = async (n: number, rawFirst: boolean) => {
+          if (rawFirst) {
+            const b = await side(r, n);
+            return [await side(api, n), b] as const;
+          }
+          const a = await side(api, n);
+          return [a, await side(r, n)] as const;
+        };
         for (let k = 0; k < floorRounds; k++) {
-          const a = await side(api, floorClients);
-          const b = await side(r, floorClients);
+          const [a, b] = await both(floorClients, k % 2 === 1);
           ratios.push(a.callsPerSecond / b.callsPerSecond);
           calls.api += a.calls;
           calls.raw += b.calls;
           calls.seconds += roundSeconds;
-          const a1 = await side(api, 1);
-          const b1 = await side(r, 1);
+          const [a1, b1] = await both(1, k % 2 === 1);
           p50.api.push(a1.p50Ms);
           p50.raw.push(b1.p50Ms);
+          diffs.push(a1.p50Ms - b1.p50Ms);
         }
         floor.push({
           routine: name,
@@ -612,7 +632,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           ratio: median(ratios),
           apiP50Ms: median(p50.api),
           rawP50Ms: median(p50.raw),
-          latencyDiffMs: median(p50.api) - median(p50.raw),
+          latencyDiffMs: median(diffs),
         });
       }
     }
@@ -692,7 +712,7 @@ export function renderLoadMarkdown(
     lines.push("Not measured (--floor-seconds 0).");
   else
     lines.push(
-      `Throughput with ${result.floor[0]!.clients} clients, latency with one; ${result.floor[0]!.rounds} rounds, api and raw taking turns; api/raw is the median of the rounds' ratios (each round's in brackets), the p50s the median of the rounds' p50s.`,
+      `Throughput with ${result.floor[0]!.clients} clients, latency with one; ${result.floor[0]!.rounds} rounds, api and raw back to back in each (api first in even rounds, raw first in odd ones), after an uncounted warm-up; api/raw is the median of the rounds' ratios (each round's in brackets), the p50s the median of the rounds' p50s, api − raw the median of the rounds' differences.`,
       "",
       "| routine | api calls/s | raw calls/s | api/raw | api p50 ms (1 client) | raw p50 ms (1 client) | api − raw ms |",
       "|---|---:|---:|---:|---:|---:|---:|",
