@@ -25,6 +25,8 @@ const serverPackages = [
   ["pgbouncer", "/usr/sbin/pgbouncer"],
   // the browser the dashboard's end-to-end tests drive headless (test/dashboard.test.ts)
   ["chromium", "/usr/bin/chromium"],
+  // counts a call's CPU instructions in a single-user backend (scripts/lib/instructions.ts)
+  ["valgrind", "/usr/bin/valgrind"],
 ];
 // With DATABASE_URL the server is someone else's; we still run psql and pg_dump here.
 // PgBouncer runs here too, in front of that server.

@@ -1,7 +1,7 @@
 -- Agents (seed 002): one agent by name, the active agents of a tenant.
 
 create or replace function api.agent_by_name(p_tenant_id bigint, p_name text)
-returns table (id bigint, name text, type text, is_active boolean, config jsonb, created_at timestamptz)
+returns setof api.agent_by_name_row
 language plpgsql
 stable
 security definer
@@ -29,7 +29,7 @@ comment on function api.agent_by_name(bigint, text) is
   'Errors: QB001 null tenant or name; QB005 unknown tenant; QB008 blank name. Index: agents_tenant_id_name_key.';
 
 create or replace function api.active_agents(p_tenant_id bigint, p_type text default null)
-returns table (id bigint, name text, type text, config jsonb, created_at timestamptz)
+returns setof api.active_agents_row
 language plpgsql
 stable
 security definer

@@ -27,7 +27,7 @@ create or replace function api.user_conversations(
   p_before timestamptz default null,
   p_limit integer default 50,
   p_before_id bigint default null)
-returns table (id bigint, user_id bigint, title text, created_at timestamptz, updated_at timestamptz, expires_at timestamptz)
+returns setof api.user_conversations_row
 language plpgsql
 stable
 security definer

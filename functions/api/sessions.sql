@@ -128,7 +128,7 @@ comment on function app.live_session(uuid) is
   'The live session (expires_at > now()) with this token and its user: (tenant_id, user_id, email, display_name, expires_at), all null when there is none. Security definer owned by querybudget_maint: read outside the row level security policies, bounded by the token and the session''s own tenant (docs/security.md); called only by api.validate_session. Index: user_sessions_token_idx, then users_pkey.';
 
 create or replace function api.validate_session(p_session_token uuid)
-returns table (tenant_id bigint, user_id bigint, email text, display_name text, expires_at timestamptz)
+returns setof api.validate_session_row
 language plpgsql
 stable
 security definer
@@ -137,6 +137,7 @@ set row_security = on
 as $$
 declare
   v_session record;
+  v_row api.validate_session_row;
 begin
   -- No p_tenant_id: the session tells which tenant it is (see the top of this file). Plpgsql
   -- assignments, evaluated as simple expressions: app.live_session's read is the one statement.
@@ -146,12 +147,12 @@ begin
     return;
   end if;
   -- the session's tenant is the transaction's, as for the other session routines
-  tenant_id := app.enter_tenant(v_session.tenant_id);
-  user_id := v_session.user_id;
-  email := v_session.email;
-  display_name := v_session.display_name;
-  expires_at := v_session.expires_at;
-  return next;
+  v_row.tenant_id := app.enter_tenant(v_session.tenant_id);
+  v_row.user_id := v_session.user_id;
+  v_row.email := v_session.email;
+  v_row.display_name := v_session.display_name;
+  v_row.expires_at := v_session.expires_at;
+  return next v_row;
 end
 $$;
 comment on function api.validate_session(uuid) is

@@ -117,7 +117,7 @@ comment on function api.create_users(bigint, jsonb) is
 -- user_by_email -------------------------------------------------------------------------------
 
 create or replace function api.user_by_email(p_tenant_id bigint, p_email text)
-returns table (id bigint, email text, display_name text, created_at timestamptz)
+returns setof api.user_by_email_row
 language plpgsql
 stable
 security definer

@@ -50,7 +50,7 @@ comment on function api.workflows_by_status(bigint, text, timestamptz, integer, 
   'Index: workflows_tenant_id_status_created_at_id_idx, backward from the cursor.';
 
 create or replace function api.workflow_tasks(p_tenant_id bigint, p_workflow_id bigint, p_status text default null)
-returns table (id bigint, workflow_id bigint, agent_id bigint, name text, status text, execution_order integer, created_at timestamptz)
+returns setof api.workflow_tasks_row
 language plpgsql
 stable
 security definer

@@ -62,7 +62,7 @@ async function freePort(): Promise<number> {
 }
 
 /** initdb and postgres refuse to run as root: then they run as the postgres OS user. */
-function serverUser(): { uid: number; gid: number } | undefined {
+export function serverUser(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const id = (flag: string) =>
     Number(

@@ -33,12 +33,28 @@ insert into expected values
 create temp view fn as
 select e.*, to_regprocedure(format('api.%I(%s)', e.name, array_to_string(e.args, ','))) as oid from expected e;
 
+-- The point reads of the load floor return a named row type, api.<name>_row (docs/api.md "What a
+-- call costs"), the others a table: what a function returns, and its result columns in the
+-- form pg_get_function_result gives a table's, whichever of the two it is.
+create function pg_temp.returns(p_oid regprocedure) returns text language sql stable as $$
+  select case when p.proretset then 'setof ' else '' end || p.prorettype::regtype::text
+  from pg_proc p where p.oid = p_oid $$;
+create function pg_temp.result_columns(p_oid regprocedure) returns text language sql stable as $$
+  select case when t.typtype = 'c'
+    then 'TABLE(' || (select string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' order by a.attnum)
+                      from pg_attribute a where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped) || ')'
+    else pg_get_function_result(p_oid) end
+  from pg_proc p join pg_type t on t.oid = p.prorettype where p.oid = p_oid $$;
+
 select has_function('api', name, args, format('api.%s(%s) exists', name, array_to_string(args, ', '))) from fn order by name;
 select is((select count(*)::int from pg_proc p where p.pronamespace = 'api'::regnamespace and p.proname = fn.name), 1,
           format('api.%s has no other overload', name)) from fn order by name;
-select function_returns('api', name, args, 'setof record') from fn order by name;
+select is(pg_temp.returns(oid),
+          case when name in ('validate_session', 'user_conversations', 'agent_by_name', 'active_agents', 'workflow_tasks')
+               then format('setof api.%s_row', name) else 'setof record' end,
+          format('api.%s returns its rows', name)) from fn order by name;
 select is(pg_get_function_arguments(oid), arguments, format('api.%s: argument names, types and defaults', name)) from fn order by name;
-select is(pg_get_function_result(oid), result, format('api.%s: result columns', name)) from fn order by name;
+select is(pg_temp.result_columns(oid), result, format('api.%s: result columns', name)) from fn order by name;
 select is_definer('api', name, args) from fn order by name;
 select is((select p.proconfig from pg_proc p where p.oid = fn.oid), array['search_path=pg_catalog, pg_temp', 'row_security=on'],
           format('api.%s pins search_path = pg_catalog, pg_temp and row_security = on', name)) from fn order by name;
