@@ -1,6 +1,7 @@
 // npm run load (docs/operations.md "Load"): provision a server, migrate, seed one tier, put
 // PgBouncer (transaction pooling) in front of it, and let N clients run the api's mix for a
-// fixed time; then the floor: each point read alone against its raw statement. Prints the
+// fixed time; then the floor: each point read alone against its raw statement, in throughput
+// and, on a throwaway local cluster, in CPU instructions (callgrind, after the run). Prints the
 // report and writes reports/load.md and reports/load.json. Progress on stderr.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -9,6 +10,13 @@ import { Command, InvalidArgumentError } from "commander";
 import postgres from "postgres";
 import { renderLoadMarkdown, runLoad, sessionTenants } from "./lib/load.ts";
 import { elapsed, log } from "./lib/log.ts";
+import { serverUser, type LocalCluster } from "./lib/cluster.ts";
+import {
+  floorCases,
+  floorRatios,
+  instructionsPerCall,
+  type InstructionRatio,
+} from "./lib/instructions.ts";
 import { migrateDatabase } from "./lib/migrate.ts";
 import { startPooler, type Pooler } from "./lib/pooler.ts";
 import { seedDatabase } from "./lib/seed.ts";
@@ -69,6 +77,10 @@ const options = new Command()
     count(1, 100_000_000),
     10_000_000,
   )
+  .option(
+    "--no-instructions",
+    "skip counting the point reads' CPU instructions against their raw statements (callgrind, after the run)",
+  )
   .option("--json", "print the JSON report on stdout instead of the table")
   .option("--out <dir>", "where to write load.md and load.json", "reports")
   .parse()
@@ -81,6 +93,7 @@ const options = new Command()
     rows: number;
     seed: number;
     maxCalls: number;
+    instructions: boolean;
     json?: boolean;
     out: string;
   }>();
@@ -160,9 +173,38 @@ try {
     },
   });
   bar.stop();
+  let instructions: InstructionRatio[] | string =
+    "Not measured (--no-instructions).";
+  if (options.instructions && server.kind === "local") {
+    // single-user mode needs the data folder to itself: the server goes, as it would at the end
+    log(
+      "counting the point reads' CPU instructions against their raw statements (callgrind, a single-user backend) ...",
+    );
+    t = performance.now();
+    await pooler.stop();
+    pooler = undefined;
+    const admin = postgres(server.url, { max: 1, onnotice: () => {} });
+    await admin`checkpoint`;
+    await admin.end();
+    const local = server as LocalCluster;
+    await local.kill();
+    instructions = floorRatios(
+      instructionsPerCall(
+        {
+          dataDir: local.dataDir,
+          database: new URL(server.url).pathname.slice(1),
+          user: serverUser(),
+        },
+        floorCases(calls),
+      ),
+    );
+    log(`counted in ${elapsed(t)}`);
+  } else if (options.instructions)
+    instructions = `Not measured: callgrind runs a single-user backend on the data folder of a throwaway local cluster, and this is a ${server.kind} server.`;
   const context = {
     rows: options.rows,
     pooler: `pgbouncer ${"transaction pooling"}, default_pool_size ${p.settings.default_pool_size} per database and role, ${server.kind} server`,
+    instructions,
   };
   const md = renderLoadMarkdown(result, context);
   const outDir = resolve(ROOT, options.out);

@@ -12,7 +12,9 @@
 // The data folder must not be in use by a running server: stop it first (the caller does).
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { RAW } from "./load.ts";
 import { PG_BIN } from "./server-contract.ts";
+import type { ApiCall } from "./workload.ts";
 
 export const VALGRIND = "/usr/bin/valgrind";
 
@@ -124,4 +126,45 @@ export function instructionsPerCall(
     counts.set(c.name, (all - base) / calls);
   }
   return counts;
+}
+
+/** The floor's point reads (RAW of load.ts): each api call as querybudget_app, and its raw statement as the superuser. */
+export function floorCases(calls: readonly ApiCall[]): InstructionCase[] {
+  return calls
+    .filter((call) => RAW[call.name])
+    .flatMap((call) => {
+      const raw = RAW[call.name]!;
+      const argSets = call.calls.map((c) => c.args);
+      return [
+        {
+          name: call.name,
+          role: "querybudget_app",
+          statements: argSets.map((a) => withLiterals(call.query, a)),
+        },
+        {
+          name: `raw: ${call.name}`,
+          statements: argSets.map((a) => withLiterals(raw.sql, raw.args(a))),
+        },
+      ];
+    });
+}
+
+export interface InstructionRatio {
+  routine: string;
+  /** Instructions per call. */
+  api: number;
+  raw: number;
+  /** api ÷ raw */
+  ratio: number;
+}
+
+/** Per routine of floorCases: the api call's instructions against its raw statement's. */
+export function floorRatios(counts: Map<string, number>): InstructionRatio[] {
+  return [...counts.keys()]
+    .filter((name) => !name.startsWith("raw: "))
+    .map((routine) => {
+      const api = counts.get(routine)!;
+      const raw = counts.get(`raw: ${routine}`)!;
+      return { routine, api, raw, ratio: api / raw };
+    });
 }

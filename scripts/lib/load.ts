@@ -17,6 +17,7 @@
 // other role carried over from an earlier transaction on the same server connection.
 import postgres from "postgres";
 import { POOLED } from "./pooler.ts";
+import type { InstructionRatio } from "./instructions.ts";
 import { percentile, type ApiCall } from "./workload.ts";
 
 /**
@@ -688,7 +689,13 @@ const fmt = (v: number, digits = 2) =>
 /** reports/load.md */
 export function renderLoadMarkdown(
   result: LoadResult,
-  context: { rows: number; pooler: string; when?: string },
+  context: {
+    rows: number;
+    pooler: string;
+    when?: string;
+    /** The floor in CPU instructions (scripts/lib/instructions.ts), or why it was not measured. */
+    instructions?: InstructionRatio[] | string;
+  },
 ): string {
   const lines: string[] = [];
   lines.push("# Load through PgBouncer", "");
@@ -721,6 +728,26 @@ export function renderLoadMarkdown(
     lines.push(
       `| ${f.routine} | ${fmt(f.apiCallsPerSecond, 0)} | ${fmt(f.rawCallsPerSecond, 0)} | ${fmt(f.ratio)} (${f.ratios.map((x) => fmt(x)).join(", ")}) | ${fmt(f.apiP50Ms, 3)} | ${fmt(f.rawP50Ms, 3)} | ${fmt(f.latencyDiffMs, 3)} |`,
     );
+  if (context.instructions !== undefined) {
+    lines.push(
+      "",
+      "## api against its raw statement in CPU instructions (callgrind)",
+      "",
+    );
+    if (typeof context.instructions === "string")
+      lines.push(context.instructions);
+    else
+      lines.push(
+        "Instructions per call of a single-user backend (the kernel's share not counted), 100 calls after 20 of warm-up, the workload's argument sets; a count, which a busy machine does not change (docs/operations.md).",
+        "",
+        "| routine | api | raw | api/raw |",
+        "|---|---:|---:|---:|",
+        ...context.instructions.map(
+          (r) =>
+            `| ${r.routine} | ${fmt(r.api, 0)} | ${fmt(r.raw, 0)} | ${fmt(r.ratio, 3)} |`,
+        ),
+      );
+  }
   lines.push("", "## Per routine", "");
   lines.push(
     "| routine | kind | calls | calls/s | errors | p50 ms | p95 ms | p99 ms |",
