@@ -524,14 +524,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   } = options;
   const { mix, raw: rawOps } = buildOps(options.calls, options.sessionTenants);
   if (mix.length === 0) throw new Error("load: no workload in the mix");
-  const app = postgres(options.appUrl, {
-    ...POOLED,
-    max: Math.max(clients, floorClients),
-  });
-  const raw = postgres(options.rawUrl, {
-    ...POOLED,
-    max: Math.max(clients, floorClients),
-  });
+  const app = postgres(options.appUrl, { ...POOLED, max: clients });
+  const raw = postgres(options.rawUrl, { ...POOLED, max: clients });
   const admin = options.poolerAdminUrl
     ? postgres(options.poolerAdminUrl, {
         ...POOLED,
@@ -548,6 +542,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     leaks: 0,
   };
   const floor: LoadResult["floor"] = [];
+  let floorApp: postgres.Sql | undefined;
+  let floorRaw: postgres.Sql | undefined;
   let stats: PhaseStats;
   try {
     options.onPhase?.("mix", seconds);
@@ -568,9 +564,16 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       const median = (xs: number[]) =>
         [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
       const roundSeconds = floorSeconds / floorRounds;
-      // The mix may have opened reserve connections for the api's role (64 clients wait for
-      // 4 servers): close them, so that both sides of the floor run on default_pool_size
-      // server connections each.
+      // Both sides alike, on the client and in the pooler. The mix's clients go: the api's
+      // postgres.js client kept the 64 connections of the mix while the raw side's had 8, and
+      // that alone cost the api side up to 30% of its throughput (100k tier, the same run
+      // twice: api/raw of api.user_by_email 0.71, rounds 0.66 to 0.77; with a client of 8
+      // connections per side 0.93). Each side gets a client of floorClients connections. And the mix may have opened reserve connections for the api's role (64 clients
+      // wait for 4 servers): PgBouncer closes them, so that both sides run on
+      // default_pool_size server connections each.
+      await Promise.all([app.end({ timeout: 5 }), raw.end({ timeout: 5 })]);
+      floorApp = postgres(options.appUrl, { ...POOLED, max: floorClients });
+      floorRaw = postgres(options.rawUrl, { ...POOLED, max: floorClients });
       await admin?.unsafe("reconnect").simple();
       for (const r of rawOps) {
         const name = r.name.replace(/^raw: /, "");
@@ -582,8 +585,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
             seconds,
           );
           const s = await drive({
-            app,
-            raw,
+            app: floorApp!,
+            raw: floorRaw!,
             ops: [op],
             clients: n,
             seconds,
@@ -641,6 +644,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     await Promise.all([
       app.end({ timeout: 5 }),
       raw.end({ timeout: 5 }),
+      floorApp?.end({ timeout: 5 }),
+      floorRaw?.end({ timeout: 5 }),
       admin?.end({ timeout: 5 }),
     ]);
   }
