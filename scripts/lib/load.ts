@@ -621,7 +621,31 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           calls.api += a.calls;
           calls.raw += b.calls;
           calls.seconds += roundSeconds;
-          const [a1, b1] = await both(1, k % 2 === 1);
+          // latency: one client whose calls alternate at random between the two sides, so
+          // that each side's calls see the machine as the other's do, call by call (the
+          // round's length for each side)
+          options.onPhase?.(
+            `${api.name} and its raw statement (1 client)`,
+            2 * roundSeconds,
+          );
+          const [a1, b1] = routineResults(
+            [api, r],
+            await drive({
+              app: floorApp!,
+              raw: floorRaw!,
+              ops: [
+                { ...api, weight: 1 },
+                { ...r, weight: 1 },
+              ],
+              clients: 1,
+              seconds: 2 * roundSeconds,
+              maxCalls,
+              seed: seed + k,
+              checks,
+              probe: false,
+              onProgress: options.onProgress,
+            }),
+          ) as [RoutineResult, RoutineResult];
           p50.api.push(a1.p50Ms);
           p50.raw.push(b1.p50Ms);
           diffs.push(a1.p50Ms - b1.p50Ms);
@@ -724,7 +748,7 @@ export function renderLoadMarkdown(
     lines.push("Not measured (--floor-seconds 0).");
   else
     lines.push(
-      `Throughput with ${result.floor[0]!.clients} clients, latency with one; ${result.floor[0]!.rounds} rounds, api and raw back to back in each (api first in even rounds, raw first in odd ones), after an uncounted warm-up; api/raw is the median of the rounds' ratios (each round's in brackets), the p50s the median of the rounds' p50s, api − raw the median of the rounds' differences.`,
+      `Throughput with ${result.floor[0]!.clients} clients, latency with one; ${result.floor[0]!.rounds} rounds, api and raw back to back in each (api first in even rounds, raw first in odd ones), after an uncounted warm-up; api/raw is the median of the rounds' ratios (each round's in brackets). Latency: one client whose calls alternate at random between the api and its raw statement, so both see the same machine; the p50s are the median of the rounds' p50s, api − raw the median of the rounds' differences.`,
       "",
       "| routine | api calls/s | raw calls/s | api/raw | api p50 ms (1 client) | raw p50 ms (1 client) | api − raw ms |",
       "|---|---:|---:|---:|---:|---:|---:|",
