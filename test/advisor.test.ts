@@ -37,7 +37,10 @@ const db = useTestDatabase("advisor");
  * What the advisor may recommend for our own workload, each justified in docs/monitoring.md
  * "What the advisor says about querybudget" (why it is not added).
  */
-const JUSTIFIED: string[] = ["app.chunks (id)"];
+const JUSTIFIED: string[] = [
+  "app.chunks (id)",
+  "app.messages (tenant_id, expires_at)",
+];
 
 describe("candidates from plans", () => {
   test("conditions split into conjuncts; equality, range, sort, JSONB key and constant predicates become candidates", async () => {
