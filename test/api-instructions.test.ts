@@ -1,9 +1,10 @@
 // The api's own cost in CPU instructions (issue 13, item 3; docs/operations.md "The api's own
-// cost"): each point read of the load floor against the one raw statement it replaces, counted
-// by callgrind in a single-user backend (scripts/lib/instructions.ts). A count, not a time: it
-// holds on a busy machine, where the throughput ratio of `npm run load` moves by 10 to 20% from
-// round to round. The api call may cost at most 10% more than its raw statement, the server-side
-// share of the issue's "at least 0.9 of the raw statement's throughput".
+// cost in instructions"): each point read of the load floor against the one raw statement it
+// replaces, counted by callgrind in a single-user backend (scripts/lib/instructions.ts). A
+// count, not a time: it holds on a busy machine, where the throughput ratio of `npm run load`
+// moves by 10 to 20% from round to round. The api call may cost at most 10% more than its raw
+// statement, the server-side share of the issue's "at least 0.9 of the raw statement's
+// throughput".
 import postgres from "postgres";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import {

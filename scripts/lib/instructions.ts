@@ -17,6 +17,9 @@ import { PG_BIN } from "./server-contract.ts";
 import type { ApiCall } from "./workload.ts";
 
 export const VALGRIND = "/usr/bin/valgrind";
+/** Calls counted per case, and calls run before them, unless the options say otherwise. */
+export const INSTRUCTION_CALLS = 100;
+export const INSTRUCTION_WARMUP = 20;
 
 /** One side of a comparison: statements run as `role` (none: the bootstrap superuser), cycled. */
 export interface InstructionCase {
@@ -29,9 +32,9 @@ export interface InstructionCase {
 export interface InstructionOptions {
   dataDir: string;
   database: string;
-  /** Calls counted per case (the statements cycled); default 100. */
+  /** Calls counted per case (the statements cycled); default INSTRUCTION_CALLS. */
   calls?: number;
-  /** Calls run before, in both runs (plans cached, the plpgsql compiled); default 20. */
+  /** Calls run before, in both runs (plans cached, the plpgsql compiled); default INSTRUCTION_WARMUP. */
   warmup?: number;
   /** The OS user the server runs as (root cannot run postgres). */
   user?: { uid: number; gid: number };
@@ -109,7 +112,7 @@ export function instructionsPerCall(
     throw new Error(
       `${VALGRIND} not found: install Debian's valgrind (node scripts/bootstrap.mjs does, as root)`,
     );
-  const { calls = 100, warmup = 20 } = options;
+  const { calls = INSTRUCTION_CALLS, warmup = INSTRUCTION_WARMUP } = options;
   // a server stopped by a crash recovers in the first start: not in a counted run
   run(options, undefined, ["select 1"]);
   const counts = new Map<string, number>();

@@ -17,7 +17,11 @@
 // other role carried over from an earlier transaction on the same server connection.
 import postgres from "postgres";
 import { POOLED } from "./pooler.ts";
-import type { InstructionRatio } from "./instructions.ts";
+import {
+  INSTRUCTION_CALLS,
+  INSTRUCTION_WARMUP,
+  type InstructionRatio,
+} from "./instructions.ts";
 import { percentile, type ApiCall } from "./workload.ts";
 
 /**
@@ -568,9 +572,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       // postgres.js client kept the 64 connections of the mix while the raw side's had 8, and
       // that alone cost the api side up to 30% of its throughput (100k tier, the same run
       // twice: api/raw of api.user_by_email 0.71, rounds 0.66 to 0.77; with a client of 8
-      // connections per side 0.93). Each side gets a client of floorClients connections. And the mix may have opened reserve connections for the api's role (64 clients
-      // wait for 4 servers): PgBouncer closes them, so that both sides run on
-      // default_pool_size server connections each.
+      // connections per side 0.93). Each side gets a client of floorClients connections.
+      // And the mix may have opened reserve connections for the api's role (64 clients wait
+      // for 4 servers): PgBouncer closes them, so that both sides run on default_pool_size
+      // server connections each.
       await Promise.all([app.end({ timeout: 5 }), raw.end({ timeout: 5 })]);
       floorApp = postgres(options.appUrl, { ...POOLED, max: floorClients });
       floorRaw = postgres(options.rawUrl, { ...POOLED, max: floorClients });
@@ -607,16 +612,16 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         const diffs: number[] = [];
         // the two sides of a round in turn, api first in even rounds, raw first in odd ones: a
         // machine that gets busier or quieter within a round favours neither side in the median
-        const both = async (n: number, rawFirst: boolean) => {
+        const both = async (rawFirst: boolean) => {
           if (rawFirst) {
-            const b = await side(r, n);
-            return [await side(api, n), b] as const;
+            const b = await side(r, floorClients);
+            return [await side(api, floorClients), b] as const;
           }
-          const a = await side(api, n);
-          return [a, await side(r, n)] as const;
+          const a = await side(api, floorClients);
+          return [a, await side(r, floorClients)] as const;
         };
         for (let k = 0; k < floorRounds; k++) {
-          const [a, b] = await both(floorClients, k % 2 === 1);
+          const [a, b] = await both(k % 2 === 1);
           ratios.push(a.callsPerSecond / b.callsPerSecond);
           calls.api += a.calls;
           calls.raw += b.calls;
@@ -767,7 +772,7 @@ export function renderLoadMarkdown(
       lines.push(context.instructions);
     else
       lines.push(
-        "Instructions per call of a single-user backend (the kernel's share not counted), 100 calls after 20 of warm-up, the workload's argument sets; a count, which a busy machine does not change (docs/operations.md).",
+        `Instructions per call of a single-user backend (the kernel's share not counted), ${INSTRUCTION_CALLS} calls after ${INSTRUCTION_WARMUP} of warm-up, the workload's argument sets; a count, which a busy machine does not change (docs/operations.md).`,
         "",
         "| routine | api | raw | api/raw |",
         "|---|---:|---:|---:|",
